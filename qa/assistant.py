@@ -1,0 +1,242 @@
+"""The public entry point: build or load an index, then ask questions and search."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from . import store
+from .answer import Model, Scored, default_model, score
+from .chunk import ChunkParams
+from .embed import Embedder, default_embedder
+from .errors import QAError
+from .followup import contextualize
+from .index import Index, build
+from .ingest import Document, read_paths
+from .results import Answer, Citation
+
+MAX_QUESTION_CHARS = 2000
+SHORT_SENTENCE_CHARS = 60  # a shorter excerpt is quoted with its neighbour
+CITATIONS = 3
+
+
+class Assistant:
+    """Answers questions from a set of documents, quoting the sentences it rests on."""
+
+    def __init__(
+        self,
+        index: Index,
+        *,
+        embedder: Embedder | None = None,
+        index_dir: Path | None = None,
+        sources: Sequence[str] = (),
+        model: Model | None = None,
+    ) -> None:
+        self.index = index
+        self.embedder = embedder or default_embedder()
+        self.index_dir = index_dir
+        self.sources = list(sources)
+        self.model = model or default_model()
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def from_paths(
+        cls,
+        paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
+        embedder: Embedder | None = None,
+        progress: bool = True,
+    ) -> Assistant:
+        """Index `paths` (files, folders, .jsonl), reusing a saved index in `index_dir` if current.
+
+        With `index_dir=None` everything stays in memory. A saved index whose documents,
+        model or chunking differ is rebuilt, re-embedding only the documents that changed.
+        """
+        if isinstance(paths, (str, os.PathLike)):
+            paths = [paths]
+        sources = [str(p) for p in paths]
+        if not sources:
+            raise QAError("no documents given; pass at least one file or folder")
+        docs = list(read_paths(sources))
+        if not docs:
+            raise QAError(f"no documents found in {', '.join(sources)}")
+        return cls.from_documents(docs, index_dir=index_dir, embedder=embedder, sources=sources, progress=progress)
+
+    @classmethod
+    def from_documents(
+        cls,
+        docs: Sequence[Document],
+        *,
+        index_dir: str | os.PathLike[str] | None = None,
+        embedder: Embedder | None = None,
+        sources: Sequence[str] = (),
+        progress: bool = True,
+    ) -> Assistant:
+        embedder = embedder or default_embedder()
+        directory = Path(index_dir) if index_dir is not None else None
+        previous = None
+        if directory is not None:
+            previous = _load_if_compatible(directory, embedder)
+            if previous is not None and _same_documents(previous, docs):
+                return cls(previous, embedder=embedder, index_dir=directory, sources=sources)
+        index = build(docs, embedder, params=ChunkParams(), previous=previous, progress=progress)
+        if directory is not None:
+            store.save(index, directory, embedder, sources=list(sources))
+        return cls(index, embedder=embedder, index_dir=directory, sources=sources)
+
+    @classmethod
+    def load(cls, index_dir: str | os.PathLike[str], *, embedder: Embedder | None = None) -> Assistant:
+        """Open a saved index as it is; a damaged or foreign one is refused with a message."""
+        embedder = embedder or default_embedder()
+        directory = Path(index_dir)
+        index = store.load(directory, embedder)
+        manifest = store.read_manifest(directory) or {}
+        return cls(index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []))
+
+    @property
+    def documents(self) -> list[Document]:
+        return list(self.index.documents)
+
+    def add(self, docs: Sequence[Document], *, progress: bool = True) -> None:
+        """Add or replace documents; only they are embedded. Saved if the index lives on disk."""
+        by_id = {d.id: d for d in self.index.documents}
+        by_id.update({d.id: d for d in docs})
+        self._rebuild(list(by_id.values()), progress)
+
+    def remove(self, document_id: str) -> None:
+        remaining = [d for d in self.index.documents if d.id != document_id]
+        if len(remaining) == len(self.index.documents):
+            raise QAError(f"no document {document_id!r} in the index")
+        if not remaining:
+            raise QAError("cannot remove the last document; index something else first")
+        self._rebuild(remaining, progress=False)
+
+    def _rebuild(self, docs: list[Document], progress: bool) -> None:
+        index = build(docs, self.embedder, params=self.index.params, previous=self.index, progress=progress)
+        if self.index_dir is not None:
+            store.save(index, self.index_dir, self.embedder, sources=self.sources)
+        self.index = index  # swapped only after a successful save
+
+    # -- asking ---------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None) -> Answer:
+        """Answer `question`, quoting the sentences it rests on, or abstain plainly."""
+        question = _clean_question(question)
+        if not question:
+            return Answer(text="Please ask a question.", abstained=True, confidence=0.0)
+        searched = contextualize(question, _check_history(history))
+        scored = self._score(searched)
+        confident = len(scored.sentences) > 0 and scored.confidence >= self.model.threshold
+        if not confident:
+            closest = [self._passage_citation(int(p), float(s)) for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)]
+            return Answer(
+                text=f"{self._subject()} does not say. The closest passages are shown below, but they do not answer “{question}”.",
+                abstained=True,
+                confidence=scored.confidence,
+                closest=closest,
+                question=searched,
+            )
+        citations = self._citations(scored)
+        text = f"“{citations[0].text}” [1]"
+        if len(citations) > 1:
+            text += " See also " + ", ".join(f"[{i}]" for i in range(2, len(citations) + 1)) + "."
+        return Answer(text=text, abstained=False, confidence=scored.confidence, citations=citations, question=searched)
+
+    def search(self, query: str, k: int = 5) -> list[Citation]:
+        """The `k` best passages for `query` by hybrid retrieval; `document` is the document id."""
+        query = _clean_question(query)
+        if not query or k <= 0:
+            return []
+        from .retrieve import search_passages
+        from .text import terms
+
+        q = self.embedder.embed([query])[0]
+        ranked = search_passages(self.index, q, list(dict.fromkeys(terms(query))), self.model.fusion)
+        return [self._passage_citation(int(p), float(s)) for p, s in zip(ranked.ids[:k], ranked.fused[:k], strict=False)]
+
+    def _score(self, question: str) -> Scored:
+        q = self.embedder.embed([question])[0]
+        return score(self.index, question, q, self.model)
+
+    def _subject(self) -> str:
+        return "The article" if len(self.index.documents) == 1 else "The documents"
+
+    def _citations(self, scored: Scored) -> list[Citation]:
+        out: list[Citation] = []
+        used: set[int] = set()
+        for s, sc in zip(scored.sentences.tolist(), scored.scores.tolist(), strict=True):
+            if s in used:
+                continue
+            first, last = self._excerpt(s)
+            used.update(range(first, last + 1))
+            out.append(self._sentence_citation(first, last, sc))
+            if len(out) == CITATIONS:
+                break
+        return out
+
+    def _excerpt(self, s: int) -> tuple[int, int]:
+        """One sentence, or two adjacent ones when it is too short to stand alone."""
+        idx = self.index
+        if idx.sent_end[s] - idx.sent_start[s] >= SHORT_SENTENCE_CHARS:
+            return s, s
+        p = idx.sent_passage[s]
+        if s + 1 < idx.passage_last[p]:
+            return s, s + 1
+        if s - 1 >= idx.passage_first[p]:
+            return s - 1, s
+        return s, s
+
+    def _sentence_citation(self, first: int, last: int, score: float) -> Citation:
+        idx = self.index
+        doc = idx.documents[idx.sent_doc[first]]
+        start, end = int(idx.sent_start[first]), int(idx.sent_end[last])
+        p = int(idx.sent_passage[first])
+        c_start, c_end = idx.passage_span(p)
+        c_start, c_end = min(c_start, start), max(c_end, end)
+        return Citation(
+            text=doc.text[start:end], document=doc.id, start=start, end=end,
+            context=doc.text[c_start:c_end], score=float(score), context_start=c_start,
+        )  # fmt: skip
+
+    def _passage_citation(self, p: int, score: float) -> Citation:
+        doc = self.index.documents[self.index.passage_doc[p]]
+        start, end = self.index.passage_span(p)
+        text = doc.text[start:end]
+        return Citation(text=text, document=doc.id, start=start, end=end, context=text, score=score, context_start=start)
+
+
+def _clean_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise QAError(f"the question must be text, not {type(question).__name__}")
+    question = question.replace("\x00", " ").strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QAError(f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
+    return question
+
+
+def _check_history(history: object) -> list[dict] | None:
+    if history is None:
+        return None
+    if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
+        raise QAError('history must be a list of {"role": "user"|"assistant", "content": str} messages')
+    return history
+
+
+def _load_if_compatible(directory: Path, embedder: Embedder) -> Index | None:
+    """The saved index to reuse vectors from, or None if there is none or it cannot be used."""
+    try:
+        return store.load(directory, embedder)
+    except QAError as exc:
+        if store.current_version(directory) is not None:
+            print(f"qa: rebuilding: {exc}", file=sys.stderr)
+        return None
+
+
+def _same_documents(index: Index, docs: Sequence[Document]) -> bool:
+    return index.params == ChunkParams() and [(d.id, d.sha256) for d in index.documents] == [
+        (d.id, d.sha256) for d in docs
+    ]

@@ -1,0 +1,140 @@
+"""Cut text into sentences and passages of a few sentences, keeping character offsets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import blingfire
+import numpy as np
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_NON_WORD = re.compile(r"^[\W_]*$")
+# A "sentence" longer than this (a table, a log line, text with no punctuation) is cut at
+# whitespace so that it can still be embedded and quoted.
+MAX_SENTENCE_CHARS = 600
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    """How passages are cut; saved in the manifest so a change forces a rebuild."""
+
+    max_words: int = 110
+    overlap_sentences: int = 1
+    max_sentence_chars: int = MAX_SENTENCE_CHARS
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Sentence spans of one text and the passages built on them (sentence index ranges)."""
+
+    sent_start: np.ndarray  # int64, offsets into the text
+    sent_end: np.ndarray
+    sent_paragraph: np.ndarray  # int32, paragraph number of each sentence
+    passage_first: np.ndarray  # int32, first sentence of each passage
+    passage_last: np.ndarray  # int32, one past the last sentence
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """Spans of non-blank paragraphs, separated by blank lines."""
+    spans, pos = [], 0
+    for m in _PARAGRAPH_BREAK.finditer(text):
+        spans.append((pos, m.start()))
+        pos = m.end()
+    spans.append((pos, len(text)))
+    return [_strip(text, a, b) for a, b in spans if text[a:b].strip()]
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int, int]]:
+    """(start, end, paragraph) of every sentence; `text[start:end]` is the sentence."""
+    out: list[tuple[int, int, int]] = []
+    for para, (pa, pb) in enumerate(paragraphs(text)):
+        chunk = text[pa:pb]
+        # Single newlines inside a paragraph are line wrapping; blingfire gives character
+        # offsets into the string it was given.
+        _, offsets = blingfire.text_to_sentences_and_offsets(chunk)
+        spans = [_strip(chunk, a, b) for a, b in offsets] or [(0, len(chunk))]
+        merged: list[tuple[int, int]] = []
+        for a, b in spans:
+            if a >= b:
+                continue
+            # A lone closing quote or bracket belongs to the sentence before it.
+            if merged and _NON_WORD.match(chunk[a:b]):
+                merged[-1] = (merged[-1][0], b)
+            else:
+                merged.append((a, b))
+        if not merged:
+            continue
+        # Keep everything between sentences covered, so no text is lost between spans.
+        for a, b in merged:
+            for sa, sb in _cap(chunk, a, b, max_chars):
+                out.append((pa + sa, pa + sb, para))
+    return out
+
+
+def _cap(text: str, a: int, b: int, max_chars: int) -> list[tuple[int, int]]:
+    """Cut an over-long span at whitespace (or hard, if there is none) into pieces <= max_chars."""
+    pieces = []
+    while b - a > max_chars:
+        cut = text.rfind(" ", a + max_chars // 2, a + max_chars)
+        cut = cut if cut > a else a + max_chars
+        pieces.append(_strip(text, a, cut))
+        a = _strip(text, cut, b)[0]
+    pieces.append((a, b))
+    return [p for p in pieces if p[0] < p[1]]
+
+
+def chunk(text: str, params: ChunkParams = ChunkParams()) -> Chunks:
+    """Sentences of `text`, grouped into passages that never cut a sentence.
+
+    A passage takes consecutive sentences up to `max_words`. It starts at a paragraph
+    boundary where it can: a long paragraph is cut into several passages that overlap by
+    `overlap_sentences`, and short paragraphs that follow each other are packed together.
+    """
+    sents = sentences(text, params.max_sentence_chars)
+    n = len(sents)
+    start = np.fromiter((s[0] for s in sents), dtype=np.int64, count=n)
+    end = np.fromiter((s[1] for s in sents), dtype=np.int64, count=n)
+    para = np.fromiter((s[2] for s in sents), dtype=np.int32, count=n)
+    words = [text.count(" ", a, b) + 1 for a, b, _ in sents]
+
+    firsts, lasts = [], []
+    i = 0
+    while i < n:
+        j, total = i, 0
+        while j < n and (j == i or total + words[j] <= params.max_words):
+            # Leave a paragraph early only when packing short paragraphs together.
+            if j > i and para[j] != para[j - 1] and _para_words(para, words, j) > params.max_words - total:
+                break
+            total += words[j]
+            j += 1
+        firsts.append(i)
+        lasts.append(j)
+        if j >= n:
+            break
+        same_para = para[j] == para[j - 1]
+        i = max(i + 1, j - params.overlap_sentences) if same_para else j
+    return Chunks(
+        sent_start=start,
+        sent_end=end,
+        sent_paragraph=para,
+        passage_first=np.asarray(firsts, dtype=np.int32),
+        passage_last=np.asarray(lasts, dtype=np.int32),
+    )
+
+
+def _para_words(para: np.ndarray, words: list[int], j: int) -> int:
+    """Words in the paragraph starting at sentence j."""
+    total, k = 0, j
+    while k < len(words) and para[k] == para[j]:
+        total += words[k]
+        k += 1
+    return total

@@ -1,0 +1,15 @@
+"""The one exception users catch.
+
+    QAError                 anything a user can fix: bad input, missing or stale index
+    └── IndexIntegrityError an index on disk is stale, foreign or damaged
+
+Messages say what to do next.
+"""
+
+
+class QAError(Exception):
+    """A problem the user can act on; the message says how."""
+
+
+class IndexIntegrityError(QAError):
+    """An index on disk cannot be used as it is; the message names the rebuild command."""

@@ -1,0 +1,45 @@
+"""What the assistant returns: small frozen dataclasses with a JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An exact excerpt: `document` text [start:end] == `text`; `context` is its passage."""
+
+    text: str
+    document: str
+    start: int
+    end: int
+    context: str
+    score: float
+    context_start: int = 0  # offset of `context` in the document, to highlight the excerpt in it
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """`[n]` in `text` refers to `citations[n-1]`; `closest` holds passages shown on abstention."""
+
+    text: str
+    abstained: bool
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    closest: list[Citation] = field(default_factory=list)
+    question: str = ""  # the question as searched, after resolving follow-ups
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "abstained": self.abstained,
+            "confidence": round(self.confidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "closest": [c.to_dict() for c in self.closest],
+            "question": self.question,
+        }

@@ -1,0 +1,234 @@
+"""Save and load an index as plain files plus `manifest.json`; writes are atomic, never pickled.
+
+Layout of an index directory:
+
+    index/
+      CURRENT            name of the live version folder (replaced atomically)
+      .lock              held while writing, so two writers never interleave
+      v-<stamp>/         one complete version: manifest.json, documents.jsonl,
+                         spans.npz, passages.faiss, sentences.faiss, bm25-*/
+
+A build writes a new version folder, then switches CURRENT with os.replace; a crash
+before the switch leaves the previous version live and untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from filelock import FileLock, Timeout
+
+from .chunk import ChunkParams
+from .embed import Embedder
+from .errors import IndexIntegrityError, QAError
+from .index import Index
+from .ingest import Document
+from .lexical import Lexical
+
+FORMAT = "qa-index"
+FORMAT_VERSION = 1
+LOCK_TIMEOUT_S = 600
+
+
+def lock(directory: Path) -> FileLock:
+    directory.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(directory / ".lock"), timeout=LOCK_TIMEOUT_S)
+
+
+def current_version(directory: Path) -> Path | None:
+    try:
+        name = (directory / "CURRENT").read_text().strip()
+    except OSError:
+        return None
+    path = directory / name
+    if "/" in name or not name.startswith("v-") or not path.is_dir():
+        return None
+    return path
+
+
+def read_manifest(directory: Path) -> dict[str, Any] | None:
+    version = current_version(directory)
+    if version is None:
+        return None
+    try:
+        manifest = json.loads((version / "manifest.json").read_text())
+    except (OSError, ValueError):
+        raise IndexIntegrityError(
+            f"the index in {directory} has a missing or unreadable manifest; "
+            f"rebuild it with `qa index PATH... --index-dir {directory}`"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise IndexIntegrityError(
+            f"{directory} does not hold a qa index; choose another --index-dir or delete it"
+        )
+    return manifest
+
+
+def save(index: Index, directory: Path, embedder: Embedder, *, sources: list[str]) -> Path:
+    """Write `index` as a new version of `directory` and make it current; return its folder."""
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with lock(directory):
+            return _save_locked(index, directory, embedder, sources)
+    except Timeout:
+        raise QAError(f"another process is writing {directory}; try again when it finishes") from None
+
+
+def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: list[str]) -> Path:
+    stamp = f"v-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    tmp = directory / f".tmp-{stamp}"
+    tmp.mkdir()
+    try:
+        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
+            for doc in index.documents:
+                record = {"id": doc.id, "title": doc.title, "text": doc.text}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        np.savez(
+            tmp / "spans.npz",
+            sent_doc=index.sent_doc,
+            sent_start=index.sent_start,
+            sent_end=index.sent_end,
+            passage_doc=index.passage_doc,
+            passage_first=index.passage_first,
+            passage_last=index.passage_last,
+        )
+        faiss.write_index(index.passage_vectors, str(tmp / "passages.faiss"))
+        faiss.write_index(index.sentence_vectors, str(tmp / "sentences.faiss"))
+        for name, lex in (("bm25-passages", index.passage_bm25), ("bm25-sentences", index.sentence_bm25)):
+            (tmp / name).mkdir()
+            lex.save(tmp / name)
+        manifest = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "model": {"name": embedder.name, "weights_sha256": embedder.fingerprint, "dim": embedder.dim},
+            "chunking": dataclasses.asdict(index.params),
+            "sources": sources,
+            "documents": [{"id": d.id, "sha256": d.sha256, "chars": len(d.text)} for d in index.documents],
+            "counts": {
+                "documents": len(index.documents),
+                "passages": index.n_passages,
+                "sentences": index.n_sentences,
+            },
+            "files": {rel: _file_digest(tmp / rel) for rel in _data_files(tmp)},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        _fsync_tree(tmp)
+        final = directory / stamp
+        os.replace(tmp, final)
+        pointer = directory / ".CURRENT.tmp"
+        pointer.write_text(stamp + "\n")
+        _fsync(pointer)
+        os.replace(pointer, directory / "CURRENT")
+        _fsync(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _remove_old_versions(directory, keep=stamp)
+    return final
+
+
+def _data_files(folder: Path) -> list[str]:
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"
+    )
+
+
+def _file_digest(path: Path) -> dict[str, Any]:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return {"bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            _fsync(p)
+    _fsync(folder)
+
+
+def _remove_old_versions(directory: Path, keep: str) -> None:
+    for entry in directory.iterdir():
+        if entry.name != keep and (entry.name.startswith("v-") or entry.name.startswith(".tmp-")):
+            # A .tmp- folder of a live writer is impossible here: we hold the lock.
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def load(directory: Path, embedder: Embedder, *, verify: bool = True) -> Index:
+    """Load the current version; refuse a foreign, stale-format or damaged index with a message."""
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise QAError(f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`")
+    rebuild = f"rebuild it with `qa index {' '.join(manifest.get('sources') or ['PATH...'])} --index-dir {directory}`"
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIntegrityError(
+            f"the index in {directory} has format {manifest.get('format_version')}, this qa reads "
+            f"{FORMAT_VERSION}; {rebuild}"
+        )
+    model = manifest.get("model", {})
+    if model.get("weights_sha256") != embedder.fingerprint or model.get("name") != embedder.name:
+        raise IndexIntegrityError(
+            f"the index in {directory} was built with another embedding model "
+            f"({model.get('name')}); {rebuild}"
+        )
+    version = current_version(directory)
+    assert version is not None
+    if verify:
+        _verify(version, manifest, rebuild)
+    try:
+        documents = []
+        with (version / "documents.jsonl").open(encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                documents.append(Document(id=rec["id"], text=rec["text"], title=rec.get("title", "")))
+        spans = np.load(version / "spans.npz", allow_pickle=False)
+        index = Index(
+            documents=documents,
+            params=ChunkParams(**manifest["chunking"]),
+            sent_doc=spans["sent_doc"],
+            sent_start=spans["sent_start"],
+            sent_end=spans["sent_end"],
+            passage_doc=spans["passage_doc"],
+            passage_first=spans["passage_first"],
+            passage_last=spans["passage_last"],
+            passage_vectors=faiss.read_index(str(version / "passages.faiss")),
+            sentence_vectors=faiss.read_index(str(version / "sentences.faiss")),
+            passage_bm25=Lexical.load(version / "bm25-passages"),
+            sentence_bm25=Lexical.load(version / "bm25-sentences"),
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise IndexIntegrityError(f"the index in {directory} is damaged ({exc}); {rebuild}") from None
+    if [d.sha256 for d in documents] != [d["sha256"] for d in manifest["documents"]]:
+        raise IndexIntegrityError(f"the index in {directory} does not match its manifest; {rebuild}")
+    return index
+
+
+def _verify(version: Path, manifest: dict[str, Any], rebuild: str) -> None:
+    """Every data file must have the size and sha256 the manifest recorded."""
+    files = manifest.get("files", {})
+    for rel, expected in files.items():
+        path = version / rel
+        if not path.is_file() or path.stat().st_size != expected["bytes"]:
+            raise IndexIntegrityError(f"index file {path} is missing or truncated; {rebuild}")
+        if _file_digest(path)["sha256"] != expected["sha256"]:
+            raise IndexIntegrityError(f"index file {path} was altered (checksum differs); {rebuild}")
+    if set(files) != set(_data_files(version)):
+        raise IndexIntegrityError(f"the index in {version.parent} has unexpected files; {rebuild}")

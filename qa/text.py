@@ -1,0 +1,34 @@
+"""Word tokens for BM25 and for comparing questions with sentences: lower-cased, stemmed."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
+
+_WORD = re.compile(r"\w+(?:[.,'’]\w+)*", re.UNICODE)
+# Wh-words and a few question verbs are kept out of the index terms: they are in every
+# question and say nothing about where the answer is.
+STOPWORDS = frozenset(STOPWORDS_EN) | {
+    "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "did", "does",
+    "do", "many", "much", "s", "also", "according",
+}  # fmt: skip
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; numbers like 1,351 and words like don't stay whole."""
+    return _WORD.findall(text.lower())
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words: the vocabulary of the BM25 indexes."""
+    return [_stem(w) for w in words(text) if w not in STOPWORDS]
