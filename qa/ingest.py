@@ -12,7 +12,9 @@ from pathlib import Path
 from .errors import QAError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+RICH_SUFFIXES = {".html", ".htm", ".pdf", ".docx"}  # text extracted by qa.extract
 JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+FILE_SUFFIXES = TEXT_SUFFIXES | RICH_SUFFIXES | JSONL_SUFFIXES
 MAX_DOCUMENT_CHARS = 50_000_000
 
 
@@ -59,7 +61,7 @@ def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
         if path.is_dir():
             files = list(_walk(path))
             if not files:
-                raise QAError(f"{given} holds no .txt, .md or .jsonl files")
+                raise QAError(f"{given} holds no .txt, .md, .html, .pdf, .docx or .jsonl files")
         else:
             files = [path]
         for file in files:
@@ -82,7 +84,7 @@ def _walk(root: Path) -> Iterator[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             file = Path(dirpath) / name
-            if name.startswith(".") or file.suffix.lower() not in TEXT_SUFFIXES | JSONL_SUFFIXES:
+            if name.startswith(".") or file.suffix.lower() not in FILE_SUFFIXES:
                 continue
             if file.is_file():
                 yield file
@@ -98,9 +100,15 @@ def read_file(path: Path) -> Iterator[Document]:
         except OSError as exc:
             raise QAError(f"cannot read {path}: {exc.strerror}") from None
         yield Document(id=str(path), text=decode(data, str(path)))
+    elif suffix in RICH_SUFFIXES:
+        from .extract import extract
+
+        text, title = extract(path)
+        yield Document(id=str(path), text=text, title=title)
     else:
         raise QAError(
-            f"{path}: unsupported file type {suffix or '(none)'}; use .txt, .md or .jsonl"
+            f"{path}: unsupported file type {suffix or '(none)'}; "
+            "use .txt, .md, .html, .pdf, .docx or .jsonl"
         )
 
 
