@@ -16,7 +16,7 @@ from .embed import Embedder, default_embedder
 from .errors import QAError
 from .followup import contextualize
 from .index import Index, build
-from .ingest import Document, read_paths
+from .ingest import Document, read_paths, without_surrogates
 from .results import Answer, Citation
 
 MAX_QUESTION_CHARS = 2000
@@ -212,7 +212,8 @@ class Assistant:
 def _clean_question(question: object) -> str:
     if not isinstance(question, str):
         raise QAError(f"the question must be text, not {type(question).__name__}")
-    question = question.replace("\x00", " ").strip()
+    # Lone surrogates (undecodable command-line bytes) cannot be printed or embedded.
+    question = without_surrogates(question).replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
     return question
@@ -223,7 +224,14 @@ def _check_history(history: object) -> list[dict] | None:
         return None
     if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
         raise QAError('history must be a list of {"role": "user"|"assistant", "content": str} messages')
-    return history
+    # Earlier questions are searched again with a follow-up, so they are cleaned the same way;
+    # an over-long one (a chat keeps a refused question) is clipped rather than refused.
+    return [
+        {**m, "content": _clean_question(m["content"][:MAX_QUESTION_CHARS])}
+        if m.get("role") == "user" and isinstance(m.get("content"), str)
+        else m
+        for m in history
+    ]
 
 
 def _load_if_compatible(directory: Path, embedder: Embedder) -> Index | None:

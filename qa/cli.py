@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -58,9 +59,28 @@ def main(argv: list[str] | None = None) -> int:
     except QAError as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader (`| head`) has gone; say nothing more, and let exit not flush into the pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:
+        # An unwritable --index-dir, a full disk, a file removed while reading.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"qa: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("qa: interrupted; the index on disk is unchanged unless a save had finished", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A user never sees a traceback; QA_DEBUG=1 shows it to whoever fixes the bug.
+        if os.environ.get("QA_DEBUG"):
+            raise
+        print(
+            f"qa: internal error ({type(exc).__name__}: {exc}); "
+            "rerun with QA_DEBUG=1 and report it",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -122,6 +142,8 @@ def format_answer(answer) -> str:
 
 def _chat(assistant) -> int:
     print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")  # a stray non-UTF-8 byte must not end the chat
     history: list[dict] = []
     while True:
         try:

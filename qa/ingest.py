@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +27,35 @@ class Document:
     text: str
     title: str = ""
 
+    def __post_init__(self) -> None:
+        # Every entry point (files, JSON lines, the Python API, uploads) makes Documents, so
+        # they are checked here once. A lone surrogate (from a JSON escape like "\ud800" or an
+        # undecodable file name) cannot be written as UTF-8; U+FFFD keeps offsets unchanged.
+        for name in ("id", "text", "title"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise QAError(f"a document's {name} must be text, not {type(value).__name__}")
+            object.__setattr__(self, name, without_surrogates(value))
+        if len(self.text) > MAX_DOCUMENT_CHARS:
+            raise QAError(
+                f"{self.id} has {len(self.text):,} characters; the limit is {MAX_DOCUMENT_CHARS:,}"
+            )
+
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def without_surrogates(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, so that it can be encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode(data: bytes, name: str) -> str:
@@ -62,8 +89,11 @@ def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
             files = list(_walk(path))
             if not files:
                 raise QAError(f"{given} holds no .txt, .md, .html, .pdf, .docx or .jsonl files")
-        else:
+        elif path.is_file():
             files = [path]
+        else:
+            # A FIFO or device (/dev/zero) would block or never end.
+            raise QAError(f"{given} is not a regular file or folder; pass a .txt/.md/.jsonl file")
         for file in files:
             key = str(file.resolve())
             if key in seen:
@@ -73,21 +103,37 @@ def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    """Files under `root` in sorted order, skipping hidden entries and never looping on symlinks."""
+    """Files under `root` in sorted order, skipping hidden entries and never looping on symlinks.
+
+    An explicit stack rather than os.walk, which recurses and fails on very deep folders.
+    Unreadable folders are skipped, as os.walk does.
+    """
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        st = os.stat(dirpath)
-        if (st.st_dev, st.st_ino) in visited:
-            dirnames[:] = []
-            continue
-        visited.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            file = Path(dirpath) / name
-            if name.startswith(".") or file.suffix.lower() not in FILE_SUFFIXES:
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            if (st.st_dev, st.st_ino) in visited:
                 continue
-            if file.is_file():
-                yield file
+            visited.add((st.st_dev, st.st_ino))
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()
+            except OSError:
+                continue
+            if is_dir:
+                subfolders.append(folder / entry.name)
+            elif is_file and Path(entry.name).suffix.lower() in FILE_SUFFIXES:
+                yield folder / entry.name
+        stack.extend(reversed(subfolders))
 
 
 def read_file(path: Path) -> Iterator[Document]:
@@ -96,6 +142,8 @@ def read_file(path: Path) -> Iterator[Document]:
         yield from read_jsonl(path)
     elif suffix in TEXT_SUFFIXES:
         try:
+            if path.stat().st_size > 4 * MAX_DOCUMENT_CHARS:  # UTF-8: at most 4 bytes a character
+                raise QAError(f"{path} is too large; the limit is {MAX_DOCUMENT_CHARS:,} chars")
             data = path.read_bytes()
         except OSError as exc:
             raise QAError(f"cannot read {path}: {exc.strerror}") from None
