@@ -1,0 +1,319 @@
+"""The web chat (Gradio): ask with follow-ups, read cited sources, add and remove documents."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr  # qa.cli imports this module only for `qa serve`
+
+from .errors import QAError
+from .extract import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, read_upload
+from .render import (
+    CSS,
+    answer_message,
+    display_name,
+    document_html,
+    documents_html,
+    escape_markdown,
+    source_placeholder,
+    sources_html,
+)
+from .results import Answer
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+
+# Questions about the seed article, shown as clickable examples (from the dev set).
+EXAMPLES = [
+    "Which messaging app do the women use for their closed discussion groups?",
+    "Who heads the rights group Free Buryatia?",
+    "How many military deaths from Buryatia has RFE/RL recorded?",
+    "What is the average monthly income in Tyva?",
+    "Who is Ailana?",
+]
+
+# -- behaviour, without Gradio: plain values in and out --------------------------------------
+
+
+class WebChat:
+    """What the page does, over one shared Assistant; a lock keeps asks off a half-swapped index."""
+
+    def __init__(self, assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
+        self.assistant = assistant
+        self.max_upload_bytes = max_upload_bytes
+        self._lock = threading.Lock()
+
+    def ask(self, question: str, history: list[dict] | None = None) -> Answer:
+        with self._lock:
+            return self.assistant.ask(question, history or [])
+
+    def api_ask(self, question: str, history: list[dict] | None = None) -> dict[str, Any]:
+        """The same JSON as `qa ask --json`: the answer, its citations, or the closest passages."""
+        return self.ask(question, history).to_dict()
+
+    def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
+        """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them."""
+        with self._lock:
+            return [c.to_dict() for c in self.assistant.search(query, k=k)]
+
+    def source(self, answer: Answer | None, key: str) -> str:
+        """The document view for citation `key` ("2" = [2], "c1" = first closest passage)."""
+        if answer is None or not key:
+            return source_placeholder()
+        cites = answer.closest if key.startswith("c") else answer.citations
+        try:
+            c = cites[int(key.lstrip("c")) - 1]
+        except (ValueError, IndexError):
+            return source_placeholder()
+        doc = next((d for d in self.assistant.documents if d.id == c.document), None)
+        if doc is None:
+            return '<p class="qa-empty">That document has been removed from the collection.</p>'
+        return document_html(doc, c.start, c.end)
+
+    def add_files(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
+        """Read every file, then index them all or none; temporary uploads are deleted."""
+        try:
+            docs = []
+            for i, path in enumerate(paths):
+                if progress:
+                    progress(i / max(len(paths), 1), desc=f"Reading {Path(path).name}")
+                docs.append(read_upload(path, max_bytes=self.max_upload_bytes))
+        finally:
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+        if not docs:
+            raise QAError("choose a file to add")
+        if progress:
+            progress(1.0, desc="Indexing")
+        with self._lock:
+            known = {d.id for d in self.assistant.documents}
+            self.assistant.add(docs)
+        return "\n".join(
+            f"{'Replaced' if d.id in known else 'Added'} {d.id} ({len(d.text):,} characters)."
+            for d in docs
+        )
+
+    def remove(self, document_id: str | None) -> str:
+        if not document_id:
+            raise QAError("choose a document to remove")
+        with self._lock:
+            self.assistant.remove(document_id)
+        return f"Removed {document_id}."
+
+    def document_choices(self) -> list[tuple[str, str]]:
+        return [(display_name(d.id), d.id) for d in self.assistant.documents]
+
+
+# -- the page ------------------------------------------------------------------------------
+
+# Clicking (or Enter on) a source card asks the server to open it in the document view.
+_SOURCES_JS = """
+const pick = (card) => {
+  for (const c of element.querySelectorAll('.is-selected')) c.classList.remove('is-selected');
+  card.classList.add('is-selected');
+  trigger('click', {cite: card.dataset.cite});
+};
+element.addEventListener('click', (e) => {
+  const c = e.target.closest('.qa-cite');
+  if (c) pick(c);
+});
+element.addEventListener('keydown', (e) => {
+  const c = e.target.closest('.qa-cite');
+  if (c && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); pick(c); }
+});
+"""
+# Scroll only the document box, so the chat beside it stays where it is.
+_DOCUMENT_JS = """
+watch('value', () => {
+  const box = element.querySelector('.qa-doc-text'), mark = element.querySelector('mark');
+  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+});
+"""
+
+
+def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> gr.Blocks:
+    """The Gradio app; `/ask` and `/search` are its public API, the rest serves the page."""
+    chat = WebChat(assistant, max_upload_bytes=max_upload_bytes)
+    private: dict[str, Any] = {"api_visibility": "private"}
+
+    def fail(exc: QAError, suffix: str = "") -> gr.Error:
+        return gr.Error(f"{exc}{suffix}", print_exception=False)
+
+    def respond(question, messages, history):
+        question = (question or "").strip()
+        if not question:
+            return (gr.skip(),) * 6
+        try:
+            answer = chat.ask(question, history)
+        except QAError as exc:
+            raise fail(exc) from None
+        messages = [*messages, {"role": "user", "content": escape_markdown(question)},
+                    {"role": "assistant", "content": answer_message(answer)}]  # fmt: skip
+        history = [*history, {"role": "user", "content": question},
+                   {"role": "assistant", "content": answer.text}]  # fmt: skip
+        return "", messages, history, answer, sources_html(answer), source_placeholder()
+
+    def ask_example(sample, messages, history):
+        return respond(sample[0] if sample else "", messages, history)
+
+    def show_source(answer, evt: gr.EventData):
+        return chat.source(answer, str(getattr(evt, "cite", "")))
+
+    def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
+        try:
+            message = chat.add_files(list(files or []), progress=progress)
+        except QAError as exc:
+            raise fail(exc, ". The collection is unchanged.") from None
+        return None, escape_markdown(message), *collection()
+
+    def remove(document_id):
+        try:
+            message = chat.remove(document_id)
+        except QAError as exc:
+            raise fail(exc) from None
+        return escape_markdown(message), *collection()
+
+    def collection():
+        choices = chat.document_choices()
+        return documents_html(assistant.documents), gr.update(choices=choices, value=None)
+
+    def clear():
+        return [], [], None, sources_html(None), source_placeholder()
+
+    # Uploads are deleted as soon as they are read; delete_cache sweeps up anything left behind.
+    blocks = gr.Blocks(title="qa", analytics_enabled=False, delete_cache=(600, 600))
+    with blocks as demo:
+        history = gr.State([])
+        last_answer = gr.State(None)
+        gr.Markdown(
+            "## Ask the documents\n"
+            "Every answer quotes the sentences it rests on; select a source to read it in place."
+        )
+        with gr.Tab("Chat"), gr.Row(equal_height=False):
+            with gr.Column(scale=5):
+                chatbot = gr.Chatbot(
+                    label="Chat", height=480, feedback_options=None, buttons=["copy"],
+                    latex_delimiters=[], elem_id="qa-chat",
+                    placeholder="Ask about the documents, or pick an example below.",
+                )  # fmt: skip
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask a question…", show_label=False, scale=5,
+                        max_lines=4, elem_id="qa-question", autofocus=True,
+                    )  # fmt: skip
+                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                examples = gr.Dataset(
+                    label="Examples", components=[gr.Textbox(visible=False)],
+                    samples=[[q] for q in EXAMPLES], elem_id="qa-examples",
+                )  # fmt: skip
+                new_chat = gr.Button("New chat", size="sm", variant="secondary")
+            with gr.Column(scale=4):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None), js_on_load=_SOURCES_JS, elem_id="qa-sources")
+                gr.Markdown("### In the document")
+                document = gr.HTML(
+                    source_placeholder(), js_on_load=_DOCUMENT_JS, elem_id="qa-document"
+                )
+        with gr.Tab("Documents"):
+            gr.Markdown(
+                f"Add {', '.join(sorted(UPLOAD_SUFFIXES))} files, up to "
+                f"{max_upload_bytes / 2**20:g} MB each. They join the collection for everyone "
+                "using this app and stay in the index; the uploaded files are deleted once read."
+            )
+            files = gr.File(
+                label="Add documents", file_count="multiple", file_types=sorted(UPLOAD_SUFFIXES),
+                type="filepath", elem_id="qa-upload",
+            )  # fmt: skip
+            status = gr.Markdown(elem_id="qa-status")
+            listing = gr.HTML(documents_html(assistant.documents), elem_id="qa-documents")
+            with gr.Row():
+                to_remove = gr.Dropdown(chat.document_choices(), label="Remove a document", scale=4)
+                remove_button = gr.Button("Remove", variant="stop", scale=1)
+
+        answered = [question, chatbot, history, last_answer, sources, document]
+        question.submit(respond, [question, chatbot, history], answered, **private)
+        ask.click(respond, [question, chatbot, history], answered, **private)
+        examples.click(ask_example, [examples, chatbot, history], answered, **private)
+        new_chat.click(clear, None, answered[1:], **private)
+        chatbot.clear(clear, None, answered[1:], **private)
+        sources.click(show_source, [last_answer], [document], **private)
+        files.upload(add_files, [files], [files, status, listing, to_remove], **private)
+        remove_button.click(remove, [to_remove], [status, listing, to_remove], **private)
+        demo.load(collection, None, [listing, to_remove], **private)
+        gr.api(chat.api_ask, api_name="ask")
+        gr.api(chat.api_search, api_name="search")
+    return demo
+
+
+def launch_options() -> dict[str, Any]:
+    """Settings for `demo.launch` shared by `qa serve` and the Spaces entry point."""
+    return {
+        "css": CSS,
+        "max_file_size": MAX_UPLOAD_BYTES,
+        "allowed_paths": [],  # serve no files from disk; uploads are read, then deleted
+        "footer_links": ["api"],
+        "ssr_mode": False,
+        "mcp_server": False,
+        "enable_monitoring": False,
+    }
+
+
+# -- `qa serve` ----------------------------------------------------------------------------
+
+
+def open_assistant(paths: Sequence[str], index_dir: Path, **kwargs: Any) -> Assistant:
+    """Index `paths` into `index_dir`; without paths, open the index there, else index seeds/."""
+    from .assistant import Assistant
+    from .cli import DEFAULT_SOURCES
+    from .store import current_version
+
+    if paths:
+        return Assistant.from_paths(paths, index_dir=index_dir, **kwargs)
+    if current_version(index_dir) is not None:
+        return Assistant.load(index_dir, **kwargs)
+    return Assistant.from_paths(DEFAULT_SOURCES, index_dir=index_dir, **kwargs)
+
+
+def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool]:
+    """(user, password) or None, and whether the password was generated here."""
+    if args.auth:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            raise QAError("--auth takes USER:PASS, for example --auth reader:correct-horse")
+        return (user, password), False
+    if args.share and not args.no_auth:
+        return ("qa", secrets.token_urlsafe(12)), True
+    return None, False
+
+
+def serve(args: argparse.Namespace) -> int:
+    auth, generated = resolve_auth(args)
+    assistant = open_assistant(args.paths, args.index_dir)
+    demo = build_demo(assistant)
+    try:
+        _, local_url, share_url = demo.launch(
+            server_name=args.host, server_port=args.port, share=args.share, auth=auth,
+            prevent_thread_lock=True, quiet=True, **launch_options(),
+        )  # fmt: skip
+    except OSError as exc:
+        raise QAError(
+            f"cannot serve on {args.host}:{args.port} ({exc}); try another --port"
+        ) from None
+    n = len(assistant.documents)
+    print(f"qa: serving {n} document{'s' if n != 1 else ''} from {args.index_dir}/ at {local_url}")
+    if share_url:
+        print(f"qa: public link {share_url}")
+    elif args.share:
+        print("qa: could not open a public link; the app is only on the local address")
+    if auth and generated:
+        print(f"qa: log in as user {auth[0]!r} with password {auth[1]!r}")
+    elif args.share and not auth:
+        print("qa: warning: the public link has no password (--no-auth)")
+    print("qa: press Ctrl-C to stop")
+    demo.block_thread()
+    return 0

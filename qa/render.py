@@ -1,0 +1,145 @@
+"""HTML for the web chat: answers, cited passages and documents, every piece of text escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .ingest import Document
+from .results import Answer, Citation
+
+SOURCE_WINDOW = 60_000  # characters shown on each side of a citation in a long document
+
+# Characters Markdown would act on, as numeric entities: chat bubbles render Markdown,
+# and a quoted sentence must show exactly as written.
+_MARKER = re.compile(r"&#91;(\d+)&#93;")  # an escaped [n]
+_MARKDOWN_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "\\`*_[]{}()#+-!|~$<>"}
+
+
+def escape(text: str) -> str:
+    """`text` as inert HTML: tags show as text, never as markup."""
+    return html.escape(text, quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` for a Markdown-rendered chat bubble: no HTML, no Markdown, newlines kept."""
+    return text.replace("&", "&amp;").translate(_MARKDOWN_ENTITIES).replace('"', "&quot;")
+
+
+def display_name(document_id: str) -> str:
+    return Path(document_id).name or document_id
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """`text` escaped, with [start:end] wrapped in <mark>; offsets are clamped to the text."""
+    start = max(0, min(start, len(text)))
+    end = max(start, min(end, len(text)))
+    return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
+
+
+def answer_message(answer: Answer) -> str:
+    """The chat bubble: the answer with its [n] markers, or a clearly marked abstention."""
+    text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
+    if answer.abstained:
+        note = "closest passages beside, not an answer" if answer.closest else "nothing close"
+        body = f'<div class="qa-abstain"><strong>Not in the documents.</strong> {text}</div>'
+    else:
+        n = len(answer.citations)
+        note = f"{n} source{'s' if n != 1 else ''}"
+        body = f'<div class="qa-answer">{text}</div>'
+    return f'{body}<div class="qa-conf">confidence {answer.confidence:.2f} · {note}</div>'
+
+
+def sources_html(answer: Answer | None) -> str:
+    """The sources panel: each citation's excerpt highlighted inside its passage."""
+    if answer is None:
+        return '<p class="qa-empty">Sources for the latest answer appear here.</p>'
+    if not answer.abstained:
+        cards = [_card(c, f"{i}", f"[{i}]", "citations") for i, c in enumerate(answer.citations, 1)]
+        head = '<p class="qa-hint">Select a source to read it in its document.</p>'
+        return f'<div class="qa-sources">{head}{"".join(cards)}</div>'
+    if not answer.closest:
+        return '<p class="qa-closest-note">Nothing in the documents is close to this question.</p>'
+    cards = [_card(c, f"c{i}", "~", "closest") for i, c in enumerate(answer.closest, 1)]
+    head = '<p class="qa-closest-note">Closest passages — not an answer</p>'
+    return f'<div class="qa-sources qa-closest">{head}{"".join(cards)}</div>'
+
+
+def _card(c: Citation, key: str, label: str, kind: str) -> str:
+    body = highlight(c.context, c.start - c.context_start, c.end - c.context_start)
+    if kind == "closest":
+        body = escape(c.context)  # the whole passage is the excerpt; marking it adds nothing
+    return (
+        f'<div class="qa-cite" role="button" tabindex="0" data-cite="{key}" '
+        f'title="Show in {escape(c.document)}">'
+        f'<div class="qa-cite-head"><span class="qa-num">{label}</span> '
+        f'<span class="qa-doc">{escape(display_name(c.document))}</span> '
+        f'<span class="qa-span">characters {c.start:,}–{c.end:,}</span></div>'
+        f'<div class="qa-context">{body}</div></div>'
+    )
+
+
+def document_html(doc: Document, start: int, end: int, window: int = SOURCE_WINDOW) -> str:
+    """The whole document (or `window` characters either side in a long one), span marked."""
+    text = doc.text
+    lo, hi = max(0, start - window), min(len(text), end + window)
+    before = f'<p class="qa-cut">… {lo:,} characters above not shown</p>' if lo else ""
+    after = ""
+    if hi < len(text):
+        after = f'<p class="qa-cut">… {len(text) - hi:,} characters below not shown</p>'
+    title = f" — {escape(doc.title)}" if doc.title else ""
+    return (
+        f'<div class="qa-doc-head"><strong>{escape(display_name(doc.id))}</strong>{title} '
+        f'<span class="qa-span">characters {start:,}–{end:,}</span></div>'
+        f'<div class="qa-doc-text">{before}{highlight(text[lo:hi], start - lo, end - lo)}'
+        f"{after}</div>"
+    )
+
+
+def documents_html(docs: Sequence[Document]) -> str:
+    rows = "".join(
+        f'<tr><td title="{escape(d.id)}">{escape(display_name(d.id))}</td>'
+        f'<td>{escape(d.title)}</td><td class="qa-num">{len(d.text):,}</td></tr>'
+        for d in docs
+    )
+    return (
+        f'<table class="qa-docs"><thead><tr><th>Document</th><th>Title</th><th>Characters</th>'
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def source_placeholder() -> str:
+    return '<p class="qa-empty">Select a source to see it highlighted in its document.</p>'
+
+
+CSS = """
+.qa-answer, .qa-abstain { line-height: 1.55; }
+.qa-ref { color: var(--color-accent); font-weight: 600; }
+.qa-abstain { border-left: 3px solid #d97706; padding-left: .7em; }
+.qa-abstain strong { color: #b45309; }
+.qa-conf { margin-top: .35em; font-size: .75em; color: var(--body-text-color-subdued); }
+.qa-empty, .qa-hint { color: var(--body-text-color-subdued); font-size: .9em; margin: .2em 0 .6em; }
+.qa-closest-note { color: #b45309; font-weight: 600; margin: .2em 0 .6em; }
+.qa-cite { border: 1px solid var(--border-color-primary); border-radius: 8px; cursor: pointer;
+  padding: .55em .8em; margin-bottom: .6em; background: var(--background-fill-primary); }
+.qa-cite:hover, .qa-cite:focus { border-color: var(--color-accent); outline: none; }
+.qa-cite.is-selected { border-color: var(--color-accent);
+  box-shadow: 0 0 0 2px var(--color-accent-soft); }
+.qa-cite-head, .qa-doc-head { display: flex; gap: .5em; align-items: baseline; flex-wrap: wrap;
+  font-size: .8em; color: var(--body-text-color-subdued); margin-bottom: .3em; }
+.qa-num { font-weight: 700; color: var(--color-accent); }
+.qa-doc { font-weight: 600; color: var(--body-text-color); }
+.qa-span { margin-left: auto; }
+.qa-context { font-size: .9em; line-height: 1.5; white-space: pre-wrap; }
+.qa-closest .qa-context { color: var(--body-text-color-subdued); }
+.qa-doc-text { position: relative; white-space: pre-wrap; line-height: 1.6; font-size: .92em;
+  max-height: 460px; overflow-y: auto; padding: .6em .9em; border-radius: 8px;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary); }
+.qa-cut { color: var(--body-text-color-subdued); font-style: italic; }
+.qa-sources mark, .qa-doc-text mark { background: #fde68a; color: #1f2937; border-radius: 2px;
+  padding: 0 .1em; }
+.qa-docs { width: 100%; font-size: .9em; }
+.qa-docs td.qa-num { text-align: right; font-weight: 400; color: inherit; }
+"""
