@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import logging
 import re
 from pathlib import Path
 
 from .errors import QAError
 from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, Document, read_file
+
+# pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
+# around the one-line message a user should see; an app that configures logging still gets them.
+logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
 UPLOAD_SUFFIXES = frozenset(TEXT_SUFFIXES | RICH_SUFFIXES)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

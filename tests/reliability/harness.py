@@ -1,40 +1,49 @@
-"""Reliability suite helpers: the figures it reports, and the `qa` CLI run as a user would."""
+"""Helpers for the reliability suite: the figures it reports, and the `qa` CLI run as a user.
+
+(Not conftest.py: test modules import from here, and `conftest` names the root one too.)
+"""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+SEEDS = ROOT / "seeds"
 FAKE_CLI = HERE / "fake_cli.py"
 CLI_TIMEOUT_S = 60
 
-# Counted by the tests, printed at the end of the run (see pytest_terminal_summary).
+_spec = importlib.util.spec_from_file_location("qa_tests_fakes", HERE.parent / "conftest.py")
+assert _spec and _spec.loader
+_fakes = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_fakes)
+HashEmbedder = _fakes.HashEmbedder
+
+# Counted by the tests, printed at the end of the run (see conftest.pytest_terminal_summary).
 FIGURES: Counter[str] = Counter(
     {"inputs tried": 0, "faults injected": 0, "requests served": 0, "data lost": 0}
 )
 
 
-@pytest.fixture
-def figures() -> Counter[str]:
-    return FIGURES
-
-
-def run_cli(*args: str | os.PathLike[str], kill_at: int | None = None, stdin: str = "",
-            timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    *args: str | bytes | os.PathLike[str],
+    kill_at: int | None = None,
+    stdin: bytes = b"",
+    timeout: float = CLI_TIMEOUT_S,
+) -> subprocess.CompletedProcess[bytes]:
     """`qa ARGS...` in a fresh process with the fake embedder; raises if it hangs."""
     prefix = ["--kill-at", str(kill_at)] if kill_at is not None else []
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    # A user's UTF-8 locale: strict stdio encoding, unlike the C locale's surrogateescape.
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
     env.pop("QA_DEBUG", None)
-    argv = [sys.executable, str(FAKE_CLI), *prefix, *map(os.fsencode, args)]
-    return subprocess.run(argv, input=stdin.encode(), capture_output=True, timeout=timeout,
-                          cwd=ROOT, env=env)  # fmt: skip
+    argv = [sys.executable, str(FAKE_CLI), *prefix, *(os.fsencode(a) for a in args)]
+    return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, cwd=ROOT,
+                          env=env)  # fmt: skip
 
 
 def assert_user_facing(result: subprocess.CompletedProcess[bytes]) -> None:
@@ -47,9 +56,18 @@ def assert_user_facing(result: subprocess.CompletedProcess[bytes]) -> None:
         assert len(lines) == 1 and lines[0].startswith("qa: "), err
 
 
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not any(FIGURES.values()):
-        return  # the reliability suite did not run
-    terminalreporter.section("reliability figures")
-    for name, value in FIGURES.items():
-        terminalreporter.write_line(f"{name:>16}: {value:,}")
+def remove_tree(root: Path) -> None:
+    """rm -rf without recursion: shutil.rmtree (and pytest's tmp cleanup) recurse and fail on
+    the 1,200-level folders of the deep-folder tests."""
+    folders, stack = [], [root]
+    while stack:
+        folder = stack.pop()
+        folders.append(folder)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                else:
+                    os.unlink(entry.path)
+    for folder in reversed(folders):
+        os.rmdir(folder)
