@@ -141,8 +141,14 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     chat = WebChat(assistant, max_upload_bytes=max_upload_bytes)
     private: dict[str, Any] = {"api_visibility": "private"}
 
-    def fail(exc: QAError, suffix: str = "") -> gr.Error:
-        return gr.Error(f"{exc}{suffix}", print_exception=False)
+    def fail(exc: QAError) -> gr.Error:
+        return gr.Error(str(exc), print_exception=False)
+
+    # On the page, a problem shows as a notice and leaves every panel as it was (a raised
+    # gr.Error would mark each output component with an error badge).
+    def refused(message: str) -> str:
+        gr.Warning(message, title="Not done")
+        return f"**Not done.** {escape_markdown(message)}"
 
     def respond(question, messages, history):
         question = (question or "").strip()
@@ -151,7 +157,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         try:
             answer = chat.ask(question, history)
         except QAError as exc:
-            raise fail(exc) from None
+            refused(str(exc))
+            return (gr.skip(),) * 6
         messages = [*messages, {"role": "user", "content": escape_markdown(question)},
                     {"role": "assistant", "content": answer_message(answer)}]  # fmt: skip
         history = [*history, {"role": "user", "content": question},
@@ -168,14 +175,14 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         try:
             message = chat.add_files(list(files or []), progress=progress)
         except QAError as exc:
-            raise fail(exc, ". The collection is unchanged.") from None
+            return None, refused(f"{exc}. The collection is unchanged."), gr.skip(), gr.skip()
         return None, escape_markdown(message), *collection()
 
     def remove(document_id):
         try:
             message = chat.remove(document_id)
         except QAError as exc:
-            raise fail(exc) from None
+            return refused(str(exc)), gr.skip(), gr.skip()
         return escape_markdown(message), *collection()
 
     def collection():
@@ -184,6 +191,20 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def clear():
         return [], [], None, sources_html(None), source_placeholder()
+
+    def ask_api(question: str, history: list[dict] | None = None) -> dict:
+        """Answer `question` (history: earlier {"role", "content"} messages) as `qa ask --json`."""
+        try:
+            return chat.api_ask(question, history)
+        except QAError as exc:
+            raise fail(exc) from None
+
+    def search_api(query: str, k: int = 5) -> list[dict]:
+        """The `k` best passages for `query`, retrieval only, as `qa search --json`."""
+        try:
+            return chat.api_search(query, k)
+        except QAError as exc:
+            raise fail(exc) from None
 
     # Uploads are deleted as soon as they are read; delete_cache sweeps up anything left behind.
     blocks = gr.Blocks(title="qa", analytics_enabled=False, delete_cache=(600, 600))
@@ -245,8 +266,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         files.upload(add_files, [files], [files, status, listing, to_remove], **private)
         remove_button.click(remove, [to_remove], [status, listing, to_remove], **private)
         demo.load(collection, None, [listing, to_remove], **private)
-        gr.api(chat.api_ask, api_name="ask")
-        gr.api(chat.api_search, api_name="search")
+        gr.api(ask_api, api_name="ask")
+        gr.api(search_api, api_name="search")
     return demo
 
 

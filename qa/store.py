@@ -172,7 +172,26 @@ def _remove_old_versions(directory: Path, keep: str) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
-def load(directory: Path, embedder: Embedder, *, verify: bool = True) -> Index:
+LOAD_ATTEMPTS = 5
+
+
+def load(directory: Path, embedder: Embedder, **options: Any) -> Index:
+    """Load the current version (see `_load_version`), even while another process saves.
+
+    A writer switches CURRENT and deletes the old version, possibly while we read it: a
+    failure then says nothing about the index, so it is retried on the new current version.
+    """
+    for _ in range(LOAD_ATTEMPTS - 1):
+        before = current_version(directory)
+        try:
+            return _load_version(directory, embedder, **options)
+        except QAError:  # also "no index": CURRENT may name a version just deleted
+            if current_version(directory) == before:
+                raise
+    return _load_version(directory, embedder, **options)
+
+
+def _load_version(directory: Path, embedder: Embedder, *, verify: bool = True) -> Index:
     """Load the current version; refuse a foreign, stale-format or damaged index with a message."""
     manifest = read_manifest(directory)
     if manifest is None:

@@ -39,7 +39,9 @@ def make_pdf(lines: list[str], title: str = "") -> bytes:
     return (out + f"startxref\n{xref}\n%%EOF\n").encode("latin-1")
 
 
-def make_docx(paragraphs: list[str], title: str = "", table: list[list[str]] | None = None) -> bytes:
+def make_docx(
+    paragraphs: list[str], title: str = "", table: list[list[str]] | None = None
+) -> bytes:
     import io
 
     d = docx.Document()
@@ -80,12 +82,19 @@ def test_html_entities_and_markup_in_text_become_plain_characters():
 
 
 def test_pdf_text_and_title():
-    data = make_pdf(["The harbour opened in 1907.", "It closed (briefly) in 1950."], title="Harbour")
-    assert pdf_text(data, "h.pdf") == ("The harbour opened in 1907.\nIt closed (briefly) in 1950.", "Harbour")
+    data = make_pdf(
+        ["The harbour opened in 1907.", "It closed (briefly) in 1950."], title="Harbour"
+    )
+    assert pdf_text(data, "h.pdf") == (
+        "The harbour opened in 1907.\nIt closed (briefly) in 1950.",
+        "Harbour",
+    )
 
 
 def test_docx_paragraphs_and_tables_in_reading_order():
-    data = make_docx(["First paragraph.", "Second one."], title="Notes", table=[["a", "b"], ["1", "2"]])
+    data = make_docx(
+        ["First paragraph.", "Second one."], title="Notes", table=[["a", "b"], ["1", "2"]]
+    )
     text, title = docx_text(data, "n.docx")
     assert title == "Notes"
     assert text == "First paragraph.\n\nSecond one.\n\na | b\n\n1 | 2\n\nAfter the table."
@@ -132,8 +141,8 @@ def test_extract_refuses_a_file_without_text(tmp_path):
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("notes.txt", "The harbour opened in 1907.".encode()),
-        ("notes.md", "# Harbour\n\nIt opened in 1907.".encode()),
+        ("notes.txt", b"The harbour opened in 1907."),
+        ("notes.md", b"# Harbour\n\nIt opened in 1907."),
         ("page.html", PAGE),
         ("paper.pdf", make_pdf(["The harbour opened in 1907."])),
         ("memo.docx", make_docx(["The harbour opened in 1907."])),

@@ -1,0 +1,347 @@
+"""The web chat without a browser: HTML rendering, the page's handlers, `qa serve` and `/ask`."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+from test_extract import PAGE, make_docx, make_pdf
+
+from qa.app import WebChat, build_demo, open_assistant, resolve_auth, serve
+from qa.assistant import Assistant
+from qa.errors import QAError
+from qa.ingest import Document
+from qa.render import (
+    answer_message,
+    document_html,
+    documents_html,
+    escape,
+    escape_markdown,
+    highlight,
+    sources_html,
+)
+from qa.results import Answer, Citation
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def cite(
+    text="Ships came in 1907.", context="Before. Ships came in 1907. After.", start=108
+) -> Citation:
+    offset = context.index(text)
+    return Citation(
+        text=text, document="docs/harbour.txt", start=start, end=start + len(text),
+        context=context, score=0.8, context_start=start - offset,
+    )  # fmt: skip
+
+
+# -- rendering -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (2, 4, "ab<mark>cd</mark>ef"),
+        (0, 6, "<mark>abcdef</mark>"),
+        (-5, 2, "<mark>ab</mark>cdef"),
+        (4, 99, "abcd<mark>ef</mark>"),
+        (5, 3, "abcde<mark></mark>f"),
+    ],
+)
+def test_highlight_clamps_offsets(start, end, expected):
+    assert highlight("abcdef", start, end) == expected
+
+
+def test_highlight_escapes_inside_and_around_the_mark():
+    out = highlight(f"{XSS} and {XSS}", 0, len(XSS))
+    assert (
+        out
+        == "<mark>&lt;img src=x onerror=alert(1)&gt;</mark> and &lt;img src=x onerror=alert(1)&gt;"
+    )
+
+
+def test_chat_text_shows_markup_and_markdown_literally():
+    out = escape_markdown(f'{XSS} *bold* [1](http://x) `code` $x$ # h & "q"')
+    bare = re.sub(r"&#?\w+;", "", out)
+    for raw in ("<", ">", "*", "[", "]", "(", "`", "$", "#", '"', "&"):
+        assert raw not in bare
+    assert html.unescape(out) == f'{XSS} *bold* [1](http://x) `code` $x$ # h & "q"'
+
+
+def test_answer_message_marks_references_and_confidence():
+    text = "“Ships came in 1907.” [1] See also [2]."
+    answer = Answer(text=text, abstained=False, confidence=0.8123, citations=[cite(), cite()])
+    out = answer_message(answer)
+    assert 'class="qa-answer"' in out and "qa-abstain" not in out
+    assert '<sup class="qa-ref">[1]</sup>' in out and '<sup class="qa-ref">[2]</sup>' in out
+    assert "confidence 0.81 · 2 sources" in out
+
+
+def test_abstention_is_marked_as_such():
+    answer = Answer(text=f"The article does not say {XSS}.", abstained=True, confidence=0.1,
+                    closest=[cite()])  # fmt: skip
+    out = answer_message(answer)
+    assert 'class="qa-abstain"' in out and "Not in the documents." in out
+    assert "<img" not in out
+    assert "closest passages beside, not an answer" in out
+
+
+def test_sources_highlight_each_excerpt_in_its_passage():
+    c = cite(context=f"{XSS} Ships came in 1907. After.")
+    out = sources_html(Answer(text="“…” [1]", abstained=False, confidence=0.9, citations=[c]))
+    assert "<mark>Ships came in 1907.</mark>" in out
+    assert 'data-cite="1"' in out and "harbour.txt" in out and "characters 108–127" in out
+    assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+
+
+def test_sources_on_abstention_are_closest_passages_not_answers():
+    answer = Answer(text="does not say", abstained=True, confidence=0.1, closest=[cite(), cite()])
+    out = sources_html(answer)
+    assert "Closest passages — not an answer" in out
+    assert 'data-cite="c1"' in out and 'data-cite="c2"' in out and "<mark>" not in out
+    assert "Nothing in the documents" in sources_html(
+        Answer(text="x", abstained=True, confidence=0)
+    )
+    assert "appear here" in sources_html(None)
+
+
+def test_document_view_marks_the_span_and_escapes_everything():
+    doc = Document(id=f"up/{XSS}.txt", text=f"Intro {XSS}. The quay is long. End.", title=XSS)
+    start = doc.text.index("The quay")
+    out = document_html(doc, start, start + len("The quay is long."))
+    assert "<mark>The quay is long.</mark>" in out
+    assert "<img" not in out
+    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 3  # name, title and text
+
+
+def test_document_view_of_a_long_document_shows_a_window_around_the_span():
+    doc = Document(id="long.txt", text="a" * 1000 + "NEEDLE" + "b" * 1000)
+    out = document_html(doc, 1000, 1006, window=100)
+    assert "<mark>NEEDLE</mark>" in out
+    assert "900 characters above not shown" in out and "900 characters below not shown" in out
+    assert "a" * 101 not in out
+
+
+def test_documents_list_is_escaped():
+    out = documents_html([Document(id=f"{XSS}.txt", text="x", title=XSS)])
+    assert "<img" not in out and out.count("&lt;img") == 3
+
+
+# -- the page's handlers, on the fake embedder ----------------------------------------------
+
+
+@pytest.fixture
+def chat(tmp_path, fake_embedder) -> WebChat:
+    assistant = Assistant.from_paths(
+        [SEEDS], index_dir=tmp_path / "index", embedder=fake_embedder, progress=False
+    )
+    return WebChat(assistant)
+
+
+QUESTION = "Which messaging app do the women use for their closed discussion groups?"
+
+
+def test_api_ask_returns_the_answer_as_json(chat):
+    data = chat.api_ask(QUESTION, [])
+    assert data == chat.assistant.ask(QUESTION).to_dict()
+    assert set(data) == {"text", "abstained", "confidence", "citations", "closest", "question"}
+
+
+def test_source_opens_the_cited_document(chat):
+    answer = chat.ask(QUESTION)
+    cites = answer.closest if answer.abstained else answer.citations
+    key = "c1" if answer.abstained else "1"
+    out = chat.source(answer, key)
+    assert f"<mark>{escape(cites[0].text)}</mark>" in out
+    for bad in ("", "9", "x", "c0c"):
+        assert "Select a source" in chat.source(answer, bad)
+    assert "Select a source" in chat.source(None, "1")
+
+
+def upload(tmp_path: Path, name: str, data: bytes) -> str:
+    folder = tmp_path / "uploads"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_bytes(data)
+    return str(folder / name)
+
+
+def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fake_embedder):
+    files = [
+        upload(tmp_path, "notes.txt", b"The lighthouse keeper was named Tobias Brand."),
+        upload(tmp_path, "page.html", PAGE),
+        upload(tmp_path, "paper.pdf", make_pdf(["The quay was rebuilt in 1931."])),
+        upload(tmp_path, "memo.docx", make_docx(["Ferries leave every hour."])),
+    ]
+    steps: list[str] = []
+    message = chat.add_files(files, progress=lambda fraction, desc="": steps.append(desc))
+    assert message.splitlines()[0] == "Added notes.txt (45 characters)."
+    assert steps[-1] == "Indexing" and "Reading paper.pdf" in steps
+    assert not any(Path(f).exists() for f in files)
+    names = [name for name, _ in chat.document_choices()]
+    assert names[1:] == ["notes.txt", "page.html", "paper.pdf", "memo.docx"]
+    reopened = Assistant.load(chat.assistant.index_dir, embedder=fake_embedder)
+    assert [d.id for d in reopened.documents] == [d.id for d in chat.assistant.documents]
+    pdf = next(d for d in reopened.documents if d.id == "paper.pdf")
+    assert pdf.text == "The quay was rebuilt in 1931."
+
+    again = chat.add_files([upload(tmp_path, "notes.txt", b"The keeper was Ada Brand.")])
+    assert again == "Replaced notes.txt (25 characters)."
+    assert chat.remove("notes.txt") == "Removed notes.txt."
+    reopened = Assistant.load(chat.assistant.index_dir, embedder=fake_embedder)
+    assert "notes.txt" not in [d.id for d in reopened.documents]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), [
+    ("empty.txt", b"", "is empty"),
+    ("broken.pdf", b"%PDF-1.4 garbage", "not a readable PDF"),
+    ("program.exe", b"MZ\x90\x00", "cannot be added"),
+    ("disguised.txt", b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
+])  # fmt: skip
+def test_a_bad_file_leaves_the_collection_as_it_was(chat, tmp_path, name, data, message):
+    before = [(d.id, d.sha256) for d in chat.assistant.documents]
+    version = sorted(p.name for p in chat.assistant.index_dir.iterdir())
+    good = upload(tmp_path, "good.txt", b"A perfectly fine document.")
+    bad = upload(tmp_path, name, data)
+    with pytest.raises(QAError, match=message):
+        chat.add_files([good, bad])
+    assert [(d.id, d.sha256) for d in chat.assistant.documents] == before
+    assert sorted(p.name for p in chat.assistant.index_dir.iterdir()) == version
+    assert not Path(good).exists() and not Path(bad).exists()
+
+
+def test_too_big_uploads_are_refused(chat, tmp_path):
+    chat.max_upload_bytes = 10
+    with pytest.raises(QAError, match="the limit is 10 bytes per file"):
+        chat.add_files([upload(tmp_path, "big.md", b"# twelve bytes")])
+
+
+def test_remove_needs_a_known_document(chat):
+    with pytest.raises(QAError, match="choose a document"):
+        chat.remove(None)
+    with pytest.raises(QAError, match="no document"):
+        chat.remove("missing.txt")
+    with pytest.raises(QAError, match="cannot remove the last document"):
+        chat.remove(chat.assistant.documents[0].id)
+
+
+# -- `qa serve` -----------------------------------------------------------------------------
+
+
+def args(**kw) -> argparse.Namespace:
+    base = {"paths": [], "host": "127.0.0.1", "port": 7860, "share": False, "auth": None,
+            "no_auth": False, "index_dir": Path("index")}  # fmt: skip
+    return argparse.Namespace(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    ("options", "auth", "generated"),
+    [
+        ({}, None, False),
+        ({"auth": "ann:s3cret:x"}, ("ann", "s3cret:x"), False),
+        ({"share": True, "auth": "ann:pw"}, ("ann", "pw"), False),
+        ({"share": True, "no_auth": True}, None, False),
+    ],
+)
+def test_resolve_auth(options, auth, generated):
+    assert resolve_auth(args(**options)) == (auth, generated)
+
+
+def test_share_without_auth_gets_a_random_password():
+    (user, password), generated = resolve_auth(args(share=True))
+    assert generated and user == "qa" and len(password) >= 16
+    assert resolve_auth(args(share=True))[0][1] != password
+
+
+@pytest.mark.parametrize("bad", ["nopassword", ":pw", "user:"])
+def test_bad_auth_is_refused(bad):
+    with pytest.raises(QAError, match="USER:PASS"):
+        resolve_auth(args(auth=bad))
+
+
+def test_open_assistant_prefers_paths_then_the_index_then_seeds(
+    tmp_path, fake_embedder, monkeypatch
+):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The lighthouse is red.")
+    index = tmp_path / "index"
+    first = open_assistant([str(notes)], index, embedder=fake_embedder, progress=False)
+    assert [d.id for d in first.documents] == [str(notes)]
+    assert [d.id for d in open_assistant([], index, embedder=fake_embedder).documents] == [
+        str(notes)
+    ]
+    monkeypatch.chdir(SEEDS.parent)
+    seeds = open_assistant([], tmp_path / "empty", embedder=fake_embedder, progress=False)
+    assert all(d.id.startswith("seeds") for d in seeds.documents)
+
+
+class FakeDemo:
+    def __init__(self):
+        self.kwargs = {}
+
+    def launch(self, **kwargs):
+        self.kwargs = kwargs
+        return None, f"http://{kwargs['server_name']}:{kwargs['server_port']}/", None
+
+    def block_thread(self):
+        pass
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_serve_binds_loopback_limits_uploads_and_prints_the_url(chat, monkeypatch, capsys, share):
+    demo = FakeDemo()
+    monkeypatch.setattr("qa.app.open_assistant", lambda paths, index_dir: chat.assistant)
+    monkeypatch.setattr("qa.app.build_demo", lambda assistant: demo)
+    assert serve(args(share=share)) == 0
+    out = capsys.readouterr().out
+    assert "at http://127.0.0.1:7860/" in out
+    kw = demo.kwargs
+    assert kw["server_name"] == "127.0.0.1" and kw["max_file_size"] == 20 * 2**20
+    assert kw["allowed_paths"] == [] and kw["share"] is share
+    if share:
+        assert kw["auth"][0] == "qa" and f"password {kw['auth'][1]!r}" in out
+        assert "could not open a public link" in out  # FakeDemo returns no share URL
+    else:
+        assert kw["auth"] is None and "password" not in out
+
+
+# -- the running app and its API, on the fake embedder -------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_api_has_ask_and_search_and_answers_like_the_library(chat):
+    from gradio_client import Client
+
+    from qa.app import launch_options
+
+    demo = build_demo(chat.assistant)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True,
+        quiet=True, **launch_options(),
+    )  # fmt: skip
+    try:
+        client = Client(url, verbose=False)
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        assert sorted(endpoints) == ["/ask", "/search"]
+        history = [
+            {"role": "user", "content": "Who is Ailana?"},
+            {"role": "assistant", "content": "A mother."},
+        ]
+        for h in ([], history):
+            got = client.predict(QUESTION, h, api_name="/ask")
+            assert got == chat.assistant.ask(QUESTION, h).to_dict()
+        hits = client.predict("Vyber", 2, api_name="/search")
+        assert [h["start"] for h in hits] == [c.start for c in chat.assistant.search("Vyber", k=2)]
+        with pytest.raises(Exception, match="keep it under"):
+            client.predict("x" * 5000, [], api_name="/ask")
+    finally:
+        demo.close()

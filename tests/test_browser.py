@@ -1,0 +1,221 @@
+"""The web chat in headless Chromium on the real model, and `/ask` against `qa ask --json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SEEDS, SHARED_EVAL
+
+from qa.app import build_demo, launch_options
+from qa.assistant import Assistant
+
+pytestmark = pytest.mark.model
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+QUESTION = "Which messaging app do the women use for their closed discussion groups?"
+XSS = "<img src=x onerror=alert(1)>"
+ANSWERS = "#qa-chat .qa-conf"  # one per answer bubble
+
+
+@dataclass
+class Served:
+    url: str
+    index_dir: Path
+    assistant: Assistant
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, real_embedder) -> Iterator[Served]:
+    index_dir = tmp_path_factory.mktemp("web") / "index"
+    assistant = Assistant.from_paths(
+        [SEEDS], index_dir=index_dir, embedder=real_embedder, progress=False
+    )
+    demo = build_demo(assistant)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                            quiet=True, **launch_options())  # fmt: skip
+    try:
+        yield Served(url, index_dir, assistant)
+    finally:
+        demo.close()
+
+
+@pytest.fixture
+def page(served):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing; install it with `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.dialogs = []  # any alert() here would mean document text ran as markup
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.goto(served.url)
+        page.locator("#qa-question textarea").wait_for()
+        try:
+            yield page
+        finally:
+            browser.close()
+
+
+def ask(page, question: str) -> None:
+    before = page.locator(ANSWERS).count()
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    page.wait_for_function(
+        f"document.querySelectorAll('{ANSWERS}').length > {before}", timeout=30_000
+    )
+
+
+def mark_is_visible_in_its_box(page) -> bool:
+    return page.evaluate("""() => {
+        const box = document.querySelector('#qa-document .qa-doc-text');
+        const mark = box && box.querySelector('mark');
+        if (!mark) return false;
+        const b = box.getBoundingClientRect(), m = mark.getBoundingClientRect();
+        return m.top >= b.top && m.top < b.bottom;
+    }""")
+
+
+@pytest.mark.browser
+def test_a_cited_answer_and_its_source_in_the_document(page):
+    ask(page, QUESTION)
+    bubble = page.locator("#qa-chat .qa-answer").last
+    assert "Vyber" in bubble.inner_text()
+    assert bubble.locator("sup.qa-ref").first.inner_text() == "[1]"
+    first = page.locator("#qa-sources .qa-cite").first
+    assert "Vyber" in first.locator("mark").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "chat.png"), full_page=True)
+
+    first.click()
+    mark = page.locator("#qa-document mark")
+    mark.wait_for()
+    assert mark.inner_text() == first.locator("mark").inner_text()
+    page.wait_for_timeout(300)  # the scroll runs after the view re-renders
+    assert mark_is_visible_in_its_box(page)
+    page.screenshot(path=str(ARTIFACTS / "source.png"), full_page=True)
+
+    # Later citations open too, each with its own span marked.
+    page.locator("#qa-sources .qa-cite").nth(1).click()
+    second = page.locator("#qa-sources .qa-cite").nth(1).locator("mark").inner_text()
+    page.wait_for_function(
+        "t => document.querySelector('#qa-document mark')?.innerText === t", arg=second
+    )
+    assert mark_is_visible_in_its_box(page)
+
+
+@pytest.mark.browser
+def test_examples_follow_ups_and_abstentions(page):
+    page.locator("#qa-examples button", has_text="Who is Ailana?").click()
+    page.locator(ANSWERS).first.wait_for(timeout=30_000)
+    ask(page, "What is the capital city of Tyva?")
+    abstained = page.locator("#qa-chat .qa-abstain").last
+    assert "Not in the documents." in abstained.inner_text()
+    assert "Closest passages — not an answer" in page.locator("#qa-sources").inner_text()
+    assert page.locator("#qa-sources .qa-cite").count() >= 1
+    page.screenshot(path=str(ARTIFACTS / "abstain.png"), full_page=True)
+    page.get_by_role("button", name="New chat").click()
+    page.wait_for_function(f"document.querySelectorAll('{ANSWERS}').length === 0")
+    assert "appear here" in page.locator("#qa-sources").inner_text()
+
+
+def cli_answer(index_dir: Path, question: str) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "ask", question, "--json"],
+        capture_output=True, text=True, check=True, cwd=ROOT, env=env, timeout=300,
+    )  # fmt: skip
+    return json.loads(out.stdout)
+
+
+def dev_questions() -> list[str]:
+    rows = [json.loads(line) for line in (SHARED_EVAL / "article_qa_dev.jsonl").open()]
+    picked = {"d01", "d05", "d08", "d20"}  # answered ones and an abstention
+    return [r["question"] for r in rows if r["id"] in picked and not r.get("history")]
+
+
+def test_the_ask_endpoint_returns_what_qa_ask_json_prints(served):
+    from gradio_client import Client
+
+    client = Client(served.url, verbose=False)
+    questions = dev_questions()
+    assert len(questions) == 4
+    for question in questions:
+        assert client.predict(question, [], api_name="/ask") == cli_answer(
+            served.index_dir, question
+        )
+    follow_up = client.predict(
+        "Where did her son call her from before the invasion?",
+        [{"role": "user", "content": "Who is Ailana?"}],
+        api_name="/ask",
+    )
+    assert "Ailana" in follow_up["question"]
+
+
+@pytest.mark.browser
+def test_upload_shows_markup_as_text_then_remove(page, served, tmp_path):
+    notes = tmp_path / "harbour_notes.txt"
+    notes.write_text(
+        f"Harbour notes\n\nSomeone wrote {XSS} on the harbour gate in 1907.\n\n"
+        "The lighthouse keeper was named Tobias *Brand* and he painted the lighthouse red.\n"
+    )
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(notes))
+    page.locator("#qa-status", has_text="Added harbour_notes.txt").wait_for(timeout=60_000)
+    assert "harbour_notes.txt" in page.locator("#qa-documents").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "documents.png"), full_page=True)
+
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What was written on the harbour gate?")
+    card = page.locator("#qa-sources .qa-cite", has_text="harbour_notes.txt").first
+    card.click()
+    page.locator("#qa-document mark").wait_for()
+    view = page.locator("#qa-document")
+    assert XSS in view.inner_text() and "*Brand*" in view.inner_text()
+    assert page.locator("#qa-document img, #qa-sources img, #qa-chat img").count() == 0
+    assert page.dialogs == []
+    page.screenshot(path=str(ARTIFACTS / "markup_as_text.png"), full_page=True)
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-documents", has_text="harbour_notes.txt").wait_for()
+    page.get_by_label("Remove a document").click()
+    page.get_by_role("option", name="harbour_notes.txt").click()
+    page.get_by_role("button", name="Remove").click()
+    page.locator("#qa-status", has_text="Removed harbour_notes.txt").wait_for()
+    assert "harbour_notes.txt" not in page.locator("#qa-documents").inner_text()
+    assert [
+        d.id for d in Assistant.load(served.index_dir, embedder=served.assistant.embedder).documents
+    ] == [d.id for d in served.assistant.documents]
+
+
+@pytest.mark.browser
+def test_a_bad_upload_shows_why_and_changes_nothing(page, served, tmp_path):
+    before = [d.id for d in served.assistant.documents]
+    fake = tmp_path / "photo.txt"
+    fake.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#qa-upload input[type=file]").set_input_files(str(fake))
+    status = page.locator("#qa-status", has_text="photo.txt looks like a binary file")
+    status.wait_for(timeout=30_000)
+    assert "The collection is unchanged" in status.inner_text()
+    assert page.get_by_text("Error", exact=True).count() == 0  # a notice, not error badges
+    page.screenshot(path=str(ARTIFACTS / "bad_upload.png"), full_page=True)
+    assert [d.id for d in served.assistant.documents] == before
