@@ -218,7 +218,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         with gr.Tab("Chat"), gr.Row(equal_height=False):
             with gr.Column(scale=5):
                 chatbot = gr.Chatbot(
-                    label="Chat", height=480, feedback_options=None, buttons=["copy"],
+                    label="Chat", height=480, feedback_options=None,
+                    buttons=[],  # "copy" would copy the bubble's HTML, not its text
                     latex_delimiters=[], elem_id="qa-chat",
                     placeholder="Ask about the documents, or pick an example below.",
                 )  # fmt: skip
