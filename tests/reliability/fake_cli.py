@@ -3,8 +3,9 @@
     python tests/reliability/fake_cli.py [--kill-at N] --index-dir DIR index PATH...
 
 `--kill-at N` (taken off argv before `qa` sees it) SIGKILLs this process at the N-th line
-executed in qa/store.py or qa/lexical.py; `--kill-at count` prints how many lines a run
-executes there instead. That puts a real, uncatchable crash at every step of a save.
+executed in qa/store.py or qa/lexical.py; `--kill-at 0` prints how many lines a run
+executes there instead (`lines=N` on stderr). That puts a real, uncatchable crash at every
+step of a save.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ qa.embed.default_embedder = qa.assistant.default_embedder = lambda: _EMBEDDER  #
 WATCHED = tuple(str(Path(qa.embed.__file__).with_name(n)) for n in ("store.py", "lexical.py"))
 
 
-def _kill_at(target: int | None) -> None:
+def _kill_at(target: int) -> None:
     """Trace lines in the watched files; SIGKILL at line `target` (or count them all)."""
     seen = 0
 
@@ -46,7 +47,7 @@ def _kill_at(target: int | None) -> None:
         return local if frame.f_code.co_filename in WATCHED else None
 
     sys.settrace(global_)
-    if target is None:
+    if not target:
         import atexit
 
         atexit.register(lambda: print(f"lines={seen}", file=sys.stderr))
@@ -55,6 +56,6 @@ def _kill_at(target: int | None) -> None:
 if __name__ == "__main__":
     argv = sys.argv[1:]
     if argv[:1] == ["--kill-at"]:
-        _kill_at(None if argv[1] == "count" else int(argv[1]))
+        _kill_at(int(argv[1]))
         argv = argv[2:]
     sys.exit(main(argv))

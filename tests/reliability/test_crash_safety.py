@@ -1,0 +1,190 @@
+"""Index integrity: crashes at every step of a save, damaged files, concurrent writers and readers.
+
+The promise checked here: after any crash, the index on disk is the previous one or the new
+one, complete, answering exactly as it did; damage is reported with the command to rebuild.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+from harness import FAKE_CLI, SEEDS, HashEmbedder, assert_user_facing, run_cli
+
+from qa import QAError
+from qa.assistant import Assistant
+from qa.store import current_version
+
+QUESTIONS = [
+    "Where is Buryatia?", "What app do the women use?", "How long would he be in prison?",
+    "What was the weather in Ulan-Ude?", "Who is the governor?", "Is the ice cream good?",
+]  # fmt: skip
+KILL_POINTS = 24
+EXTRA = "An extra report: the weather in Ulan-Ude was cold and windy, minus 30 degrees in January."
+
+
+@pytest.fixture(scope="module")
+def corpora(tmp_path_factory):
+    """Two collections (B = A + one document) and the answers each must give."""
+    root = tmp_path_factory.mktemp("corpora")
+    (root / "a").mkdir()
+    for f in SEEDS.glob("*.txt"):
+        shutil.copy(f, root / "a")
+    shutil.copytree(root / "a", root / "b")
+    (root / "b" / "extra.txt").write_text(EXTRA)
+    expected = {name: answers(Assistant.from_paths([root / name], embedder=HashEmbedder(),
+                                                   progress=False))  # fmt: skip
+                for name in ("a", "b")}
+    assert expected["a"] != expected["b"]
+    pristine = root / "pristine"
+    assert run_cli("--index-dir", pristine, "index", root / "a").returncode == 0
+    assert answers(load(pristine)) == expected["a"]
+    return root, expected, pristine
+
+
+def answers(assistant: Assistant) -> list[dict]:
+    return [assistant.ask(q).to_dict() for q in QUESTIONS]
+
+
+def load(directory) -> Assistant:
+    return Assistant.load(directory, embedder=HashEmbedder())
+
+
+def state(directory, expected) -> str:
+    """'a' or 'b' if the index answers exactly as that collection does; otherwise data was lost."""
+    got = answers(load(directory))
+    return next((name for name, want in expected.items() if got == want), "lost")
+
+
+def test_sigkill_at_every_step_of_a_save(corpora, tmp_path, figures):
+    root, expected, pristine = corpora
+    work = tmp_path / "work"
+    shutil.copytree(pristine, work)
+    counted = run_cli("--index-dir", work, "index", root / "b", kill_at=0)  # 0: count only
+    assert counted.returncode == 0
+    lines = int(counted.stderr.decode().rsplit("lines=", 1)[1])
+    assert state(work, expected) == "b"
+
+    points = sorted({1 + i * (lines - 1) // (KILL_POINTS - 1) for i in range(KILL_POINTS)})
+    outcomes = []
+    for point in points:
+        shutil.rmtree(work)
+        shutil.copytree(pristine, work)
+        result = run_cli("--index-dir", work, "index", root / "b", kill_at=point)
+        assert result.returncode == -9, (point, result.stderr)  # killed, not finished
+        figures["faults injected"] += 1
+        outcome = state(work, expected)
+        figures["data lost"] += outcome == "lost"
+        outcomes.append(outcome)
+        if len(outcomes) % 4 == 0:
+            # The next run succeeds, and cleans up after the crash: one version is left.
+            assert_user_facing(again := run_cli("--index-dir", work, "index", root / "b"))
+            assert again.returncode == 0 and state(work, expected) == "b"
+            assert [p.name for p in work.iterdir() if p.name.startswith(("v-", ".tmp-"))] == [
+                current_version(work).name
+            ]
+    assert "lost" not in outcomes
+    # Early kills leave the old index, late ones (after the switch) the new one.
+    assert outcomes[0] == "a" and outcomes[-1] == "b", outcomes
+
+
+def _damage(version, rel: str, how: str) -> None:
+    path = version / rel
+    data = path.read_bytes()
+    if how == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flip":
+        i = len(data) // 2
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x55]) + data[i + 1 :])
+    elif how == "delete":
+        path.unlink()
+
+
+def test_damaged_files_are_detected_with_the_rebuild_command(corpora, tmp_path, figures):
+    root, expected, pristine = corpora
+    files = sorted(p.relative_to(current_version(pristine)).as_posix()
+                   for p in current_version(pristine).rglob("*") if p.is_file())  # fmt: skip
+    assert "manifest.json" in files and len(files) > 5
+    cases = [(rel, how) for rel in files for how in ("truncate", "flip", "delete")]
+    cases += [("extra", "add"), ("CURRENT", "garbage")]
+    for rel, how in cases:
+        work = tmp_path / f"{rel.replace('/', '_')}-{how}"
+        shutil.copytree(pristine, work)
+        version = current_version(work)
+        if how == "add":
+            (version / "bm25-passages" / "stray.npy").write_bytes(b"not ours")
+        elif how == "garbage":
+            (work / "CURRENT").write_text("v-does-not-exist\n")
+        else:
+            _damage(version, rel, how)
+        figures["faults injected"] += 1
+        with pytest.raises(QAError) as info:
+            load(work)
+        message = str(info.value)
+        assert "qa index" in message, message
+        if how != "garbage":
+            assert f"rebuild it with `qa index {root / 'a'} --index-dir {work}`" in message or (
+                rel == "manifest.json" and "qa index PATH... --index-dir" in message
+            ), message
+    # The same through the command line, for one damaged file.
+    result = run_cli("--index-dir", work, "ask", "Where is Buryatia?")
+    assert_user_facing(result)
+    assert result.returncode == 2 and b"qa index" in result.stderr
+
+
+def test_two_writers_at_once(corpora, tmp_path, figures):
+    """`qa index` twice at once on one folder: both finish, and one of the two results is live."""
+    root, expected, pristine = corpora
+    work = tmp_path / "work"
+    shutil.copytree(pristine, work)
+    for round_ in range(3):
+        writers = [
+            subprocess.Popen([sys.executable, str(FAKE_CLI), "--index-dir", str(work), "index",
+                              str(root / name)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for name in (("a", "b") if round_ % 2 else ("b", "a"))
+        ]  # fmt: skip
+        for w in writers:
+            _, err = w.communicate(timeout=120)
+            assert w.returncode == 0, err
+        figures["faults injected"] += 1
+        outcome = state(work, expected)
+        figures["data lost"] += outcome == "lost"
+        assert outcome in ("a", "b")
+        assert len([p for p in work.iterdir() if p.name.startswith(("v-", ".tmp-"))]) == 1
+
+
+def test_readers_while_a_writer_replaces_the_index(corpora, tmp_path, figures):
+    """Loading while `qa index` switches versions gives the old or the new index, never an error."""
+    root, expected, pristine = corpora
+    work = tmp_path / "work"
+    shutil.copytree(pristine, work)
+    stop = threading.Event()
+    errors: list[str] = []
+    served = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            try:
+                a = load(work)
+                # mixed versions would answer like neither collection
+                assert answers(a)[3] in (expected["a"][3], expected["b"][3])
+                served[0] += 1
+            except (QAError, AssertionError) as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(4):
+            assert run_cli("--index-dir", work, "index", root / "ab"[i % 2]).returncode == 0
+            figures["faults injected"] += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    figures["requests served"] += served[0]
+    assert served[0] > 0 and not errors, errors[:3]
