@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,8 @@ from .embed import Embedder, default_embedder
 from .errors import QAError
 from .followup import contextualize
 from .index import Index, build
-from .ingest import Document, read_paths, without_surrogates
+from .staging import clear as clear_staging
+from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
 
 MAX_QUESTION_CHARS = 2000
@@ -51,42 +52,53 @@ class Assistant:
         index_dir: str | os.PathLike[str] | None = None,
         embedder: Embedder | None = None,
         progress: bool = True,
+        index_type: str = "auto",
     ) -> Assistant:
         """Index `paths` (files, folders, .jsonl), reusing a saved index in `index_dir` if current.
 
         With `index_dir=None` everything stays in memory. A saved index whose documents,
         model or chunking differ is rebuilt, re-embedding only the documents that changed.
+        Documents are read and embedded in batches, so a huge .jsonl is never held whole, and
+        an interrupted build resumes. `index_type` is flat, hnsw, ivfpq, or auto (by size).
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
         sources = [str(p) for p in paths]
         if not sources:
             raise QAError("no documents given; pass at least one file or folder")
-        docs = list(read_paths(sources))
-        if not docs:
-            raise QAError(f"no documents found in {', '.join(sources)}")
-        return cls.from_documents(docs, index_dir=index_dir, embedder=embedder, sources=sources, progress=progress)
+        expected = count_documents(sources) if progress else None
+        return cls.from_documents(
+            read_paths(sources), index_dir=index_dir, embedder=embedder, sources=sources,
+            progress=progress, index_type=index_type, expected_documents=expected,
+        )  # fmt: skip
 
     @classmethod
     def from_documents(
         cls,
-        docs: Sequence[Document],
+        docs: Iterable[Document],
         *,
         index_dir: str | os.PathLike[str] | None = None,
         embedder: Embedder | None = None,
         sources: Sequence[str] = (),
         progress: bool = True,
+        index_type: str = "auto",
+        expected_documents: int | None = None,
     ) -> Assistant:
         embedder = embedder or default_embedder()
         directory = Path(index_dir) if index_dir is not None else None
-        previous = None
-        if directory is not None:
-            previous = _load_if_compatible(directory, embedder)
-            if previous is not None and _same_documents(previous, docs):
-                return cls(previous, embedder=embedder, index_dir=directory, sources=sources)
-        index = build(docs, embedder, params=ChunkParams(), previous=previous, progress=progress)
-        if directory is not None:
+        previous = _load_if_compatible(directory, embedder) if directory is not None else None
+        staging = directory / ".staging" if directory is not None else None
+        counted = _Counted(docs)
+        index = build(
+            counted, embedder, params=ChunkParams(), previous=previous, progress=progress,
+            index_type=index_type, staging=staging, expected_documents=expected_documents,
+        )  # fmt: skip
+        if not counted.n:
+            raise QAError(f"no documents found in {', '.join(sources) or 'the input'}")
+        if directory is not None and index is not previous:
             store.save(index, directory, embedder, sources=list(sources))
+        if staging is not None:
+            clear_staging(staging)
         return cls(index, embedder=embedder, index_dir=directory, sources=sources)
 
     @classmethod
@@ -117,7 +129,10 @@ class Assistant:
         self._rebuild(remaining, progress=False)
 
     def _rebuild(self, docs: list[Document], progress: bool) -> None:
-        index = build(docs, self.embedder, params=self.index.params, previous=self.index, progress=progress)
+        index = build(
+            docs, self.embedder, params=self.index.params, previous=self.index, progress=progress,
+            index_type=self.index.index_type,
+        )  # fmt: skip
         if self.index_dir is not None:
             store.save(index, self.index_dir, self.embedder, sources=self.sources)
         self.index = index  # swapped only after a successful save
@@ -125,26 +140,32 @@ class Assistant:
     # -- asking ---------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """Answer `question`, quoting the sentences it rests on, or abstain plainly."""
+        return self.ask_ranked(question, history)[0]
+
+    def ask_ranked(self, question: str, history: list[dict] | None = None) -> tuple[Answer, list[Citation]]:
+        """The answer, and the best-ranked excerpts whether or not it abstained (for evaluation)."""
         question = _clean_question(question)
         if not question:
-            return Answer(text="Please ask a question.", abstained=True, confidence=0.0)
+            return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
         searched = contextualize(question, _check_history(history))
         scored = self._score(searched)
-        confident = len(scored.sentences) > 0 and scored.confidence >= self.model.threshold
-        if not confident:
-            closest = [self._passage_citation(int(p), float(s)) for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)]
-            return Answer(
-                text=f"{self._subject()} does not say. The closest passages are shown below, but they do not answer “{question}”.",
-                abstained=True,
-                confidence=scored.confidence,
-                closest=closest,
-                question=searched,
+        ranked = self._citations(scored)
+        if not ranked or scored.confidence < self.model.threshold:
+            closest = [
+                self._passage_citation(int(p), float(s))
+                for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)
+            ]
+            text = (
+                f"{self._subject()} does not say. The closest passages are shown below, "
+                f"but they do not answer “{question}”."
             )
-        citations = self._citations(scored)
-        text = f"“{citations[0].text}” [1]"
-        if len(citations) > 1:
-            text += " See also " + ", ".join(f"[{i}]" for i in range(2, len(citations) + 1)) + "."
-        return Answer(text=text, abstained=False, confidence=scored.confidence, citations=citations, question=searched)
+            answer = Answer(text=text, abstained=True, confidence=scored.confidence, closest=closest, question=searched)
+            return answer, ranked
+        text = f"“{ranked[0].text}” [1]"
+        if len(ranked) > 1:
+            text += " See also " + ", ".join(f"[{i}]" for i in range(2, len(ranked) + 1)) + "."
+        answer = Answer(text=text, abstained=False, confidence=scored.confidence, citations=ranked, question=searched)
+        return answer, ranked
 
     def search(self, query: str, k: int = 5) -> list[Citation]:
         """The `k` best passages for `query` by hybrid retrieval; `document` is the document id."""
@@ -244,7 +265,14 @@ def _load_if_compatible(directory: Path, embedder: Embedder) -> Index | None:
         return None
 
 
-def _same_documents(index: Index, docs: Sequence[Document]) -> bool:
-    return index.params == ChunkParams() and [(d.id, d.sha256) for d in index.documents] == [
-        (d.id, d.sha256) for d in docs
-    ]
+class _Counted:
+    """Passes documents through, counting them (the input may be a one-pass generator)."""
+
+    def __init__(self, docs: Iterable[Document]) -> None:
+        self.docs = docs
+        self.n = 0
+
+    def __iter__(self) -> Iterator[Document]:
+        for doc in self.docs:
+            self.n += 1
+            yield doc

@@ -1,0 +1,189 @@
+"""Measure answers and retrieval on dev sets: the article QA set, SQuAD v2, and BEIR."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import QAError
+from .ingest import Document
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One question's outcome, enough for every metric below."""
+
+    answerable: bool
+    abstained: bool
+    confidence: float
+    top1: bool  # the top citation contains a gold answer (or the evidence)
+    top3: bool
+    excerpt_chars: int
+
+
+def roc_auc(scores: list[float], labels: list[bool]) -> float:
+    """Probability that a random positive outranks a random negative (ties count half)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(1, len(order) + 1)
+    allv = np.concatenate([pos, neg])
+    # average ranks of ties
+    for v in np.unique(allv):
+        m = allv == v
+        ranks[m] = ranks[m].mean()
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def summarize(results: list[Asked]) -> dict[str, float]:
+    ans = [r for r in results if r.answerable]
+    una = [r for r in results if not r.answerable]
+    answered = [r for r in ans if not r.abstained]
+    return {
+        "answerable": len(ans),
+        "unanswerable": len(una),
+        "top1": sum(r.top1 for r in ans),
+        "top3": sum(r.top3 for r in ans),
+        "top1_rate": sum(r.top1 for r in ans) / max(len(ans), 1),
+        "top3_rate": sum(r.top3 for r in ans) / max(len(ans), 1),
+        "abstained_unanswerable": sum(r.abstained for r in una),
+        "wrongly_abstained": sum(r.abstained for r in ans),
+        "excerpt_chars_mean": float(np.mean([r.excerpt_chars for r in answered])) if answered else 0.0,
+        "auc": roc_auc([r.confidence for r in results], [r.answerable for r in results]),
+    }
+
+
+def _judge(asked, golds: list[str], answerable: bool) -> Asked:
+    """Top-k judged on the ranked excerpts, also when the answer abstains (ranking quality)."""
+    answer, ranked = asked
+    texts = [c.text for c in ranked[:3]]
+    hit = [any(g and g in t for g in golds) for t in texts]
+    return Asked(
+        answerable=answerable,
+        abstained=answer.abstained,
+        confidence=answer.confidence,
+        top1=bool(hit[:1] and hit[0]),
+        top3=any(hit),
+        excerpt_chars=len(texts[0]) if texts else 0,
+    )
+
+
+# -- the article QA set (JSON lines: id, question, answers, evidence, history) -----------------
+def article_qa(path: Path, assistant) -> tuple[dict[str, float], list[tuple[dict, object]]]:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    results, details = [], []
+    for row in rows:
+        asked = assistant.ask_ranked(row["question"], row.get("history"))
+        answerable = row.get("evidence") is not None
+        golds = [row["evidence"]] if answerable else []
+        results.append(_judge(asked, golds, answerable))
+        details.append((row, asked[0]))
+    return summarize(results), details
+
+
+# -- SQuAD v2: each article indexed on its own, every question asked ---------------------------
+def squad_articles(path: Path) -> Iterator[tuple[Document, list[dict]]]:
+    data = json.loads(path.read_text())
+    for article in data["data"]:
+        contexts = [p["context"] for p in article["paragraphs"]]
+        doc = Document(id=article.get("title", "article"), text="\n\n".join(contexts))
+        qas = [q for p in article["paragraphs"] for q in p["qas"]]
+        yield doc, qas
+
+
+def squad(path: Path, make_assistant: Callable, *, limit: int | None = None, progress: bool = True) -> dict[str, float]:
+    results: list[Asked] = []
+    for i, (doc, qas) in enumerate(squad_articles(path)):
+        if limit is not None and i >= limit:
+            break
+        assistant = make_assistant([doc])
+        for q in qas:
+            golds = [a["text"] for a in q.get("answers", [])]
+            asked = assistant.ask_ranked(q["question"])
+            results.append(_judge(asked, golds, not q.get("is_impossible", False)))
+        if progress:
+            s = summarize(results)
+            print(f"  {doc.id}: top1 {s['top1_rate']:.3f} top3 {s['top3_rate']:.3f} auc {s['auc']:.3f}", file=sys.stderr)
+    return summarize(results)
+
+
+# -- BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv -----------------------------------------
+def beir_qrels(folder: Path, split: str = "train") -> dict[str, dict[str, int]]:
+    qrels: dict[str, dict[str, int]] = {}
+    lines = (folder / "qrels" / f"{split}.tsv").read_text().splitlines()
+    for line in lines[1:]:
+        qid, did, rel = line.split("\t")
+        qrels.setdefault(qid, {})[did] = int(rel)
+    return qrels
+
+
+def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def documents_for(assistant, query: str, k: int = 10) -> list[str]:
+    """The first k distinct documents among the ranked passages."""
+    seen: dict[str, None] = {}
+    for hit in assistant.search(query, k=k * 5):
+        seen.setdefault(hit.document)
+        if len(seen) == k:
+            break
+    return list(seen)
+
+
+def beir(folder: Path, assistant, *, split: str = "train", limit: int | None = None) -> dict[str, float]:
+    qrels = beir_qrels(folder, split)
+    queries = {}
+    for line in (folder / "queries.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["_id"] in qrels:
+            queries[rec["_id"]] = rec["text"]
+    ids = list(queries)[:limit] if limit else list(queries)
+    scores = [ndcg_at_10(documents_for(assistant, queries[q]), qrels[q]) for q in ids]
+    return {"queries": len(ids), "ndcg@10": float(np.mean(scores)) if scores else 0.0}
+
+
+def eval_cache_dir(name: str) -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "qa" / "eval" / name
+
+
+# -- the `qa eval` command -------------------------------------------------------------------------
+def run_eval(path: str, *, documents: list[str] | None = None, limit: int | None = None) -> dict[str, float]:
+    from .assistant import Assistant
+
+    p = Path(path)
+    start = time.perf_counter()
+    if p.is_dir() and (p / "corpus.jsonl").is_file():
+        assistant = Assistant.from_paths([p / "corpus.jsonl"], index_dir=eval_cache_dir(f"beir-{p.resolve().name}"))
+        metrics = beir(p, assistant, limit=limit)
+    elif p.suffix == ".json":
+        metrics = squad(p, lambda docs: Assistant.from_documents(docs, progress=False), limit=limit)
+    elif p.suffix in {".jsonl", ".ndjson"}:
+        assistant = Assistant.from_paths(documents or ["seeds"])
+        metrics, details = article_qa(p, assistant)
+        for row, answer in details:
+            mark = "abstained" if answer.abstained else "answered "
+            cite = answer.citations[0].text[:80] if answer.citations else ""
+            print(f"  {row['id']} {mark} conf {answer.confidence:.2f}  {cite}")
+    else:
+        raise QAError(f"{path}: expected a QA .jsonl file, a SQuAD v2 .json file or a BEIR folder")
+    metrics["seconds"] = round(time.perf_counter() - start, 1)
+    for k, v in metrics.items():
+        print(f"{k:>24}: {v:.4f}" if isinstance(v, float) else f"{k:>24}: {v}")
+    return metrics

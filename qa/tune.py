@@ -1,0 +1,172 @@
+"""Learn the sentence scorer, the confidence and the abstention threshold on ../shared/eval.
+
+    python -m qa.tune [--eval-dir ../shared/eval]
+
+Writes qa/weights.json and prints leave-one-article-out figures, so the numbers reported are
+for articles the weights did not see. Needs the dev extra (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Linear, Model, default_model, score
+from .assistant import Assistant
+from .evaluate import eval_cache_dir, roc_auc, squad_articles
+from .ingest import read_paths
+
+WEIGHTS = Path(__file__).with_name("weights.json")
+
+
+@dataclasses.dataclass
+class Sample:
+    group: str  # article, for leave-one-article-out
+    answerable: bool
+    X: np.ndarray  # candidate features
+    y: np.ndarray  # candidate contains a gold answer
+    sentences: np.ndarray
+    qf: np.ndarray  # question features for the confidence
+    question: str
+    assistant: Assistant
+    q: np.ndarray
+
+
+def collect(eval_dir: Path, model: Model, cache: dict) -> list[Sample]:
+    samples: list[Sample] = []
+    items: list[tuple[str, Assistant, str, list[str], bool]] = []
+    for doc, qas in squad_articles(eval_dir / "squad2" / "dev-articles.json"):
+        a = cache.get(doc.id) or Assistant.from_documents([doc], index_dir=eval_cache_dir(f"squad-{doc.id}"), progress=False)
+        cache[doc.id] = a
+        for q in qas:
+            items.append((doc.id, a, q["question"], [x["text"] for x in q["answers"]], not q["is_impossible"]))
+    seed = cache.get("seed") or Assistant.from_paths(list((eval_dir.parent / "seeds").glob("*.txt")), progress=False)
+    cache["seed"] = seed
+    for line in (eval_dir / "article_qa_dev.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        from .followup import contextualize
+
+        question = contextualize(row["question"], row.get("history"))
+        ev = row["evidence"]
+        items.append(("seed", seed, question, [ev] if ev else [], ev is not None))
+    vectors = cache.setdefault("_q", {})
+    todo = list(dict.fromkeys(it[2] for it in items if it[2] not in vectors))
+    if todo:
+        vectors.update(zip(todo, seed.embedder.embed(todo, batch_size=64), strict=True))
+    for group, a, question, golds, answerable in items:
+        q = vectors[question]
+        sc = score(a.index, question, q, model)
+        sents = sc.sentences[np.argsort(sc.order)]  # back to candidate order, matching X rows
+        y = np.array([any(g and g in a.index.sentence_text(int(s)) for g in golds) for s in sents])
+        samples.append(Sample(group, answerable, sc.features, y, sents, sc.question_features, question, a, q))
+    return samples
+
+
+def fit_scorer(samples: list[Sample], C: float) -> Linear:
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [s for s in samples if s.answerable and s.y.any()]
+    X = np.concatenate([s.X for s in rows])
+    y = np.concatenate([s.y for s in rows])
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit((X - mu) / sd, y)
+    coef = lr.coef_[0] / sd
+    return Linear(coef, float(lr.intercept_[0] - (coef * mu).sum()))
+
+
+def top1_rate(samples: list[Sample], scorer: Linear) -> tuple[float, float]:
+    ok1 = ok3 = n = 0
+    for s in samples:
+        if not s.answerable:
+            continue
+        n += 1
+        order = np.argsort(-scorer(s.X), kind="stable")
+        ok1 += bool(s.y[order[0]])
+        ok3 += bool(s.y[order[:3]].any())
+    return ok1 / max(n, 1), ok3 / max(n, 1)
+
+
+def fit_confidence(samples: list[Sample], C: float) -> Linear:
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.stack([s.qf for s in samples])
+    y = np.array([s.answerable for s in samples])
+    mu, sd = X.mean(0), X.std(0) + 1e-9
+    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit((X - mu) / sd, y)
+    coef = lr.coef_[0] / sd
+    return Linear(coef, float(lr.intercept_[0] - (coef * mu).sum()))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qa.tune")
+    ap.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "eval")
+    ap.add_argument("--write", action="store_true", help="write qa/weights.json")
+    args = ap.parse_args(argv)
+    base = json.loads(WEIGHTS.read_text())
+    model = default_model()
+    cache: dict = {}
+    samples = collect(args.eval_dir, model, cache)
+    groups = sorted({s.group for s in samples if s.group != "seed"})
+    print(f"{len(samples)} questions, {len(groups)} SQuAD articles + seed", file=sys.stderr)
+    print("current weights: top1/top3 %.3f/%.3f" % top1_rate(samples, model.scorer), file=sys.stderr)
+
+    # Leave one article out: fit on the others, measure on it.
+    for C in (0.1, 1.0):
+        res = []
+        for g in groups:
+            train = [s for s in samples if s.group != g]
+            test = [s for s in samples if s.group == g]
+            sc = fit_scorer(train, C)
+            res.append((len([s for s in test if s.answerable]), *top1_rate(test, sc)))
+        n = sum(r[0] for r in res)
+        print(f"C={C}: held-out top1 {sum(r[0]*r[1] for r in res)/n:.3f} top3 {sum(r[0]*r[2] for r in res)/n:.3f}", file=sys.stderr)
+    scorer = fit_scorer(samples, 1.0)
+    print("all-data scorer: top1/top3 %.3f/%.3f" % top1_rate(samples, scorer), file=sys.stderr)
+    base["sentence"] = {"intercept": scorer.intercept, "coef": dict(zip(SENTENCE_FEATURES, scorer.coef.tolist(), strict=True))}
+
+    # Re-score with the new scorer: the confidence features depend on the chosen sentence.
+    model = Model.from_dict(base)
+    samples = collect(args.eval_dir, model, cache)
+    aucs = []
+    for g in groups:
+        train = [s for s in samples if s.group != g]
+        test = [s for s in samples if s.group == g]
+        conf = fit_confidence(train, 1.0)
+        aucs.append(roc_auc([float(conf(s.qf)) for s in test], [s.answerable for s in test]))
+    squad_s = [s for s in samples if s.group != "seed"]
+    conf = fit_confidence(samples, 1.0)
+    pooled = roc_auc([float(conf(s.qf)) for s in squad_s], [s.answerable for s in squad_s])
+    print(f"confidence AUC: held-out per-article mean {np.mean(aucs):.3f}; all-data fit on SQuAD {pooled:.3f}", file=sys.stderr)
+    base["confidence"] = {"intercept": conf.intercept, "coef": dict(zip(CONFIDENCE_FEATURES, conf.coef.tolist(), strict=True))}
+
+    # Threshold: on the seed article's dev set, the one that abstains on most unanswerable
+    # questions while wrongly abstaining on at most one answerable question.
+    seed = [s for s in samples if s.group == "seed"]
+    probs = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in seed]
+    best = None
+    for t in sorted({p for p, _ in probs} | {0.5}):
+        wrong = sum(a and p < t for p, a in probs)
+        caught = sum((not a) and p < t for p, a in probs)
+        sq = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in squad_s]
+        sq_acc = np.mean([(p >= t) == a for p, a in sq])
+        key = (wrong <= 1, caught, sq_acc)
+        if best is None or key > best[0]:
+            best = (key, t)
+    assert best is not None
+    print(f"threshold {best[1]:.3f}: seed caught {best[0][1]}/5, SQuAD accuracy {best[0][2]:.3f}", file=sys.stderr)
+    base["threshold"] = float(best[1])
+    for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
+        print(line, file=sys.stderr)
+    if args.write:
+        WEIGHTS.write_text(json.dumps(base, indent=1) + "\n")
+        print(f"wrote {WEIGHTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

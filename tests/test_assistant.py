@@ -1,0 +1,166 @@
+"""The public API with a fake embedder: offsets, citations, abstention, persistence, errors."""
+
+import json
+
+import pytest
+
+import qa
+from qa import Answer, Assistant, Citation, QAError
+
+ARTICLE = """Lighthouses of the North
+
+The Skerry lighthouse was built in 1852 by the engineer Alan Stevenson. It stands 48 metres tall.
+
+The keepers left in 1998, when the light was automated. Visitors now reach the island by ferry from Tobermory.
+
+A museum on the island displays the original lens. It was made in Paris by Henry-Lepaute."""
+
+
+@pytest.fixture
+def article(tmp_path):
+    f = tmp_path / "article.txt"
+    f.write_text(ARTICLE)
+    return f
+
+
+def test_public_names_are_pinned():
+    assert qa.__all__ == ["Answer", "Assistant", "Citation", "QAError"]
+
+
+def test_answer_cites_exact_span(article, fake_embedder):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    answer = a.ask("When was the Skerry lighthouse built?")
+    assert isinstance(answer, Answer) and answer.citations
+    assert 0.0 <= answer.confidence <= 1.0
+    top = answer.citations[0]
+    assert isinstance(top, Citation)
+    assert top.document == str(article)
+    assert ARTICLE[top.start : top.end] == top.text
+    assert top.text in top.context
+    assert ARTICLE[top.context_start : top.context_start + len(top.context)] == top.context
+    if not answer.abstained:
+        assert "[1]" in answer.text and top.text in answer.text
+        assert [c.score for c in answer.citations] == sorted((c.score for c in answer.citations), reverse=True)
+
+
+def test_every_marker_points_at_a_citation(article, fake_embedder):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    for q in ["Who built the lighthouse?", "Where was the lens made?", "When did the keepers leave?"]:
+        answer = a.ask(q)
+        markers = {int(m) for m in __import__("re").findall(r"\[(\d+)\]", answer.text)}
+        assert markers <= set(range(1, len(answer.citations) + 1))
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_abstains(article, fake_embedder, question):
+    answer = Assistant.from_paths([article], embedder=fake_embedder).ask(question)
+    assert answer.abstained and answer.citations == [] and answer.confidence == 0.0
+
+
+def test_bad_question_and_history_raise_qaerror(article, fake_embedder):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    with pytest.raises(QAError, match="under"):
+        a.ask("x" * 1_000_000)
+    with pytest.raises(QAError, match="history"):
+        a.ask("Who?", history="not a list")  # type: ignore[arg-type]
+    with pytest.raises(QAError, match="text"):
+        a.ask(None)  # type: ignore[arg-type]
+
+
+def test_abstention_shows_closest_passages_not_citations(article, fake_embedder):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    a.model = type(a.model)(a.model.fusion, a.model.scorer, a.model.confidence, threshold=1.01)
+    answer = a.ask("Which football club won the league?")
+    assert answer.abstained and answer.citations == [] and answer.closest
+    assert answer.text.startswith("The article does not say")
+
+
+def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus.jsonl"
+    rows = [
+        {"_id": "d1", "title": "Cats", "text": "Cats purr when content. They sleep a lot."},
+        {"_id": "d2", "title": "Dogs", "text": "Dogs bark at strangers. They love walks."},
+    ]
+    corpus.write_text("\n".join(json.dumps(r) for r in rows))
+    a = Assistant.from_paths([corpus], embedder=fake_embedder)
+    hits = a.search("why do dogs bark", k=2)
+    assert hits[0].document == "d2"
+    assert a.search("", k=3) == [] and a.search("dogs", k=0) == []
+
+
+def test_index_persists_and_reloads_without_reembedding(article, tmp_path, fake_embedder):
+    d = tmp_path / "index"
+    first = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    calls = []
+    original = fake_embedder.embed
+    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    second = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    assert sum(calls) == 0
+    q = "Who built the lighthouse?"
+    assert second.ask(q).to_dict() == first.ask(q).to_dict()
+    loaded = Assistant.load(d, embedder=fake_embedder)
+    assert loaded.ask(q).to_dict() == first.ask(q).to_dict()
+
+
+def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Alpha is first. It leads.")
+    (docs / "b.txt").write_text("Beta is second. It follows.")
+    d = tmp_path / "index"
+    Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    seen = []
+    original = fake_embedder.embed
+    fake_embedder.embed = lambda texts, **kw: (seen.extend(texts), original(texts))[1]
+    (docs / "b.txt").write_text("Beta changed. It now leads too.")
+    a = Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    assert seen and all("Alpha" not in t and "first" not in t for t in seen)
+    assert any("Beta changed" in t for t in seen)
+    assert a.ask("What changed?").citations[0].document.endswith(("a.txt", "b.txt"))
+
+
+def test_index_from_another_model_is_rebuilt_not_used(article, tmp_path, fake_embedder, capsys):
+    d = tmp_path / "index"
+    Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    manifest_path = next(d.glob("v-*/manifest.json"))
+    m = json.loads(manifest_path.read_text())
+    m["model"]["weights_sha256"] = "other"
+    manifest_path.write_text(json.dumps(m))
+    with pytest.raises(QAError, match="another embedding model"):
+        Assistant.load(d, embedder=fake_embedder)
+    Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    assert "rebuilding" in capsys.readouterr().err
+    Assistant.load(d, embedder=fake_embedder)
+
+
+def test_followup_uses_history(tmp_path, fake_embedder):
+    f = tmp_path / "a.txt"
+    f.write_text(
+        "Ailana is a soldier's mother from Tyva.\n\nHer son called her from Belarus before the war.\n\n"
+        "Vasily is an activist. His wife helps soldiers."
+    )
+    a = Assistant.from_paths([f], embedder=fake_embedder)
+    history = [{"role": "user", "content": "Who is Ailana?"}, {"role": "assistant", "content": "A mother."}]
+    answer = a.ask("Where did her son call her from?", history)
+    assert "Ailana" in answer.question
+
+
+def test_add_and_remove_documents(article, tmp_path, fake_embedder):
+    from qa.ingest import Document
+
+    d = tmp_path / "index"
+    a = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    a.add([Document(id="extra", text="The ferry leaves at noon. It returns at six.")])
+    assert {doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents} == {str(article), "extra"}
+    a.remove("extra")
+    assert [doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents] == [str(article)]
+    with pytest.raises(QAError):
+        a.remove("nope")
+
+
+def test_no_documents_is_a_clear_error(tmp_path, fake_embedder):
+    with pytest.raises(QAError, match="no documents given"):
+        Assistant.from_paths([], embedder=fake_embedder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(QAError, match="holds no"):
+        Assistant.from_paths([tmp_path / "empty"], embedder=fake_embedder)

@@ -1,0 +1,67 @@
+"""Sentences and passages: offsets exact, sentences never cut, paragraphs respected."""
+
+from pathlib import Path
+
+import pytest
+
+from qa.chunk import ChunkParams, chunk, paragraphs, sentences
+
+SEED_DIR = Path(__file__).parent.parent / "seeds"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("", []),
+        ("One.", ["One."]),
+        ("Dr. Smith went home. He slept.", ["Dr. Smith went home.", "He slept."]),
+        ("U.S. political scientist Adam Lenton spoke. Then he left.",
+         ["U.S. political scientist Adam Lenton spoke.", "Then he left."]),
+        ("It said that 1,351 of its personnel had died. Others disagreed.",
+         ["It said that 1,351 of its personnel had died.", "Others disagreed."]),
+        ('"He didn\'t sign up for a war," she said. "It was a deception."',
+         ['"He didn\'t sign up for a war," she said.', '"It was a deception."']),
+        ("Title line\n\nFirst paragraph. Second sentence.",
+         ["Title line", "First paragraph.", "Second sentence."]),
+        ("J. R. R. Tolkien wrote books. They sold.", ["J. R. R. Tolkien wrote books.", "They sold."]),
+    ],
+)  # fmt: skip
+def test_sentences(text, expected):
+    assert [text[a:b] for a, b, _ in sentences(text)] == expected
+
+
+def test_long_unpunctuated_sentence_is_capped_without_losing_offsets():
+    text = ("word " * 40_000).strip()
+    spans = sentences(text)
+    assert all(b - a <= ChunkParams().max_sentence_chars for a, b, _ in spans)
+    assert "".join(text[a:b] for a, b, _ in spans).replace(" ", "") == text.replace(" ", "")
+
+
+def test_unicode_offsets():
+    text = "Café «quoted» naïve — text. Second 日本語 sentence! مرحبا بالعالم. 🎉 Done."
+    for a, b, _ in sentences(text):
+        assert text[a:b].strip() == text[a:b] and text[a:b]
+
+
+def test_paragraphs():
+    assert paragraphs("a\n\n\n b \n\nc") == [(0, 1), (5, 6), (9, 10)]
+
+
+@pytest.mark.parametrize("params", [ChunkParams(), ChunkParams(max_words=30), ChunkParams(max_words=5)])
+def test_passages_cover_every_sentence_and_respect_limits(params):
+    text = next(SEED_DIR.glob("*.txt")).read_text()
+    c = chunk(text, params)
+    covered = set()
+    for f, last in zip(c.passage_first, c.passage_last, strict=True):
+        assert f < last
+        covered.update(range(f, last))
+        words = sum(len(text[c.sent_start[i] : c.sent_end[i]].split()) for i in range(f, last))
+        assert last - f == 1 or words <= params.max_words + 5
+    assert covered == set(range(len(c.sent_start)))
+
+
+def test_passage_starts_at_paragraph_boundary_when_previous_paragraph_ends():
+    text = "A b c d e. F g h i j.\n\nK l m n o. P q r s t."
+    c = chunk(text, ChunkParams(max_words=10))
+    starts = [text[c.sent_start[f] : c.sent_start[f] + 1] for f in c.passage_first]
+    assert starts == ["A", "K"]

@@ -1,0 +1,67 @@
+"""Reading files, folders and JSON lines; bad input gives a QAError that says what to do."""
+
+import json
+import os
+
+import pytest
+
+from qa import QAError
+from qa.ingest import read_paths
+
+
+def test_text_file_id_is_the_path_as_given(tmp_path):
+    f = tmp_path / "a.txt"
+    f.write_text("Hello there. General Kenobi.")
+    (doc,) = read_paths([str(f)])
+    assert doc.id == str(f) and doc.text == "Hello there. General Kenobi."
+
+
+def test_directory_is_read_recursively_and_sorted(tmp_path):
+    (tmp_path / "sub" / "deeper").mkdir(parents=True)
+    (tmp_path / "b.md").write_text("# B\n\nbee")
+    (tmp_path / "sub" / "deeper" / "a.txt").write_text("ay")
+    (tmp_path / "ignored.bin").write_bytes(b"\x00\x01")
+    (tmp_path / ".hidden.txt").write_text("secret")
+    ids = [d.id for d in read_paths([tmp_path])]
+    assert ids == [str(tmp_path / "b.md"), str(tmp_path / "sub" / "deeper" / "a.txt")]
+
+
+def test_symlink_loop_terminates(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "x.txt").write_text("x")
+    os.symlink(tmp_path / "d", tmp_path / "d" / "loop")
+    assert [d.text for d in read_paths([tmp_path])] == ["x"]
+
+
+def test_jsonl_records(tmp_path):
+    f = tmp_path / "corpus.jsonl"
+    rows = [{"_id": "1", "title": "T", "text": "one"}, {"id": 2, "text": "two"}]
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n")
+    docs = list(read_paths([f]))
+    assert [(d.id, d.title, d.text) for d in docs] == [("1", "T", "one"), ("2", "", "two")]
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.txt", None, "does not exist"),
+        ("bin.txt", b"\x00\x01\x02binary", "binary"),
+        ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+        ("bad.jsonl", b"{not json}\n", "not valid JSON"),
+        ("noid.jsonl", b'{"text": "x"}\n', "_id"),
+        ("x.exe", b"MZ", "unsupported file type"),
+    ],
+)
+def test_bad_input_gives_clear_error(tmp_path, name, content, message):
+    f = tmp_path / name
+    if content is not None:
+        f.write_bytes(content)
+    with pytest.raises(QAError, match=message):
+        list(read_paths([f]))
+
+
+def test_control_characters_become_spaces_keeping_offsets(tmp_path):
+    f = tmp_path / "c.txt"
+    f.write_text("a\x01b\tc\n")
+    (doc,) = read_paths([f])
+    assert doc.text == "a b\tc\n"
