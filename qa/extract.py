@@ -81,7 +81,7 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
         if reader.is_encrypted and not reader.decrypt(""):
             raise QAError(f"{name} is password protected; save an unprotected copy first")
         pages = [page.extract_text() or "" for page in reader.pages]
-        title = str((reader.metadata or {}).get("/Title") or "")
+        title = str(reader.metadata.title or "") if reader.metadata else ""
     except QAError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:

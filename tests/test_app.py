@@ -345,3 +345,18 @@ def test_the_api_has_ask_and_search_and_answers_like_the_library(chat):
             client.predict("x" * 5000, [], api_name="/ask")
     finally:
         demo.close()
+
+
+@pytest.mark.model
+def test_the_spaces_entry_point_builds_demo_on_the_seeds(tmp_path, monkeypatch, real_embedder):
+    import runpy
+
+    import gradio as gr
+
+    monkeypatch.setenv("QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.chdir(SEEDS.parent)
+    namespace = runpy.run_path(str(SEEDS.parent / "app.py"))  # not as __main__: no launch
+    assert isinstance(namespace["demo"], gr.Blocks)
+    reopened = Assistant.load(tmp_path / "index", embedder=real_embedder)
+    seeds = [f"seeds/{p.name}" for p in sorted(SEEDS.iterdir())]
+    assert [d.id for d in reopened.documents] == seeds
