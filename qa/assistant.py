@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from .embed import Embedder, default_embedder
 from .errors import QAError
 from .followup import contextualize
 from .index import Index, build
-from .staging import clear as clear_staging
+from .staging import Staging
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
 
@@ -42,6 +44,9 @@ class Assistant:
         self.index_dir = index_dir
         self.sources = list(sources)
         self.model = model or default_model()
+        # add() and remove() read, rebuild and swap the index: two at once would each drop
+        # the other's change. Asks need no lock (see _pinned).
+        self._writing = threading.Lock()
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -87,10 +92,11 @@ class Assistant:
         embedder = embedder or default_embedder()
         directory = Path(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
-        staging = directory / ".staging" if directory is not None else None
+        params = ChunkParams()
+        staging = Staging(directory / ".staging", embedder, params) if directory is not None else None
         counted = _Counted(docs)
         index = build(
-            counted, embedder, params=ChunkParams(), previous=previous, progress=progress,
+            counted, embedder, params=params, previous=previous, progress=progress,
             index_type=index_type, staging=staging, expected_documents=expected_documents,
         )  # fmt: skip
         if not counted.n:
@@ -98,7 +104,7 @@ class Assistant:
         if directory is not None and index is not previous:
             store.save(index, directory, embedder, sources=list(sources))
         if staging is not None:
-            clear_staging(staging)
+            staging.discard()
         return cls(index, embedder=embedder, index_dir=directory, sources=sources)
 
     @classmethod
@@ -116,17 +122,19 @@ class Assistant:
 
     def add(self, docs: Sequence[Document], *, progress: bool = True) -> None:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk."""
-        by_id = {d.id: d for d in self.index.documents}
-        by_id.update({d.id: d for d in docs})
-        self._rebuild(list(by_id.values()), progress)
+        with self._writing:
+            by_id = {d.id: d for d in self.index.documents}
+            by_id.update({d.id: d for d in docs})
+            self._rebuild(list(by_id.values()), progress)
 
     def remove(self, document_id: str) -> None:
-        remaining = [d for d in self.index.documents if d.id != document_id]
-        if len(remaining) == len(self.index.documents):
-            raise QAError(f"no document {document_id!r} in the index")
-        if not remaining:
-            raise QAError("cannot remove the last document; index something else first")
-        self._rebuild(remaining, progress=False)
+        with self._writing:
+            remaining = [d for d in self.index.documents if d.id != document_id]
+            if len(remaining) == len(self.index.documents):
+                raise QAError(f"no document {document_id!r} in the index")
+            if not remaining:
+                raise QAError("cannot remove the last document; index something else first")
+            self._rebuild(remaining, progress=False)
 
     def _rebuild(self, docs: list[Document], progress: bool) -> None:
         index = build(
@@ -140,7 +148,7 @@ class Assistant:
     # -- asking ---------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """Answer `question`, quoting the sentences it rests on, or abstain plainly."""
-        return self.ask_ranked(question, history)[0]
+        return self._pinned().ask_ranked(question, history)[0]
 
     def ask_ranked(self, question: str, history: list[dict] | None = None) -> tuple[Answer, list[Citation]]:
         """The answer, and the best-ranked excerpts whether or not it abstained (for evaluation)."""
@@ -169,6 +177,14 @@ class Assistant:
 
     def search(self, query: str, k: int = 5) -> list[Citation]:
         """The `k` best passages for `query` by hybrid retrieval; `document` is the document id."""
+        return self._pinned()._search(query, k)
+
+    def _pinned(self) -> Assistant:
+        """This assistant bound to the current index. add() and remove() in another thread swap
+        `self.index`; an answer must read one index throughout, or it cites the wrong sentences."""
+        return copy.copy(self)
+
+    def _search(self, query: str, k: int) -> list[Citation]:
         query = _clean_question(query)
         if not query or k <= 0:
             return []
