@@ -37,7 +37,7 @@ EXAMPLES = [
     "Who is Ailana?",
 ]
 
-# -- behaviour, without Gradio: plain values in and out --------------------------------------
+# -- what the page does, in plain values (tested without a browser) -------------------------
 
 
 class WebChat:
@@ -66,17 +66,17 @@ class WebChat:
         if answer is None or not key:
             return source_placeholder()
         cites = answer.closest if key.startswith("c") else answer.citations
-        try:
-            c = cites[int(key.lstrip("c")) - 1]
-        except (ValueError, IndexError):
+        n = key.removeprefix("c")
+        if not n.isdecimal() or not 1 <= int(n) <= len(cites):  # the key comes from the browser
             return source_placeholder()
+        c = cites[int(n) - 1]
         doc = next((d for d in self.assistant.documents if d.id == c.document), None)
         if doc is None:
             return '<p class="qa-empty">That document has been removed from the collection.</p>'
         return document_html(doc, c.start, c.end)
 
-    def add_files(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
-        """Read every file, then index them all or none; temporary uploads are deleted."""
+    def add_uploads(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
+        """Read every uploaded file, then index them all or none; the files are deleted."""
         try:
             docs = []
             for i, path in enumerate(paths):
@@ -173,7 +173,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
         try:
-            message = chat.add_files(list(files or []), progress=progress)
+            message = chat.add_uploads(list(files or []), progress=progress)
         except QAError as exc:
             return None, refused(f"{exc}. The collection is unchanged."), gr.skip(), gr.skip()
         return None, escape_markdown(message), *collection()

@@ -158,7 +158,7 @@ def test_source_opens_the_cited_document(chat):
     key = "c1" if answer.abstained else "1"
     out = chat.source(answer, key)
     assert f"<mark>{escape(cites[0].text)}</mark>" in out
-    for bad in ("", "9", "x", "c0c"):
+    for bad in ("", "9", "0", "-1", "x", "c0", "c-1", "c0c", "1.0", "²"):
         assert "Select a source" in chat.source(answer, bad)
     assert "Select a source" in chat.source(None, "1")
 
@@ -178,7 +178,7 @@ def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fak
         upload(tmp_path, "memo.docx", make_docx(["Ferries leave every hour."])),
     ]
     steps: list[str] = []
-    message = chat.add_files(files, progress=lambda fraction, desc="": steps.append(desc))
+    message = chat.add_uploads(files, progress=lambda fraction, desc="": steps.append(desc))
     assert message.splitlines()[0] == "Added notes.txt (45 characters)."
     assert steps[-1] == "Indexing" and "Reading paper.pdf" in steps
     assert not any(Path(f).exists() for f in files)
@@ -189,7 +189,7 @@ def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fak
     pdf = next(d for d in reopened.documents if d.id == "paper.pdf")
     assert pdf.text == "The quay was rebuilt in 1931."
 
-    again = chat.add_files([upload(tmp_path, "notes.txt", b"The keeper was Ada Brand.")])
+    again = chat.add_uploads([upload(tmp_path, "notes.txt", b"The keeper was Ada Brand.")])
     assert again == "Replaced notes.txt (25 characters)."
     assert chat.remove("notes.txt") == "Removed notes.txt."
     reopened = Assistant.load(chat.assistant.index_dir, embedder=fake_embedder)
@@ -208,7 +208,7 @@ def test_a_bad_file_leaves_the_collection_as_it_was(chat, tmp_path, name, data, 
     good = upload(tmp_path, "good.txt", b"A perfectly fine document.")
     bad = upload(tmp_path, name, data)
     with pytest.raises(QAError, match=message):
-        chat.add_files([good, bad])
+        chat.add_uploads([good, bad])
     assert [(d.id, d.sha256) for d in chat.assistant.documents] == before
     assert sorted(p.name for p in chat.assistant.index_dir.iterdir()) == version
     assert not Path(good).exists() and not Path(bad).exists()
@@ -217,7 +217,7 @@ def test_a_bad_file_leaves_the_collection_as_it_was(chat, tmp_path, name, data, 
 def test_too_big_uploads_are_refused(chat, tmp_path):
     chat.max_upload_bytes = 10
     with pytest.raises(QAError, match="the limit is 10 bytes per file"):
-        chat.add_files([upload(tmp_path, "big.md", b"# twelve bytes")])
+        chat.add_uploads([upload(tmp_path, "big.md", b"# twelve bytes")])
 
 
 def test_remove_needs_a_known_document(chat):
