@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import faiss
 import numpy as np
 
 from .chunk import ChunkParams, chunk
@@ -14,11 +14,15 @@ from .embed import Embedder
 from .errors import QAError
 from .ingest import Document
 from .lexical import Lexical
+from .staging import Staging
 from .text import terms
+from .vectors import Vectors
 
-# Show a progress bar only when embedding takes more than a moment.
-PROGRESS_MIN_TEXTS = 300
+# Texts embedded per batch: an interrupted build re-embeds at most one batch (~30 s of MiniLM
+# on two cores), and length-sorting within a batch this size wastes little on padding.
+BATCH_TEXTS = 2048
 EMBED_BLOCK = 256
+PROGRESS_MIN_TEXTS = 300  # a progress bar only when embedding takes more than a moment
 
 
 @dataclass
@@ -33,17 +37,20 @@ class Index:
     passage_doc: np.ndarray  # int32
     passage_first: np.ndarray  # int32, global sentence index
     passage_last: np.ndarray  # int32, one past the end
-    passage_vectors: faiss.Index
-    sentence_vectors: faiss.Index
+    passage_vectors: Vectors
+    sentence_vectors: Vectors
     passage_bm25: Lexical
     sentence_bm25: Lexical
-    # sentence -> the passage whose centre it is nearest (for context display and scoring)
+    index_type: str = "auto"  # as requested: flat, hnsw, ivfpq or auto (kept for updates)
+    # sentence -> the first passage that holds it (for context display and scoring)
     sent_passage: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.sent_passage = np.zeros(len(self.sent_start), dtype=np.int32)
-        for p in range(len(self.passage_first) - 1, -1, -1):
-            self.sent_passage[self.passage_first[p] : self.passage_last[p]] = p
+        # Passages are sorted and overlap only forwards, so the first one holding sentence s
+        # is the first whose end lies beyond s.
+        s = np.arange(len(self.sent_start))
+        p = np.searchsorted(self.passage_last, s, side="right")
+        self.sent_passage = np.minimum(p, max(len(self.passage_last) - 1, 0)).astype(np.int32)
         self.doc_position = {d.id: i for i, d in enumerate(self.documents)}
         self._terms_cache: dict[int, frozenset[str]] = {}
 
@@ -56,7 +63,9 @@ class Index:
         return len(self.sent_start)
 
     def passage_span(self, p: int) -> tuple[int, int]:
-        return int(self.sent_start[self.passage_first[p]]), int(self.sent_end[self.passage_last[p] - 1])
+        return int(self.sent_start[self.passage_first[p]]), int(
+            self.sent_end[self.passage_last[p] - 1]
+        )
 
     def passage_text(self, p: int) -> str:
         a, b = self.passage_span(p)
@@ -77,10 +86,30 @@ class Index:
     def passage_vectors_of(self, ids: np.ndarray) -> np.ndarray:
         return self.passage_vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
 
+    def doc_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds of each document's passages and sentences: doc i owns [b[i], b[i+1])."""
+        n = np.arange(len(self.documents) + 1)
+        return np.searchsorted(self.passage_doc, n), np.searchsorted(self.sent_doc, n)
+
 
 def passage_embedding_text(doc: Document, text: str) -> str:
     # The title tells the model what an abstract or section is about.
     return f"{doc.title}. {text}" if doc.title else text
+
+
+@dataclass
+class _Doc:
+    """One document's spans and where its vectors come from while a build streams."""
+
+    doc: Document
+    sent_start: np.ndarray
+    sent_end: np.ndarray
+    passage_first: np.ndarray  # local sentence numbers
+    passage_last: np.ndarray
+    p_old: int = -1  # first row in the previous index, if its vectors are reused
+    s_old: int = -1
+    p_vec: np.ndarray | None = None  # vectors once embedded or taken from staging
+    s_vec: np.ndarray | None = None
 
 
 def build(
@@ -90,126 +119,248 @@ def build(
     params: ChunkParams = ChunkParams(),
     previous: Index | None = None,
     progress: bool = True,
+    index_type: str = "auto",
+    staging: Path | Staging | None = None,
+    expected_documents: int | None = None,
+    batch_texts: int = BATCH_TEXTS,
 ) -> Index:
-    """Chunk, embed and index `documents`, reusing `previous` vectors of unchanged documents."""
-    docs = _unique(documents)
-    reuse = _reusable(previous, params)
+    """Chunk, embed and index `documents`, streamed in batches of about `batch_texts` texts.
 
-    sent_doc, sent_start, sent_end = [], [], []
-    p_doc, p_first, p_last = [], [], []
+    Vectors of documents unchanged since `previous` (same id and content hash) are reused;
+    with `staging`, each embedded batch is also kept on disk so that an interrupted build
+    resumes where it stopped. Returns `previous` itself when nothing changed.
+    """
+    prev_rows: dict[tuple[str, str], tuple[int, int, int, int]] = {}
+    if previous is not None and previous.params == params:
+        p_b, s_b = previous.doc_rows()
+        prev_rows = {
+            (d.id, d.sha256): (int(p_b[i]), int(p_b[i + 1]), int(s_b[i]), int(s_b[i + 1]))
+            for i, d in enumerate(previous.documents)
+        }
+    staged = Staging(staging, embedder, params) if isinstance(staging, Path) else staging
+    bar = _Progress(progress, expected_documents)
+    items: list[_Doc] = []
+    seen: set[str] = set()
+    pending: list[_Doc] = []
+    pending_texts = 0
+    for doc in documents:
+        if doc.id in seen:
+            raise QAError(f"two documents share the id {doc.id!r}; ids must be unique")
+        seen.add(doc.id)
+        old = prev_rows.get((doc.id, doc.sha256))
+        if old is not None:
+            assert previous is not None
+            item = _reused(previous, doc, *old)
+        else:
+            c = chunk(doc.text, params)
+            item = _Doc(doc, c.sent_start, c.sent_end, c.passage_first, c.passage_last)
+            hit = (
+                staged.get(doc.id, doc.sha256, len(c.passage_first), len(c.sent_start))
+                if staged
+                else None
+            )
+            if hit is not None:
+                item.p_vec, item.s_vec = hit
+            else:
+                pending.append(item)
+                pending_texts += len(c.passage_first) + len(c.sent_start)
+        items.append(item)
+        if item.p_vec is not None or item.p_old >= 0:
+            bar.done(1, len(item.passage_first))
+        if pending_texts >= batch_texts:
+            _embed_batch(pending, embedder, staged, bar)
+            pending, pending_texts = [], 0
+    _embed_batch(pending, embedder, staged, bar)
+    bar.close()
+
+    unchanged = (
+        previous is not None
+        and previous.params == params
+        and len(items) == len(previous.documents)
+        and all(
+            it.doc.id == d.id and it.p_old >= 0
+            for it, d in zip(items, previous.documents, strict=True)
+        )
+        and index_type in ("auto", previous.passage_vectors.kind)
+    )
+    if unchanged:
+        assert previous is not None
+        return previous
+    return _assemble(items, params, previous, embedder.dim, index_type)
+
+
+def _reused(previous: Index, doc: Document, p0: int, p1: int, s0: int, s1: int) -> _Doc:
+    """Spans of an unchanged document, copied from `previous` instead of chunking it again."""
+    return _Doc(
+        doc,
+        previous.sent_start[s0:s1],
+        previous.sent_end[s0:s1],
+        previous.passage_first[p0:p1] - s0,
+        previous.passage_last[p0:p1] - s0,
+        p_old=p0,
+        s_old=s0,
+    )
+
+
+def _embed_batch(
+    batch: list[_Doc], embedder: Embedder, staged: Staging | None, bar: _Progress
+) -> None:
+    """Embed the passages and sentences of `batch` in one length-sorted pass; keep it on disk."""
+    if not batch:
+        return
     p_texts: list[str] = []
     s_texts: list[str] = []
-    # For each document: where its vectors come from (old rows to copy, or new texts).
-    p_rows = np.zeros(0, dtype=np.int64)
-    p_sources: list[tuple[str, int, int]] = []  # ("old"|"new", start, stop)
-    s_sources: list[tuple[str, int, int]] = []
-    n_sent = 0
-    for di, doc in enumerate(docs):
-        c = chunk(doc.text, params)
-        ns, npass = len(c.sent_start), len(c.passage_first)
-        sent_doc.append(np.full(ns, di, dtype=np.int32))
-        sent_start.append(c.sent_start)
-        sent_end.append(c.sent_end)
-        p_doc.append(np.full(npass, di, dtype=np.int32))
-        p_first.append(c.passage_first + n_sent)
-        p_last.append(c.passage_last + n_sent)
-        old = reuse.get((doc.id, doc.sha256))
-        if old is not None:
-            p_sources.append(("old", *old[0]))
-            s_sources.append(("old", *old[1]))
-        else:
-            p_sources.append(("new", len(p_texts), len(p_texts) + npass))
-            s_sources.append(("new", len(s_texts), len(s_texts) + ns))
-            for a, b in zip(c.passage_first, c.passage_last, strict=True):
-                text = doc.text[c.sent_start[a] : c.sent_end[b - 1]]
-                p_texts.append(passage_embedding_text(doc, text))
-            s_texts.extend(doc.text[a:b] for a, b in zip(c.sent_start, c.sent_end, strict=True))
-        n_sent += ns
-    del p_rows
+    for it in batch:
+        text, st, en = it.doc.text, it.sent_start, it.sent_end
+        p_texts += [
+            passage_embedding_text(it.doc, text[st[a] : en[b - 1]])
+            for a, b in zip(it.passage_first, it.passage_last, strict=True)
+        ]
+        s_texts += [text[a:b] for a, b in zip(st, en, strict=True)]
+    n_pass = len(p_texts)
+    share = n_pass / max(1, n_pass + len(s_texts))
+    vectors = embed_all(
+        embedder, p_texts + s_texts, progress=False, on_block=lambda n: bar.done(0, n * share)
+    )
+    if staged is not None:
+        staged.put(
+            [(it.doc.id, it.doc.sha256, len(it.passage_first), len(it.sent_start)) for it in batch],
+            vectors,
+        )
+    p_row, s_row = 0, n_pass
+    for it in batch:
+        np_, ns = len(it.passage_first), len(it.sent_start)
+        it.p_vec, it.s_vec = vectors[p_row : p_row + np_], vectors[s_row : s_row + ns]
+        p_row += np_
+        s_row += ns
+    bar.done(len(batch), 0)
 
-    new_vectors = embed_all(embedder, p_texts + s_texts, progress=progress)
-    p_new, s_new = new_vectors[: len(p_texts)], new_vectors[len(p_texts) :]
-    p_vec = _assemble(p_sources, p_new, previous.passage_vectors if previous else None, embedder.dim)
-    s_vec = _assemble(s_sources, s_new, previous.sentence_vectors if previous else None, embedder.dim)
 
-    sent_start_a = _cat(sent_start, np.int64)
-    sent_end_a = _cat(sent_end, np.int64)
-    sent_doc_a = _cat(sent_doc, np.int32)
-    p_doc_a, p_first_a, p_last_a = _cat(p_doc, np.int32), _cat(p_first, np.int32), _cat(p_last, np.int32)
-    s_terms = [terms(docs[d].text[a:b]) for d, a, b in zip(sent_doc_a, sent_start_a, sent_end_a, strict=True)]
-    pt_terms = [
-        terms(docs[d].title) + [t for s in range(f, l) for t in s_terms[s]]
-        for d, f, l in zip(p_doc_a, p_first_a, p_last_a, strict=True)
+def _assemble(
+    items: list[_Doc], params: ChunkParams, previous: Index | None, dim: int, index_type: str
+) -> Index:
+    """Concatenate the documents' spans and vectors; index vectors and terms."""
+    n_pass = np.array([len(it.passage_first) for it in items], dtype=np.int64)
+    n_sent = np.array([len(it.sent_start) for it in items], dtype=np.int64)
+    s_offset = np.concatenate([[0], np.cumsum(n_sent)])
+    docs = [it.doc for it in items]
+    sent_doc = np.repeat(np.arange(len(items), dtype=np.int32), n_sent)
+    passage_doc = np.repeat(np.arange(len(items), dtype=np.int32), n_pass)
+    sent_start = _cat([it.sent_start for it in items], np.int64)
+    sent_end = _cat([it.sent_end for it in items], np.int64)
+    passage_first = _cat([it.passage_first + s_offset[i] for i, it in enumerate(items)], np.int32)
+    passage_last = _cat([it.passage_last + s_offset[i] for i, it in enumerate(items)], np.int32)
+
+    p_vectors = _vectors(
+        items, "p", previous.passage_vectors if previous else None, dim, index_type
+    )
+    s_vectors = _vectors(
+        items, "s", previous.sentence_vectors if previous else None, dim, index_type
+    )
+
+    s_terms = [
+        terms(docs[d].text[a:b])
+        for d, a, b in zip(sent_doc.tolist(), sent_start.tolist(), sent_end.tolist(), strict=True)
+    ]
+    p_terms = [
+        terms(docs[d].title) + [t for s in range(f, e) for t in s_terms[s]]
+        for d, f, e in zip(
+            passage_doc.tolist(), passage_first.tolist(), passage_last.tolist(), strict=True
+        )
     ]
     return Index(
         documents=docs,
         params=params,
-        sent_doc=sent_doc_a,
-        sent_start=sent_start_a,
-        sent_end=sent_end_a,
-        passage_doc=p_doc_a,
-        passage_first=p_first_a,
-        passage_last=p_last_a,
-        passage_vectors=flat_index(p_vec),
-        sentence_vectors=flat_index(s_vec),
-        passage_bm25=Lexical.build(pt_terms),
+        sent_doc=sent_doc,
+        sent_start=sent_start,
+        sent_end=sent_end,
+        passage_doc=passage_doc,
+        passage_first=passage_first,
+        passage_last=passage_last,
+        passage_vectors=p_vectors,
+        sentence_vectors=s_vectors,
+        passage_bm25=Lexical.build(p_terms),
         sentence_bm25=Lexical.build(s_terms),
+        index_type=index_type,
     )
 
 
-def _unique(documents: Iterable[Document]) -> list[Document]:
-    docs: dict[str, Document] = {}
-    for doc in documents:
-        if doc.id in docs:
-            raise QAError(f"two documents share the id {doc.id!r}; ids must be unique")
-        docs[doc.id] = doc
-    return list(docs.values())
-
-
-def _reusable(previous: Index | None, params: ChunkParams) -> dict[tuple[str, str], tuple[tuple[int, int], tuple[int, int]]]:
-    """(doc id, content hash) -> row ranges of its passage and sentence vectors in `previous`."""
-    if previous is None or previous.params != params:
-        return {}
-    out = {}
-    p_bounds = np.searchsorted(previous.passage_doc, np.arange(len(previous.documents) + 1))
-    s_bounds = np.searchsorted(previous.sent_doc, np.arange(len(previous.documents) + 1))
-    for di, doc in enumerate(previous.documents):
-        out[(doc.id, doc.sha256)] = (
-            (int(p_bounds[di]), int(p_bounds[di + 1])),
-            (int(s_bounds[di]), int(s_bounds[di + 1])),
-        )
-    return out
-
-
-def _assemble(sources: list[tuple[str, int, int]], new: np.ndarray, old: faiss.Index | None, dim: int) -> np.ndarray:
-    parts = []
-    for kind, a, b in sources:
-        if b <= a:
-            continue
-        if kind == "new":
-            parts.append(new[a:b])
-        else:
+def _vectors(
+    items: list[_Doc], unit: str, old: Vectors | None, dim: int, index_type: str
+) -> Vectors:
+    """The rows of every document in order, indexed; only new rows are added to an old index."""
+    parts: list[np.ndarray] = []
+    old_row: list[np.ndarray] = []
+    for it in items:
+        n = len(it.passage_first) if unit == "p" else len(it.sent_start)
+        start = it.p_old if unit == "p" else it.s_old
+        if start >= 0:
             assert old is not None
-            parts.append(old.reconstruct_n(a, b - a))
-    return np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+            parts.append(old.reconstruct_n(start, n))
+            old_row.append(np.arange(start, start + n, dtype=np.int64))
+        else:
+            vec = it.p_vec if unit == "p" else it.s_vec
+            assert vec is not None
+            parts.append(np.asarray(vec, dtype=np.float32))
+            old_row.append(np.full(n, -1, dtype=np.int64))
+    rows = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+    olds = np.concatenate(old_row) if old_row else np.zeros(0, dtype=np.int64)
+    if old is not None and (olds >= 0).any():
+        return old.updated(rows, olds, index_type)
+    return Vectors.build(rows, index_type)
 
 
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
 
-def flat_index(vectors: np.ndarray) -> faiss.Index:
-    # Inner product equals cosine on normalised vectors; exact search suits small collections.
-    index = faiss.IndexFlatIP(vectors.shape[1])
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return index
+class _Progress:
+    """A tqdm bar counting passages, with an ETA when the number of documents is known."""
+
+    def __init__(self, enabled: bool, expected_documents: int | None) -> None:
+        self.expected = expected_documents
+        self.docs = 0
+        self.passages = 0.0
+        self.bar = None
+        if enabled and (expected_documents is None or expected_documents > 1):
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                unit="passage",
+                desc="indexing",
+                file=sys.stderr,
+                smoothing=0.05,
+                delay=2.0,
+                unit_scale=True,
+            )
+
+    def done(self, docs: int, passages: float) -> None:
+        self.docs += docs
+        self.passages += passages
+        if self.bar is None:
+            return
+        if self.expected and self.docs:
+            # Passages per document so far, times the documents still to come.
+            self.bar.total = max(
+                int(self.passages), round(self.passages / self.docs * self.expected)
+            )
+        self.bar.update(passages)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
-def embed_all(embedder: Embedder, texts: Sequence[str], *, progress: bool = True) -> np.ndarray:
-    """Embed in length-sorted blocks (as one big `encode` would) with a progress bar."""
+def embed_all(
+    embedder: Embedder,
+    texts: Sequence[str],
+    *,
+    progress: bool = True,
+    on_block: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Embed in length-sorted blocks (as one big `encode` would), reporting each block."""
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    if not texts:
+    if not len(texts):
         return out
     order = np.argsort([-len(t) for t in texts], kind="stable")
     bar = None
@@ -222,6 +373,8 @@ def embed_all(embedder: Embedder, texts: Sequence[str], *, progress: bool = True
         out[rows] = embedder.embed([texts[r] for r in rows])
         if bar is not None:
             bar.update(len(rows))
+        if on_block is not None:
+            on_block(len(rows))
     if bar is not None:
         bar.close()
     return out

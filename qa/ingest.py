@@ -183,3 +183,21 @@ def read_jsonl(path: Path) -> Iterator[Document]:
                 raise QAError(f"{where}: each record needs `_id` (or `id`) and a string `text`")
             title = record.get("title") or ""
             yield Document(id=str(doc_id), text=text, title=str(title))
+
+
+def count_documents(paths: Iterable[str | os.PathLike[str]]) -> int | None:
+    """How many documents `read_paths` will yield (JSON lines counted by line), for an ETA;
+    None if a path cannot be read."""
+    try:
+        total = 0
+        for given in paths:
+            path = Path(given)
+            for file in _walk(path) if path.is_dir() else [path]:
+                if file.suffix.lower() in JSONL_SUFFIXES:
+                    with file.open("rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                else:
+                    total += 1
+        return total
+    except (OSError, QAError):
+        return None

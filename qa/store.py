@@ -5,11 +5,19 @@ Layout of an index directory:
     index/
       CURRENT            name of the live version folder (replaced atomically)
       .lock              held while writing, so two writers never interleave
-      v-<stamp>/         one complete version: manifest.json, documents.jsonl,
-                         spans.npz, passages.faiss, sentences.faiss, bm25-*/
+      v-<stamp>/         one complete version: manifest.json, documents.jsonl, spans.npz,
+                         passages.npy, sentences.npy (exact vectors), for large collections
+                         passages.faiss + passages.slots.npy (and the same for sentences),
+                         bm25-*/
+      .staging/          embedded batches of a build in progress (see qa.staging)
 
 A build writes a new version folder, then switches CURRENT with os.replace; a crash
 before the switch leaves the previous version live and untouched.
+
+Loading checks every file's size against the manifest, and the sha256 of files up to
+VERIFY_MAX_BYTES: that covers all of a small index, while a large one opens in about a second
+instead of hashing gigabytes. `load(..., verify=True)` (or `qa verify`) hashes everything.
+Vectors and BM25 arrays are memory-mapped, so only the pages a search touches are read.
 """
 
 from __future__ import annotations
@@ -23,7 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
@@ -33,9 +40,11 @@ from .errors import IndexIntegrityError, QAError
 from .index import Index
 from .ingest import Document
 from .lexical import Lexical
+from .vectors import Vectors
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: exact vectors in .npy, approximate indexes for large collections
+VERIFY_MAX_BYTES = 32 << 20  # files up to this size are hashed at every load
 LOCK_TIMEOUT_S = 600
 
 
@@ -80,7 +89,9 @@ def save(index: Index, directory: Path, embedder: Embedder, *, sources: list[str
         with lock(directory):
             return _save_locked(index, directory, embedder, sources)
     except Timeout:
-        raise QAError(f"another process is writing {directory}; try again when it finishes") from None
+        raise QAError(
+            f"another process is writing {directory}; try again when it finishes"
+        ) from None
 
 
 def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: list[str]) -> Path:
@@ -101,18 +112,32 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
             passage_first=index.passage_first,
             passage_last=index.passage_last,
         )
-        faiss.write_index(index.passage_vectors, str(tmp / "passages.faiss"))
-        faiss.write_index(index.sentence_vectors, str(tmp / "sentences.faiss"))
-        for name, lex in (("bm25-passages", index.passage_bm25), ("bm25-sentences", index.sentence_bm25)):
+        index.passage_vectors.save(tmp, "passages")
+        index.sentence_vectors.save(tmp, "sentences")
+        for name, lex in (
+            ("bm25-passages", index.passage_bm25),
+            ("bm25-sentences", index.sentence_bm25),
+        ):
             (tmp / name).mkdir()
             lex.save(tmp / name)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
-            "model": {"name": embedder.name, "weights_sha256": embedder.fingerprint, "dim": embedder.dim},
+            "model": {
+                "name": embedder.name,
+                "weights_sha256": embedder.fingerprint,
+                "dim": embedder.dim,
+            },
             "chunking": dataclasses.asdict(index.params),
+            "index_type": index.index_type,
+            "vectors": {
+                "passages": index.passage_vectors.describe(),
+                "sentences": index.sentence_vectors.describe(),
+            },
             "sources": sources,
-            "documents": [{"id": d.id, "sha256": d.sha256, "chars": len(d.text)} for d in index.documents],
+            "documents": [
+                {"id": d.id, "sha256": d.sha256, "chars": len(d.text)} for d in index.documents
+            ],
             "counts": {
                 "documents": len(index.documents),
                 "passages": index.n_passages,
@@ -138,7 +163,9 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
 
 def _data_files(folder: Path) -> list[str]:
     return sorted(
-        str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and p.name != "manifest.json"
+        str(p.relative_to(folder))
+        for p in folder.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
     )
 
 
@@ -191,11 +218,19 @@ def load(directory: Path, embedder: Embedder, **options: Any) -> Index:
     return _load_version(directory, embedder, **options)
 
 
-def _load_version(directory: Path, embedder: Embedder, *, verify: bool = True) -> Index:
-    """Load the current version; refuse a foreign, stale-format or damaged index with a message."""
+def _load_version(
+    directory: Path, embedder: Embedder, *, verify: bool | None = None, mmap: bool = True
+) -> Index:
+    """Load the current version; refuse a foreign, stale-format or damaged index with a message.
+
+    `verify`: None checks sizes and hashes files up to VERIFY_MAX_BYTES, True hashes every
+    file, False checks sizes only. With `mmap`, vectors and BM25 arrays stay on disk until read.
+    """
     manifest = read_manifest(directory)
     if manifest is None:
-        raise QAError(f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`")
+        raise QAError(
+            f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`"
+        )
     rebuild = f"rebuild it with `qa index {' '.join(manifest.get('sources') or ['PATH...'])} --index-dir {directory}`"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIntegrityError(
@@ -210,15 +245,17 @@ def _load_version(directory: Path, embedder: Embedder, *, verify: bool = True) -
         )
     version = current_version(directory)
     assert version is not None
-    if verify:
-        _verify(version, manifest, rebuild)
+    _verify(version, manifest, rebuild, hash_max=_hash_limit(verify))
     try:
         documents = []
         with (version / "documents.jsonl").open(encoding="utf-8") as fh:
             for line in fh:
                 rec = json.loads(line)
-                documents.append(Document(id=rec["id"], text=rec["text"], title=rec.get("title", "")))
+                documents.append(
+                    Document(id=rec["id"], text=rec["text"], title=rec.get("title", ""))
+                )
         spans = np.load(version / "spans.npz", allow_pickle=False)
+        vectors = manifest["vectors"]
         index = Index(
             documents=documents,
             params=ChunkParams(**manifest["chunking"]),
@@ -228,26 +265,63 @@ def _load_version(directory: Path, embedder: Embedder, *, verify: bool = True) -
             passage_doc=spans["passage_doc"],
             passage_first=spans["passage_first"],
             passage_last=spans["passage_last"],
-            passage_vectors=faiss.read_index(str(version / "passages.faiss")),
-            sentence_vectors=faiss.read_index(str(version / "sentences.faiss")),
-            passage_bm25=Lexical.load(version / "bm25-passages"),
-            sentence_bm25=Lexical.load(version / "bm25-sentences"),
+            passage_vectors=Vectors.load(version, "passages", vectors["passages"], mmap=mmap),
+            sentence_vectors=Vectors.load(version, "sentences", vectors["sentences"], mmap=mmap),
+            passage_bm25=Lexical.load(version / "bm25-passages", mmap=mmap),
+            sentence_bm25=Lexical.load(version / "bm25-sentences", mmap=mmap),
+            index_type=manifest.get("index_type", "auto"),
         )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise IndexIntegrityError(f"the index in {directory} is damaged ({exc}); {rebuild}") from None
+        counts = manifest["counts"]
+        if (index.n_passages, index.n_sentences) != (counts["passages"], counts["sentences"]) or (
+            index.passage_vectors.ntotal,
+            index.sentence_vectors.ntotal,
+        ) != (index.n_passages, index.n_sentences):
+            raise ValueError("vector and span counts differ")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexIntegrityError(
+            f"the index in {directory} is damaged ({exc}); {rebuild}"
+        ) from None
     if [d.sha256 for d in documents] != [d["sha256"] for d in manifest["documents"]]:
-        raise IndexIntegrityError(f"the index in {directory} does not match its manifest; {rebuild}")
+        raise IndexIntegrityError(
+            f"the index in {directory} does not match its manifest; {rebuild}"
+        )
     return index
 
 
-def _verify(version: Path, manifest: dict[str, Any], rebuild: str) -> None:
-    """Every data file must have the size and sha256 the manifest recorded."""
+def verify(directory: Path) -> dict[str, Any]:
+    """Hash every file of the current version against the manifest; return the manifest."""
+    manifest = read_manifest(directory)
+    version = current_version(directory)
+    if manifest is None or version is None:
+        raise QAError(
+            f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`"
+        )
+    _verify(
+        version,
+        manifest,
+        f"rebuild it with `qa index PATH... --index-dir {directory}`",
+        hash_max=None,
+    )
+    return manifest
+
+
+def _hash_limit(verify: bool | None) -> int | None:
+    return {None: VERIFY_MAX_BYTES, True: None, False: -1}[verify]
+
+
+def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: int | None) -> None:
+    """Every data file must have the size the manifest recorded, and the sha256 if it is at
+    most `hash_max` bytes (None: every file)."""
     files = manifest.get("files", {})
     for rel, expected in files.items():
         path = version / rel
         if not path.is_file() or path.stat().st_size != expected["bytes"]:
             raise IndexIntegrityError(f"index file {path} is missing or truncated; {rebuild}")
+        if hash_max is not None and expected["bytes"] > hash_max:
+            continue
         if _file_digest(path)["sha256"] != expected["sha256"]:
-            raise IndexIntegrityError(f"index file {path} was altered (checksum differs); {rebuild}")
+            raise IndexIntegrityError(
+                f"index file {path} was altered (checksum differs); {rebuild}"
+            )
     if set(files) != set(_data_files(version)):
         raise IndexIntegrityError(f"the index in {version.parent} has unexpected files; {rebuild}")

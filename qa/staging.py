@@ -1,0 +1,126 @@
+"""Embedded batches kept on disk while an index is built, so an interrupted build resumes.
+
+    index/.staging/
+      key.json            model and chunking the batches were made with
+      b-<hash>.npy        one batch: passage vectors, then sentence vectors, doc by doc
+      b-<hash>.json       which documents (id, content hash, counts) the batch holds
+
+The .json is written after the .npy, each by an atomic rename, so a batch listed in a .json
+is complete; a build killed mid-batch leaves at most an orphan .npy. A re-run takes every
+document it finds here instead of embedding it again. Once the index is saved, the batches
+the build read or wrote are deleted (`discard`); another writer's batches are left alone.
+Staging is best effort: a batch that cannot be written only costs its re-embedding later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from .chunk import ChunkParams
+from .embed import Embedder
+
+StagedDoc = tuple[Path, int, int, int, int]  # file, passage row, passages, sentence row, sentences
+
+
+class Staging:
+    """Batches already embedded for one model and chunking, looked up by (doc id, content hash)."""
+
+    def __init__(self, folder: Path, embedder: Embedder, params: ChunkParams) -> None:
+        self.folder = folder
+        key = {
+            "model": embedder.name,
+            "fingerprint": embedder.fingerprint,
+            "chunking": asdict(params),
+        }
+        try:
+            same = json.loads((folder / "key.json").read_text()) == key
+        except (OSError, ValueError):
+            same = False
+        if not same:
+            clear(folder)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                _write_atomic(folder / "key.json", json.dumps(key).encode())
+            except OSError:
+                pass  # a read-only index folder: build without staging
+        self.docs: dict[tuple[str, str], StagedDoc] = {}
+        for meta in sorted(folder.glob("b-*.json")):
+            try:
+                entries = json.loads(meta.read_text())["docs"]
+            except (OSError, ValueError, KeyError):
+                continue
+            vectors = meta.with_suffix(".npy")
+            if not vectors.is_file():
+                continue
+            n_pass = sum(e[2] for e in entries)
+            p_row, s_row = 0, n_pass
+            for doc_id, sha, npass, nsent in entries:
+                self.docs[(doc_id, sha)] = (vectors, p_row, npass, s_row, nsent)
+                p_row += npass
+                s_row += nsent
+        self._open: dict[Path, np.ndarray] = {}
+        self.used: set[Path] = set()
+
+    def get(
+        self, doc_id: str, sha: str, npass: int, nsent: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Passage and sentence vectors of a staged document, if its counts still agree."""
+        hit = self.docs.get((doc_id, sha))
+        if hit is None or hit[2] != npass or hit[4] != nsent:
+            return None
+        path, p_row, _, s_row, _ = hit
+        try:
+            if path not in self._open:
+                self._open[path] = np.load(path, mmap_mode="r", allow_pickle=False)
+            rows = self._open[path]
+            self.used.add(path)
+            return rows[p_row : p_row + npass], rows[s_row : s_row + nsent]
+        except (OSError, ValueError):
+            return None
+
+    def put(self, entries: list[tuple[str, str, int, int]], vectors: np.ndarray) -> None:
+        """Keep one embedded batch: `vectors` holds all passage rows, then all sentence rows."""
+        digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:20]
+        base = self.folder / f"b-{digest}"
+        tmp = self.folder / f".b-{digest}-{os.getpid()}.npy"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as fh:
+                np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, base.with_suffix(".npy"))
+            _write_atomic(base.with_suffix(".json"), json.dumps({"docs": entries}).encode())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+        self.used.add(base.with_suffix(".npy"))
+
+    def discard(self) -> None:
+        """Delete the batches this build read or wrote; the folder too once it is empty."""
+        for path in self.used:
+            for p in (path.with_suffix(".json"), path):  # the .json first: it marks a batch
+                p.unlink(missing_ok=True)
+        self._open.clear()
+        if not any(self.folder.glob("b-*.json")):
+            clear(self.folder)
+
+
+def clear(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a private temporary file and rename it into place."""
+    tmp = path.with_name(f".{path.name}-{os.getpid()}.tmp")
+    with tmp.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,265 @@
+"""Saved indexes: round trips, incremental updates, resuming an interrupted build, verification."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import store
+from qa.assistant import Assistant
+from qa.chunk import ChunkParams
+from qa.embed import Embedder
+from qa.errors import IndexIntegrityError
+from qa.index import build
+from qa.ingest import Document
+from qa.staging import Staging
+
+WORDS = ["river", "harbour", "lantern", "orchard", "glacier", "meadow", "copper", "violin", "falcon", "thunder", "marble", "saffron", "canyon", "beacon", "willow", "quartz", "pepper", "walrus", "ember", "tundra", "cobalt", "juniper", "parrot", "basalt"]
+
+
+def make_docs(n: int, sentences: int = 4, prefix: str = "doc") -> list[Document]:
+    """Documents whose sentences differ by a few content words, each with one unique word."""
+    rng = np.random.default_rng(n)
+    docs = []
+    for i in range(n):
+        body = " ".join(
+            f"The {' '.join(rng.choice(WORDS, 5))} of item {i} sits near zq{prefix}{i}x{j}."
+            for j in range(sentences)
+        )
+        docs.append(Document(id=f"{prefix}-{i}", text=body, title=f"Title {i}"))
+    return docs
+
+
+class Counting(Embedder):
+    """Wraps an embedder, recording every text it embeds; can fail after `fail_after` texts."""
+
+    def __init__(self, inner: Embedder, fail_after: int | None = None) -> None:
+        self.inner = inner
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+        self.texts: list[str] = []
+        self.fail_after = fail_after
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        if self.fail_after is not None and len(self.texts) + len(texts) > self.fail_after:
+            raise KeyboardInterrupt("simulated kill")
+        self.texts += list(texts)
+        return self.inner.embed(texts, batch_size=batch_size)
+
+
+def assert_same_index(a, b) -> None:
+    for name in (
+        "sent_doc",
+        "sent_start",
+        "sent_end",
+        "passage_doc",
+        "passage_first",
+        "passage_last",
+        "sent_passage",
+    ):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert [(d.id, d.text, d.title) for d in a.documents] == [
+        (d.id, d.text, d.title) for d in b.documents
+    ]
+    np.testing.assert_array_equal(
+        a.passage_vectors.reconstruct_n(0, a.n_passages),
+        b.passage_vectors_of(np.arange(b.n_passages)),
+    )
+    np.testing.assert_array_equal(
+        a.sentence_vectors.reconstruct_n(0, a.n_sentences),
+        b.sentence_vectors_of(np.arange(b.n_sentences)),
+    )
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw", "ivfpq"])
+def test_save_load_round_trip(tmp_path: Path, fake_embedder, index_type: str) -> None:
+    docs = make_docs(150)
+    a = Assistant.from_documents(
+        docs, index_dir=tmp_path, embedder=fake_embedder, progress=False, index_type=index_type
+    )
+    assert a.index.sentence_vectors.kind == index_type
+    b = Assistant.load(tmp_path, embedder=fake_embedder)
+    assert_same_index(a.index, b.index)
+    assert b.index.index_type == index_type
+    assert isinstance(b.index.sentence_vectors.rows, np.memmap)
+    manifest = store.read_manifest(tmp_path)
+    assert manifest is not None
+    assert manifest["vectors"]["sentences"]["kind"] == index_type
+    assert manifest["vectors"]["sentences"]["vectors"] == a.index.n_sentences
+    assert manifest["documents"][0] == {
+        "id": "doc-0",
+        "sha256": docs[0].sha256,
+        "chars": len(docs[0].text),
+    }
+    query = "zqdoc7x2"
+    assert [c.document for c in a.search(query)] == [c.document for c in b.search(query)]
+    assert a.search(query)[0].document == "doc-7"
+
+
+def test_auto_index_type_stays_flat_for_small_collections(tmp_path: Path, fake_embedder) -> None:
+    a = Assistant.from_documents(
+        make_docs(20), index_dir=tmp_path, embedder=fake_embedder, progress=False
+    )
+    assert a.index.passage_vectors.kind == a.index.sentence_vectors.kind == "flat"
+
+
+@pytest.mark.parametrize("index_type", ["flat", "hnsw"])
+def test_updates_embed_only_changed_documents(
+    tmp_path: Path, fake_embedder, index_type: str
+) -> None:
+    docs = make_docs(120)
+    emb = Counting(fake_embedder)
+    a = Assistant.from_documents(
+        docs, index_dir=tmp_path, embedder=emb, progress=False, index_type=index_type
+    )
+    ann_before = a.index.sentence_vectors.ann
+    slots_before = ann_before.ntotal if ann_before is not None else 0
+
+    # Adding one document embeds its passages and sentences only.
+    emb.texts.clear()
+    new = make_docs(1, prefix="new")[0]
+    a.add([new])
+    one = build([new], fake_embedder, progress=False)
+    assert len(emb.texts) == one.n_passages + one.n_sentences
+    if index_type == "hnsw":
+        assert (
+            a.index.sentence_vectors.ann.ntotal == slots_before + one.n_sentences
+        )  # added, not rebuilt
+    # BM25 and the vectors are in step with the spans: the new document is found both ways.
+    assert a.search("zqnew0x1")[0].document == "new-0"
+    row = int(np.flatnonzero(a.index.sent_doc == a.index.doc_position["new-0"])[0])
+    _, ids = a.index.sentence_vectors.search(a.index.sentence_vectors_of([row]), 1)
+    assert ids[0, 0] == row
+
+    # Changing a document re-embeds that document only.
+    emb.texts.clear()
+    changed = Document(
+        id="doc-5", text="A wholly rewritten text about zqchanged walruses.", title="Changed"
+    )
+    a.add([changed])
+    assert len(emb.texts) == 2  # one passage, one sentence
+    assert a.search("zqchanged")[0].document == "doc-5"
+    assert all(c.document != "doc-5" for c in a.search("zqdoc5x1"))
+
+    # Removing embeds nothing, and the document is gone from every index.
+    emb.texts.clear()
+    a.remove("doc-9")
+    assert emb.texts == []
+    assert all(c.document != "doc-9" for c in a.search("zqdoc9x0 lantern"))
+    _, ids = a.index.sentence_vectors.search(fake_embedder.embed(["zqdoc9x0"]), 50)
+    assert (ids < a.index.n_sentences).all()
+
+    # The saved index is the updated one, and unchanged documents kept their exact vectors.
+    b = Assistant.load(tmp_path, embedder=fake_embedder)
+    assert_same_index(a.index, b.index)
+    fresh = build(b.index.documents, fake_embedder, progress=False)
+    np.testing.assert_allclose(
+        b.index.sentence_vectors_of(np.arange(b.index.n_sentences)),
+        fresh.sentence_vectors_of(np.arange(fresh.n_sentences)),
+        atol=1e-6,
+    )
+
+
+def test_rerun_on_unchanged_documents_embeds_nothing_and_keeps_the_version(
+    tmp_path: Path, fake_embedder
+) -> None:
+    docs = make_docs(30)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    version = store.current_version(tmp_path)
+    emb = Counting(fake_embedder)
+    a = Assistant.from_documents(iter(docs), index_dir=tmp_path, embedder=emb, progress=False)
+    assert emb.texts == [] and store.current_version(tmp_path) == version
+    assert a.index.n_passages > 0
+
+
+def test_interrupted_build_resumes_and_re_embeds_at_most_the_batch_in_flight(
+    tmp_path: Path, fake_embedder
+) -> None:
+    docs = make_docs(200)
+    total = build(docs, fake_embedder, progress=False)
+    n_texts = total.n_passages + total.n_sentences
+    batch = 300
+    staging = tmp_path / ".staging"
+    first = Counting(fake_embedder, fail_after=n_texts // 2)
+    with pytest.raises(KeyboardInterrupt):
+        build(iter(docs), first, progress=False, staging=staging, batch_texts=batch)
+    second = Counting(fake_embedder)
+    index = build(iter(docs), second, progress=False, staging=staging, batch_texts=batch)
+    assert_same_index(index, total)
+    again = set(first.texts) & set(second.texts)
+    assert len(second.texts) < n_texts - n_texts // 2 + batch + 20
+    # Only texts of the batch in flight (the one the kill interrupted) are embedded twice.
+    assert len(again) <= batch + 20
+    assert len(first.texts) + len(second.texts) <= n_texts + batch + 20
+    assert list(staging.glob("b-*.json"))  # build leaves staging to the caller that saves
+
+
+def test_resume_through_the_assistant_and_staging_is_cleared(tmp_path: Path, fake_embedder) -> None:
+    docs = make_docs(1200, sentences=3)
+    n = build(docs, fake_embedder, progress=False)
+    n_texts = n.n_passages + n.n_sentences
+    first = Counting(fake_embedder, fail_after=n_texts - 100)
+    with pytest.raises(KeyboardInterrupt):
+        Assistant.from_documents(docs, index_dir=tmp_path, embedder=first, progress=False)
+    assert n_texts > 2 * 2048
+    assert store.current_version(tmp_path) is None
+    assert len(list((tmp_path / ".staging").glob("b-*.json"))) == 2
+    second = Counting(fake_embedder)
+    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=second, progress=False)
+    # Two whole 2048-text batches were kept; only the rest is embedded.
+    assert len(second.texts) == n_texts - len(first.texts) + (len(first.texts) - 2 * 2048)
+    assert len(second.texts) < n_texts - 2 * 2048 + 100
+    assert not (tmp_path / ".staging").exists()
+    assert_same_index(a.index, n)
+
+
+def test_staging_of_another_model_is_discarded(tmp_path: Path, fake_embedder) -> None:
+    s = Staging(tmp_path, fake_embedder, ChunkParams())
+    s.put([("a", "h", 1, 1)], np.ones((2, fake_embedder.dim), dtype=np.float32))
+    assert Staging(tmp_path, fake_embedder, ChunkParams()).get("a", "h", 1, 1) is not None
+    assert Staging(tmp_path, fake_embedder, ChunkParams(max_words=50)).get("a", "h", 1, 1) is None
+
+
+def test_load_checks_sizes_always_and_hashes_big_files_only_when_asked(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    Assistant.from_documents(
+        make_docs(40), index_dir=tmp_path, embedder=fake_embedder, progress=False
+    )
+    version = store.current_version(tmp_path)
+    assert version is not None
+    vectors = version / "sentences.npy"
+    data = bytearray(vectors.read_bytes())
+    data[-5] ^= 0xFF  # same size, different bytes
+    vectors.write_bytes(bytes(data))
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        store.load(tmp_path, fake_embedder)  # a small index is hashed in full
+    monkeypatch.setattr(store, "VERIFY_MAX_BYTES", 1000)
+    store.load(tmp_path, fake_embedder)  # big files: sizes only, so start-up stays short
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        store.load(tmp_path, fake_embedder, verify=True)
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        store.verify(tmp_path)
+    vectors.write_bytes(bytes(data[:-4]))
+    with pytest.raises(IndexIntegrityError, match="truncated"):
+        store.load(tmp_path, fake_embedder, verify=False)
+
+
+def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> None:
+    Assistant.from_documents(
+        make_docs(150),
+        index_dir=tmp_path,
+        embedder=fake_embedder,
+        progress=False,
+        index_type="hnsw",
+    )
+    version = store.current_version(tmp_path)
+    assert version is not None
+    manifest = json.loads((version / "manifest.json").read_text())
+    p = manifest["vectors"]["sentences"]
+    assert p["kind"] == "hnsw" and p["m"] > 0 and p["ef_search"] > 0 and p["dead_slots"] == 0
+    assert manifest["index_type"] == "hnsw"
+    assert {"sentences.npy", "sentences.faiss", "sentences.slots.npy"} <= set(manifest["files"])
