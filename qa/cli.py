@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="index files, folders or .jsonl collections")
     s.add_argument("paths", nargs="+", help=".txt/.md files, folders, or BEIR-style .jsonl")
+    s.add_argument(
+        "--index-type", choices=["auto", "flat", "hnsw", "ivfpq"], default="auto",
+        help="vector index: exact (flat), HNSW or IVF-PQ; auto picks by size (default: %(default)s)",
+    )  # fmt: skip
+
+    sub.add_parser("verify", help="check every file of the index against its manifest checksums")
 
     s = sub.add_parser("ask", help="answer one question from the index")
     s.add_argument("question")
@@ -87,9 +93,15 @@ def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     if args.command == "index":
-        a = Assistant.from_paths(args.paths, index_dir=args.index_dir)
+        a = Assistant.from_paths(args.paths, index_dir=args.index_dir, index_type=args.index_type)
         idx = a.index
         print(f"indexed {len(idx.documents)} documents, {idx.n_passages} passages, {idx.n_sentences} sentences in {args.index_dir}")
+        return 0
+    if args.command == "verify":
+        from .store import verify
+
+        manifest = verify(args.index_dir)
+        print(f"{args.index_dir}: {len(manifest['files'])} files match their checksums")
         return 0
     if args.command == "ask":
         answer = _open(args.index_dir).ask(args.question)
