@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,16 +40,18 @@ EXAMPLES = [
 
 
 class WebChat:
-    """What the page does, over one shared Assistant; a lock keeps asks off a half-swapped index."""
+    """What the page does, over one Assistant shared by every session.
+
+    Assistant answers from the index as it was when asked, while add/remove build the next
+    one, so questions need no lock here and are answered during indexing.
+    """
 
     def __init__(self, assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES) -> None:
         self.assistant = assistant
         self.max_upload_bytes = max_upload_bytes
-        self._lock = threading.Lock()
 
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
-        with self._lock:
-            return self.assistant.ask(question, history or [])
+        return self.assistant.ask(question, history or [])
 
     def api_ask(self, question: str, history: list[dict] | None = None) -> dict[str, Any]:
         """The same JSON as `qa ask --json`: the answer, its citations, or the closest passages."""
@@ -58,8 +59,7 @@ class WebChat:
 
     def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them."""
-        with self._lock:
-            return [c.to_dict() for c in self.assistant.search(query, k=k)]
+        return [c.to_dict() for c in self.assistant.search(query, k=k)]
 
     def source(self, answer: Answer | None, key: str) -> str:
         """The document view for citation `key` ("2" = [2], "c1" = first closest passage)."""
@@ -90,9 +90,8 @@ class WebChat:
             raise QAError("choose a file to add")
         if progress:
             progress(1.0, desc="Indexing")
-        with self._lock:
-            known = {d.id for d in self.assistant.documents}
-            self.assistant.add(docs)
+        known = {d.id for d in self.assistant.documents}
+        self.assistant.add(docs)
         return "\n".join(
             f"{'Replaced' if d.id in known else 'Added'} {d.id} ({len(d.text):,} characters)."
             for d in docs
@@ -101,8 +100,7 @@ class WebChat:
     def remove(self, document_id: str | None) -> str:
         if not document_id:
             raise QAError("choose a document to remove")
-        with self._lock:
-            self.assistant.remove(document_id)
+        self.assistant.remove(document_id)
         return f"Removed {document_id}."
 
     def document_choices(self) -> list[tuple[str, str]]:
