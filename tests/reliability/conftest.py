@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from harness import FIGURES
+
+from .harness import FIGURES, NOTES
 
 
 @pytest.fixture
@@ -19,3 +20,5 @@ def pytest_terminal_summary(terminalreporter) -> None:
     terminalreporter.section("reliability figures")
     for name, value in FIGURES.items():
         terminalreporter.write_line(f"{name:>16}: {value:,}")
+    for note in NOTES:
+        terminalreporter.write_line(note)

@@ -28,6 +28,7 @@ HashEmbedder = _fakes.HashEmbedder
 FIGURES: Counter[str] = Counter(
     {"inputs tried": 0, "faults injected": 0, "requests served": 0, "data lost": 0}
 )
+NOTES: list[str] = []  # one-line results worth reading, such as load-test latencies
 
 
 def run_cli(

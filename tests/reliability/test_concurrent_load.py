@@ -7,10 +7,11 @@ import time
 
 import numpy as np
 import pytest
-from harness import SEEDS
 
 from qa.assistant import Assistant
 from qa.ingest import Document
+
+from .harness import NOTES, SEEDS
 
 THREADS = 32
 DURATION_S = 20.0
@@ -26,7 +27,7 @@ ADDED = Document(
 )
 
 
-def run_load(assistant: Assistant, figures, duration: float = DURATION_S) -> dict:
+def run_load(assistant: Assistant, figures, label: str, duration: float = DURATION_S) -> dict:
     """Ask from THREADS threads; add ADDED half way. Each answer must equal the sequential
     answer of the index it was asked of: before the add, after it, or either while it ran."""
     before = {q: assistant.ask(q).to_dict() for q in QUESTIONS}
@@ -81,10 +82,12 @@ def run_load(assistant: Assistant, figures, duration: float = DURATION_S) -> dic
         "p95_ms": float(np.percentile(latencies, 95) * 1000),
         "add_s": add_end - add_start, "per_s": len(records) / (time.perf_counter() - start),
     }  # fmt: skip
-    print(f"\nload: {THREADS} threads, {duration:.0f} s: {report['requests']} answers "
-          f"({report['per_s']:.1f}/s), p50 {report['p50_ms']:.0f} ms, "
-          f"p95 {report['p95_ms']:.0f} ms, add took {report['add_s']:.2f} s; "
-          f"errors {len(errors)}, wrong {len(wrong)}")  # fmt: skip
+    line = (f"load ({label}): {THREADS} threads, {duration:.0f} s: {report['requests']} answers "
+            f"({report['per_s']:.1f}/s), p50 {report['p50_ms']:.0f} ms, "
+            f"p95 {report['p95_ms']:.0f} ms, add took {report['add_s']:.2f} s; "
+            f"errors {len(errors)}, wrong {len(wrong)}")  # fmt: skip
+    print("\n" + line)
+    NOTES.append(line)
     assert not errors, errors[:3]
     assert not wrong, wrong[:5]
     return report
@@ -94,14 +97,14 @@ def run_load(assistant: Assistant, figures, duration: float = DURATION_S) -> dic
 def test_32_threads_with_the_real_model(real_embedder, tmp_path, figures):
     assistant = Assistant.from_paths([SEEDS], embedder=real_embedder, index_dir=tmp_path / "index",
                                      progress=False)  # fmt: skip
-    report = run_load(assistant, figures)
+    report = run_load(assistant, figures, "MiniLM")
     assert report["requests"] > THREADS
 
 
 def test_32_threads_with_the_fake_embedder(fake_embedder, tmp_path, figures):
     assistant = Assistant.from_paths([SEEDS], embedder=fake_embedder, index_dir=tmp_path / "index",
                                      progress=False)  # fmt: skip
-    run_load(assistant, figures, duration=4.0)
+    run_load(assistant, figures, "fake embedder", duration=4.0)
 
 
 def test_replacing_documents_while_asking(fake_embedder, figures):

@@ -12,11 +12,12 @@ import sys
 import threading
 
 import pytest
-from harness import FAKE_CLI, SEEDS, HashEmbedder, assert_user_facing, run_cli
 
 from qa import QAError
 from qa.assistant import Assistant
 from qa.store import current_version
+
+from .harness import FAKE_CLI, SEEDS, HashEmbedder, assert_user_facing, run_cli
 
 QUESTIONS = [
     "Where is Buryatia?", "What app do the women use?", "How long would he be in prison?",

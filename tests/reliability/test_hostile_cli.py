@@ -6,10 +6,11 @@ import json
 import os
 
 import pytest
-from harness import SEEDS, HashEmbedder, assert_user_facing, remove_tree, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_hostile_inputs import FILE_CASES
+
+from .harness import SEEDS, HashEmbedder, assert_user_facing, remove_tree, run_cli
+from .test_hostile_inputs import FILE_CASES
 
 QUESTIONS = [
     b"", b"   ", b"\xff\xfe\xfd", b"\xed\xa0\x80 encoded surrogate", b"\xc0\xaf overlong",

@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from harness import SEEDS, HashEmbedder, remove_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa import Answer, QAError
 from qa.assistant import MAX_QUESTION_CHARS, Assistant
 from qa.ingest import MAX_DOCUMENT_CHARS, Document
+
+from .harness import SEEDS, HashEmbedder, remove_tree
 
 FUZZ = settings(
     max_examples=150,

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness import ROOT, SEEDS, HashEmbedder
 
 from qa.assistant import Assistant
 from qa.store import current_version
+
+from .harness import ROOT, SEEDS, HashEmbedder
 
 PACKAGE = ROOT / "qa"
 FORBIDDEN_MODULES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "shelve",

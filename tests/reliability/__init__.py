@@ -1,0 +1,1 @@
+"""The reliability suite: hostile input, crashes, damaged indexes, concurrency, security."""
