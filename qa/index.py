@@ -258,16 +258,7 @@ def _assemble(
         items, "s", previous.sentence_vectors if previous else None, dim, index_type
     )
 
-    s_terms = [
-        terms(docs[d].text[a:b])
-        for d, a, b in zip(sent_doc.tolist(), sent_start.tolist(), sent_end.tolist(), strict=True)
-    ]
-    p_terms = [
-        terms(docs[d].title) + [t for s in range(f, e) for t in s_terms[s]]
-        for d, f, e in zip(
-            passage_doc.tolist(), passage_first.tolist(), passage_last.tolist(), strict=True
-        )
-    ]
+    s_lex, p_lex = _lexical(items, passage_doc, passage_first, passage_last, previous)
     return Index(
         documents=docs,
         params=params,
@@ -279,24 +270,94 @@ def _assemble(
         passage_last=passage_last,
         passage_vectors=p_vectors,
         sentence_vectors=s_vectors,
-        passage_bm25=Lexical.build(p_terms),
-        sentence_bm25=Lexical.build(s_terms),
+        passage_bm25=p_lex,
+        sentence_bm25=s_lex,
         index_type=index_type,
     )
+
+
+def _lexical(
+    items: list[_Doc],
+    passage_doc: np.ndarray,
+    passage_first: np.ndarray,
+    passage_last: np.ndarray,
+    previous: Index | None,
+) -> tuple[Lexical, Lexical]:
+    """BM25 of sentences and passages; only new documents are cut into terms.
+
+    Term ids continue the previous index's vocabulary, so its sentences' ids are copied as
+    they are. A passage's terms are its title's plus its sentences' (order does not matter).
+    """
+    prev = previous.sentence_bm25 if previous is not None else None
+    # Plain views of memory-mapped arrays: slicing a np.memmap costs ~15 us, a view ~0.2 us.
+    prev_ptr = np.asarray(prev.unit_ptr) if prev is not None else None
+    prev_ids = np.asarray(prev.unit_ids) if prev is not None else None
+    lookup: dict[str, int] = (
+        {t: i for i, t in enumerate(prev.terms_list)} if prev is not None else {}
+    )
+    s_ids: list[np.ndarray] = []
+    s_len: list[np.ndarray] = []
+    t_ids: list[list[int]] = []
+    for it in items:
+        n = len(it.sent_start)
+        if it.s_old >= 0 and prev is not None:
+            ptr = prev_ptr[it.s_old : it.s_old + n + 1]
+            s_ids.append(prev_ids[ptr[0] : ptr[-1]])
+            s_len.append(np.diff(ptr))
+        else:
+            text, ids, lens = it.doc.text, [], []
+            for a, b in zip(it.sent_start.tolist(), it.sent_end.tolist(), strict=True):
+                ts = terms(text[a:b])
+                ids += [lookup.setdefault(t, len(lookup)) for t in ts]
+                lens.append(len(ts))
+            s_ids.append(np.asarray(ids, dtype=np.int32))
+            s_len.append(np.asarray(lens, dtype=np.int64))
+        t_ids.append([lookup.setdefault(t, len(lookup)) for t in terms(it.doc.title)])
+    vocab = list(lookup)
+    s_flat = _cat(s_ids, np.int32)
+    s_ptr = _ptr(_cat(s_len, np.int64))
+    t_ptr = _ptr(np.array([len(t) for t in t_ids], dtype=np.int64))
+    t_flat = np.array([i for t in t_ids for i in t], dtype=np.int32)
+    sent_part, sent_unit = _gather(s_flat, s_ptr[passage_first], s_ptr[passage_last])
+    title_part, title_unit = _gather(t_flat, t_ptr[passage_doc], t_ptr[passage_doc + 1])
+    unit = np.concatenate([sent_unit, title_unit])
+    order = np.argsort(unit, kind="stable")
+    p_flat = np.concatenate([sent_part, title_part])[order]
+    p_ptr = _ptr(np.bincount(unit, minlength=len(passage_doc)).astype(np.int64))
+    return Lexical(vocab, s_ptr, s_flat), Lexical(vocab, p_ptr, p_flat)
+
+
+def _ptr(lengths: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def _gather(
+    flat: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """flat[starts[i]:ends[i]] for every i, concatenated, and the i of each element."""
+    lens = (ends - starts).astype(np.int64)
+    total = int(lens.sum())
+    if total == 0:
+        return np.zeros(0, dtype=flat.dtype), np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(starts - _ptr(lens)[:-1], lens)
+    return flat[offsets + np.arange(total)], np.repeat(np.arange(len(lens), dtype=np.int64), lens)
 
 
 def _vectors(
     items: list[_Doc], unit: str, old: Vectors | None, dim: int, index_type: str
 ) -> Vectors:
     """The rows of every document in order, indexed; only new rows are added to an old index."""
+    old_rows = np.asarray(old.rows) if old is not None else None
     parts: list[np.ndarray] = []
     old_row: list[np.ndarray] = []
     for it in items:
         n = len(it.passage_first) if unit == "p" else len(it.sent_start)
         start = it.p_old if unit == "p" else it.s_old
         if start >= 0:
-            assert old is not None
-            parts.append(old.reconstruct_n(start, n))
+            assert old_rows is not None
+            parts.append(old_rows[start : start + n])
             old_row.append(np.arange(start, start + n, dtype=np.int64))
         else:
             vec = it.p_vec if unit == "p" else it.s_vec

@@ -263,3 +263,35 @@ def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> No
     assert p["kind"] == "hnsw" and p["m"] > 0 and p["ef_search"] > 0 and p["dead_slots"] == 0
     assert manifest["index_type"] == "hnsw"
     assert {"sentences.npy", "sentences.faiss", "sentences.slots.npy"} <= set(manifest["files"])
+
+
+def test_bm25_after_updates_equals_bm25_built_from_scratch(tmp_path: Path, fake_embedder) -> None:
+    docs = make_docs(60)
+    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    a.add([Document(id="extra", text="Brand new words: xylophone quokka. And lantern again.", title="Xylo")])
+    a.remove("doc-3")
+    a = Assistant.load(tmp_path, embedder=fake_embedder)
+    fresh = build(a.index.documents, fake_embedder, progress=False)
+    for query in (["lantern"], ["xylophon", "quokka"], ["zqdoc3x1"], ["titl", "item"]):
+        for unit in ("sentence_bm25", "passage_bm25"):
+            np.testing.assert_allclose(
+                getattr(a.index, unit).scores(query), getattr(fresh, unit).scores(query), rtol=1e-5
+            )
+            assert getattr(a.index, unit).idf(query[0]) == pytest.approx(getattr(fresh, unit).idf(query[0]))
+
+
+@pytest.mark.parametrize("units", [[], [[]], [["a", "b", "a"], [], ["b"]], [["x"] * 5, ["y"]]])
+def test_bm25_matches_bm25s(units: list[list[str]]) -> None:
+    import bm25s
+
+    from qa.lexical import Lexical
+
+    lex = Lexical.build(units)
+    ref = bm25s.BM25(k1=1.2, b=0.75)
+    ref.index([u or [""] for u in units] or [[""]], show_progress=False)
+    for term in ("a", "b", "x", "y", "zzz"):
+        got = lex.scores([term])
+        want = np.zeros(len(units), dtype=np.float32)
+        if term in ref.vocab_dict:
+            want = np.asarray(ref.get_scores_from_ids([ref.vocab_dict[term]]))[: len(units)]
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
