@@ -104,7 +104,7 @@ def test_32_threads_with_the_real_model(real_embedder, tmp_path, figures):
 def test_32_threads_with_the_fake_embedder(fake_embedder, tmp_path, figures):
     assistant = Assistant.from_paths([SEEDS], embedder=fake_embedder, index_dir=tmp_path / "index",
                                      progress=False)  # fmt: skip
-    run_load(assistant, figures, "fake embedder", duration=4.0)
+    run_load(assistant, figures, "fake embedder", duration=3.0)
 
 
 def test_replacing_documents_while_asking(fake_embedder, figures):

@@ -23,7 +23,7 @@ QUESTIONS = [
     "Where is Buryatia?", "What app do the women use?", "How long would he be in prison?",
     "What was the weather in Ulan-Ude?", "Who is the governor?", "Is the ice cream good?",
 ]  # fmt: skip
-KILL_POINTS = 24
+KILL_POINTS = 20
 EXTRA = "An extra report: the weather in Ulan-Ude was cold and windy, minus 30 degrees in January."
 
 
@@ -180,7 +180,7 @@ def test_readers_while_a_writer_replaces_the_index(corpora, tmp_path, figures):
     for t in threads:
         t.start()
     try:
-        for i in range(4):
+        for i in range(3):
             assert run_cli("--index-dir", work, "index", root / "ab"[i % 2]).returncode == 0
             figures["faults injected"] += 1
     finally:
