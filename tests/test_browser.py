@@ -141,8 +141,9 @@ def cli_answer(index_dir: Path, question: str) -> dict:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     out = subprocess.run(
         [sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "ask", question, "--json"],
-        capture_output=True, text=True, check=True, cwd=ROOT, env=env, timeout=300,
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300,
     )  # fmt: skip
+    assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
 
