@@ -3,9 +3,9 @@
     python tests/reliability/fake_cli.py [--kill-at N] --index-dir DIR index PATH...
 
 `--kill-at N` (taken off argv before `qa` sees it) SIGKILLs this process at the N-th line
-executed in qa/store.py or qa/lexical.py; `--kill-at 0` prints how many lines a run
-executes there instead (`lines=N` on stderr). That puts a real, uncatchable crash at every
-step of a save.
+executed in qa/store.py, lexical.py, vectors.py or staging.py; `--kill-at 0` prints how many
+lines a run executes there instead (`lines=N` on stderr). That puts a real, uncatchable crash
+at every step of a build's staging and save.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from qa.cli import main  # noqa: E402
 _EMBEDDER = HashEmbedder()
 qa.embed.default_embedder = qa.assistant.default_embedder = lambda: _EMBEDDER  # type: ignore[assignment]
 
-WATCHED = tuple(str(Path(qa.embed.__file__).with_name(n)) for n in ("store.py", "lexical.py"))
+WATCHED = tuple(str(Path(qa.embed.__file__).with_name(n))
+                for n in ("store.py", "lexical.py", "vectors.py", "staging.py"))
 
 
 def _kill_at(target: int) -> None:
