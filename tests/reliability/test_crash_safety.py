@@ -6,15 +6,18 @@ one, complete, answering exactly as it did; damage is reported with the command 
 
 from __future__ import annotations
 
+import errno
 import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from qa import QAError
 from qa.assistant import Assistant
+from qa.ingest import Document
 from qa.store import current_version
 
 from .harness import FAKE_CLI, SEEDS, HashEmbedder, assert_user_facing, run_cli
@@ -189,3 +192,64 @@ def test_readers_while_a_writer_replaces_the_index(corpora, tmp_path, figures):
             t.join()
     figures["requests served"] += served[0]
     assert served[0] > 0 and not errors, errors[:3]
+
+
+def _failing_at(target: int, counter: list[int]):
+    """A trace function raising ENOSPC at the `target`-th line run in the index-writing modules
+    (0: only count them in counter[0]). A trace function's exception enters the traced frame."""
+    import qa.store
+
+    watched = {str(Path(qa.store.__file__).with_name(n))
+               for n in ("store.py", "lexical.py", "vectors.py", "staging.py")}  # fmt: skip
+
+    def local(frame, event, arg):
+        if event == "line":
+            counter[0] += 1
+            if counter[0] == target:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return local
+
+    return lambda frame, event, arg: local if frame.f_code.co_filename in watched else None
+
+
+def test_disk_full_at_every_step_of_an_add(corpora, tmp_path, figures):
+    """`add` with the disk full at any step: it raises, the assistant keeps answering as before,
+    and the index on disk is the old one or (failure after the switch) the new one."""
+    root, expected, pristine = corpora
+    extra = Document(id=str(root / "b" / "extra.txt"), text=EXTRA)
+    counter = [0]
+    work = tmp_path / "count"
+    shutil.copytree(pristine, work)
+    a = load(work)
+    sys.settrace(_failing_at(0, counter))
+    try:
+        a.add([extra], progress=False)
+    finally:
+        sys.settrace(None)
+    lines = counter[0]
+    assert lines > 50
+    # What the index answers after the add (the first document keeps its id under a/).
+    outcomes = {"before": expected["a"], "after": answers(load(work))}
+    assert outcomes["after"] == answers(a) != outcomes["before"]
+    for point in sorted({1 + i * (lines - 1) // 39 for i in range(40)}):
+        work = tmp_path / f"p{point}"
+        shutil.copytree(pristine, work)
+        a = load(work)
+        counter[0] = 0
+        sys.settrace(_failing_at(point, counter))
+        try:
+            a.add([extra], progress=False)
+            failed = False
+        except (OSError, QAError):
+            failed = True
+        finally:
+            sys.settrace(None)
+        figures["faults injected"] += 1
+        memory = answers(a) == outcomes["before" if failed else "after"]
+        on_disk = state(work, outcomes)
+        figures["data lost"] += (not memory) + (on_disk == "lost")
+        assert memory and on_disk != "lost", (point, failed, on_disk)
+        a.add([extra], progress=False)  # the disk has room again: the same add now works
+        assert state(work, outcomes) == "after"
+        assert len([p for p in work.iterdir() if p.name.startswith(("v-", ".tmp-"))]) == 1
+        shutil.rmtree(work)
