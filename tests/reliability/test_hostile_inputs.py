@@ -309,3 +309,39 @@ def test_hostile_files_python_api(case, tmp_path, figures):
         check_index(a)
     assert time.perf_counter() - t0 < BUILD_BOUND_S
     remove_tree(tmp_path)
+
+
+FILE_BYTES = st.one_of(
+    st.binary(max_size=3000),
+    TEXT.map(lambda t: t.encode("utf-8", "surrogatepass")),  # UTF-8 with encoded surrogates
+    st.lists(st.sampled_from([b"%PDF-1.4\n", b"PK\x03\x04", b"<html>", b"<script>", b"\x00",
+                              b'{"_id": "1", "text": "t"}\n', b"\xef\xbb\xbf", b"\n\n", b"word "]),
+             max_size=30).map(b"".join),
+)  # fmt: skip
+
+
+@given(data=FILE_BYTES, suffix=st.sampled_from([".txt", ".md", ".jsonl", ".html", ".pdf", ".docx"]))
+@FUZZ
+def test_any_file_bytes(data, suffix, figures):
+    """Whatever a file holds, reading it (as a path or as a web upload) gives documents or a
+    QAError, in bounded time."""
+    import tempfile
+
+    from qa.extract import read_upload
+
+    figures["inputs tried"] += 1
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"file{suffix}"
+        path.write_bytes(data)
+        t0 = time.perf_counter()
+        try:
+            check_index(Assistant.from_paths([path], embedder=HashEmbedder(), progress=False))
+        except QAError as exc:
+            assert str(exc)
+        if suffix != ".jsonl":
+            try:
+                doc = read_upload(path)
+                assert doc.text.strip() and doc.id == path.name
+            except QAError as exc:
+                assert str(exc) and tmp not in str(exc)  # names the upload, not our temp path
+        assert time.perf_counter() - t0 < BUILD_BOUND_S
