@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from qa.assistant import Assistant  # noqa: E402
 from qa.embed import Embedder, default_embedder  # noqa: E402
-from qa.ingest import read_paths  # noqa: E402
+from qa.ingest import count_documents, read_paths  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "eval" / "scifact" / "corpus.jsonl"
 
@@ -53,10 +53,14 @@ class Recording(Embedder):
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corpus", type=Path, default=SCIFACT)
     ap.add_argument("--limit", type=int, default=None, help="only the first N documents")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "build_throughput.json")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / "build_throughput.json"
+    )
     args = ap.parse_args()
 
     model = default_embedder()
@@ -68,12 +72,24 @@ def main() -> int:
             docs = itertools.islice(docs, args.limit)
         rec = Recording(model)
         t = time.perf_counter()
-        a = Assistant.from_documents(docs, index_dir=work / "index", embedder=rec, sources=[str(args.corpus)])
+        expected = count_documents([args.corpus])
+        if args.limit and expected:
+            expected = min(expected, args.limit)
+        a = Assistant.from_documents(
+            docs, index_dir=work / "index", embedder=rec, sources=[str(args.corpus)],
+            expected_documents=expected,
+        )  # fmt: skip
         build_s = time.perf_counter() - t
         idx = a.index
 
         t = time.perf_counter()
-        model.model.encode(rec.texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+        model.model.encode(
+            rec.texts,
+            batch_size=32,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         bare_s = time.perf_counter() - t
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -64,7 +64,9 @@ def synthetic(n: int, seed: int = 0, block: int = 100_000) -> np.ndarray:
 
 def queries(rows: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    q = rows[rng.integers(0, len(rows), n)] + 0.3 * rng.standard_normal((n, DIM)).astype(np.float32) / np.sqrt(DIM)
+    q = rows[rng.integers(0, len(rows), n)] + 0.3 * rng.standard_normal((n, DIM)).astype(
+        np.float32
+    ) / np.sqrt(DIM)
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -139,7 +141,11 @@ def bench_size(n: int, n_queries: int, kind: str, work: Path) -> dict:
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     served = json.loads(res.stdout.strip().splitlines()[-1])
     found = np.load(folder / "ids.npy")
-    recall = float(np.mean([len(set(a) & set(b)) / K for a, b in zip(found.tolist(), truth.tolist(), strict=True)]))
+    recall = float(
+        np.mean(
+            [len(set(a) & set(b)) / K for a, b in zip(found.tolist(), truth.tolist(), strict=True)]
+        )
+    )
     result = {
         "passages": n,
         "kind": json.loads((folder / "params.json").read_text()),
@@ -162,7 +168,13 @@ class RandomEmbedder(Embedder):
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         seeds = [zlib.crc32(t.encode("utf-8", "replace")) for t in texts]
-        out = np.stack([np.random.default_rng(s).standard_normal(DIM, dtype=np.float32) for s in seeds]) if texts else np.zeros((0, DIM), np.float32)
+        out = (
+            np.stack(
+                [np.random.default_rng(s).standard_normal(DIM, dtype=np.float32) for s in seeds]
+            )
+            if texts
+            else np.zeros((0, DIM), np.float32)
+        )
         return out / np.linalg.norm(out, axis=1, keepdims=True) if len(out) else out
 
 
@@ -195,14 +207,28 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
     folder = work / "add-one"
     n_docs = target_passages // 2 + 500  # each document makes two passages
     t = time.perf_counter()
-    a = Assistant.from_documents(synthetic_documents(n_docs), index_dir=folder, embedder=emb, progress=True)
+    a = Assistant.from_documents(
+        synthetic_documents(n_docs), index_dir=folder, embedder=emb, progress=True
+    )
     build_s = time.perf_counter() - t
     idx = a.index
-    print(f"   base: {idx.n_passages:,} passages ({idx.passage_vectors.kind}), {idx.n_sentences:,} sentences ({idx.sentence_vectors.kind}) in {build_s:.0f}s", file=sys.stderr, flush=True)
-    new = Document(id="new-doc", text="A fresh note about zebra crossings.\n\nIt has two paragraphs, and one more sentence.", title="Fresh")
+    print(
+        f"   base: {idx.n_passages:,} passages ({idx.passage_vectors.kind}), {idx.n_sentences:,} sentences ({idx.sentence_vectors.kind}) in {build_s:.0f}s",
+        file=sys.stderr,
+        flush=True,
+    )
+    new = Document(
+        id="new-doc",
+        text="A fresh note about zebra crossings.\n\nIt has two paragraphs, and one more sentence.",
+        title="Fresh",
+    )
     times = []
     for attempt in range(2):
-        doc = new if attempt == 0 else Document(id="new-doc-2", text=new.text + " Changed.", title="Fresh")
+        doc = (
+            new
+            if attempt == 0
+            else Document(id="new-doc-2", text=new.text + " Changed.", title="Fresh")
+        )
         t = time.perf_counter()
         a.add([doc], progress=False)
         times.append(time.perf_counter() - t)
@@ -224,19 +250,31 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--kind", default="auto", choices=["auto", "flat", "hnsw", "ivfpq"])
-    ap.add_argument("--add-one", action="store_true", help="also time adding one document to ~100k passages")
+    ap.add_argument(
+        "--add-one", action="store_true", help="also time adding one document to ~100k passages"
+    )
     ap.add_argument("--add-one-passages", type=int, default=100_000)
-    ap.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
+    ap.add_argument(
+        "--work", type=Path, default=None, help="scratch folder (default: a temporary one)"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scale.json")
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--k", type=int, default=K, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve:
-        serve(args.serve, args.serve / "params.json", args.serve / "q.npy", args.serve / "ids.npy", args.k)
+        serve(
+            args.serve,
+            args.serve / "params.json",
+            args.serve / "q.npy",
+            args.serve / "ids.npy",
+            args.k,
+        )
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="qa-scale-"))
     results: dict = {"cpu_count": os.cpu_count(), "search": [], "add_one": None}
@@ -255,7 +293,9 @@ def main() -> int:
         )
     if results["add_one"]:
         a = results["add_one"]
-        print(f"\nadd one document to {a['passages']:,} passages: {', '.join(f'{t:.1f}s' for t in a['add_one_document_s'])}")
+        print(
+            f"\nadd one document to {a['passages']:,} passages: {', '.join(f'{t:.1f}s' for t in a['add_one_document_s'])}"
+        )
     return 0
 
 

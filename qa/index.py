@@ -165,8 +165,9 @@ def build(
                 pending.append(item)
                 pending_texts += len(c.passage_first) + len(c.sent_start)
         items.append(item)
+        bar.seen(len(item.passage_first))
         if item.p_vec is not None or item.p_old >= 0:
-            bar.done(1, len(item.passage_first))
+            bar.done(len(item.passage_first))
         if pending_texts >= batch_texts:
             _embed_batch(pending, embedder, staged, bar)
             pending, pending_texts = [], 0
@@ -220,7 +221,7 @@ def _embed_batch(
     n_pass = len(p_texts)
     share = n_pass / max(1, n_pass + len(s_texts))
     vectors = embed_all(
-        embedder, p_texts + s_texts, progress=False, on_block=lambda n: bar.done(0, n * share)
+        embedder, p_texts + s_texts, progress=False, on_block=lambda n: bar.done(n * share)
     )
     if staged is not None:
         staged.put(
@@ -233,7 +234,6 @@ def _embed_batch(
         it.p_vec, it.s_vec = vectors[p_row : p_row + np_], vectors[s_row : s_row + ns]
         p_row += np_
         s_row += ns
-    bar.done(len(batch), 0)
 
 
 def _assemble(
@@ -380,8 +380,8 @@ class _Progress:
 
     def __init__(self, enabled: bool, expected_documents: int | None) -> None:
         self.expected = expected_documents
-        self.docs = 0
-        self.passages = 0.0
+        self.docs_seen = 0
+        self.passages_seen = 0
         self.bar = None
         if enabled and (expected_documents is None or expected_documents > 1):
             from tqdm import tqdm
@@ -395,17 +395,19 @@ class _Progress:
                 unit_scale=True,
             )
 
-    def done(self, docs: int, passages: float) -> None:
-        self.docs += docs
-        self.passages += passages
-        if self.bar is None:
-            return
-        if self.expected and self.docs:
-            # Passages per document so far, times the documents still to come.
-            self.bar.total = max(
-                int(self.passages), round(self.passages / self.docs * self.expected)
-            )
-        self.bar.update(passages)
+    def seen(self, passages: int) -> None:
+        """A document was read and cut into `passages` passages."""
+        self.docs_seen += 1
+        self.passages_seen += passages
+        if self.bar is not None and self.expected:
+            # Passages per document read so far, times the documents expected.
+            per_doc = self.passages_seen / self.docs_seen
+            self.bar.total = max(self.passages_seen, round(per_doc * self.expected))
+
+    def done(self, passages: float) -> None:
+        """`passages` passages have their vectors (embedded, staged or reused)."""
+        if self.bar is not None:
+            self.bar.update(passages)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -16,6 +16,7 @@ during the search. When too many slots are dead the approximate index is rebuilt
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,9 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
 PQ_BYTES = 48  # product-quantizer code size per vector (8 dimensions per byte at 384 dims)
-IVF_NPROBE = 32
+IVF_NPROBE = 48
 RERANK_FACTOR = 4  # IVF-PQ candidates fetched per wanted result, then re-scored exactly
-RERANK_MIN = 64
+RERANK_MIN = 384  # at 1M synthetic vectors: 256 gives recall@10 0.95, 384 ~0.97
 SINGLE_THREAD_MAX_QUERIES = 8
 
 
@@ -231,6 +232,7 @@ class Vectors:
         rows = np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
         if rows.dtype != np.float32 or rows.ndim != 2:
             raise ValueError(f"{name}.npy holds {rows.dtype} {rows.shape}, not float32 rows")
+        _random_access(rows)
         kind = params.get("kind", "flat")
         if kind == "flat":
             return cls(rows, "flat", params=dict(params))
@@ -251,6 +253,17 @@ class Vectors:
             "vectors": self.ntotal,
             "dead_slots": self.dead_slots,
         }
+
+
+def _random_access(rows: np.ndarray) -> None:
+    # Rows are read a few at a time in random order; the kernel's default read-around would
+    # pull ~128 KB per 1.5 KB row into memory and make the process look 10x its size.
+    handle = getattr(rows, "_mmap", None)
+    if handle is not None and hasattr(mmap, "MADV_RANDOM"):
+        try:
+            handle.madvise(mmap.MADV_RANDOM)
+        except OSError:
+            pass
 
 
 def _tuning(params: dict[str, Any]) -> dict[str, Any]:
