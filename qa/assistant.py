@@ -68,6 +68,8 @@ class Assistant:
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
+        if not isinstance(paths, Iterable):
+            raise QAError(f"pass a path or a list of paths, not {type(paths).__name__}")
         sources = [str(p) for p in paths]
         if not sources:
             raise QAError("no documents given; pass at least one file or folder")
@@ -90,11 +92,11 @@ class Assistant:
         expected_documents: int | None = None,
     ) -> Assistant:
         embedder = embedder or default_embedder()
-        directory = Path(index_dir) if index_dir is not None else None
+        directory = _as_dir(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
         params = ChunkParams()
         staging = Staging(directory / ".staging", embedder, params) if directory is not None else None
-        counted = _Counted(docs)
+        counted = _Counted(_only_documents(docs))
         index = build(
             counted, embedder, params=params, previous=previous, progress=progress,
             index_type=index_type, staging=staging, expected_documents=expected_documents,
@@ -111,7 +113,7 @@ class Assistant:
     def load(cls, index_dir: str | os.PathLike[str], *, embedder: Embedder | None = None) -> Assistant:
         """Open a saved index as it is; a damaged or foreign one is refused with a message."""
         embedder = embedder or default_embedder()
-        directory = Path(index_dir)
+        directory = _as_dir(index_dir)
         index = store.load(directory, embedder)
         manifest = store.read_manifest(directory) or {}
         return cls(index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []))
@@ -124,7 +126,7 @@ class Assistant:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk."""
         with self._writing:
             by_id = {d.id: d for d in self.index.documents}
-            by_id.update({d.id: d for d in docs})
+            by_id.update({d.id: d for d in _only_documents(docs)})
             self._rebuild(list(by_id.values()), progress)
 
     def remove(self, document_id: str) -> None:
@@ -185,6 +187,8 @@ class Assistant:
         return copy.copy(self)
 
     def _search(self, query: str, k: int) -> list[Citation]:
+        if not isinstance(k, int):
+            raise QAError(f"k must be a whole number, not {type(k).__name__}")
         query = _clean_question(query)
         if not query or k <= 0:
             return []
@@ -254,6 +258,22 @@ def _clean_question(question: object) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
     return question
+
+
+def _as_dir(index_dir: object) -> Path:
+    if isinstance(index_dir, (str, os.PathLike)) and isinstance(os.fspath(index_dir), str):
+        return Path(index_dir)
+    raise QAError(f"index_dir must be a folder path (str or Path), not {type(index_dir).__name__}")
+
+
+def _only_documents(docs: object) -> Iterator[Document]:
+    """`docs` one by one (it may be a stream), refusing anything that is not a Document."""
+    if isinstance(docs, (str, bytes, dict, Document)) or not isinstance(docs, Iterable):
+        raise QAError("pass documents as a list of qa.ingest.Document(id=..., text=...)")
+    for doc in docs:
+        if not isinstance(doc, Document):
+            raise QAError(f"expected a qa.ingest.Document, not {type(doc).__name__}")
+        yield doc
 
 
 def _check_history(history: object) -> list[dict] | None:

@@ -344,3 +344,32 @@ def test_any_file_bytes(data, suffix, figures):
             except QAError as exc:
                 assert str(exc) and tmp not in str(exc)  # names the upload, not our temp path
         assert time.perf_counter() - t0 < BUILD_BOUND_S
+
+
+ODD = [None, 5, 1.5, float("nan"), -1, 10**30, True, b"bytes", "text", ["list"], {"d": 1}, object(),
+       [Document(id="x", text="y"), 5]]  # fmt: skip
+API = {
+    "from_paths": lambda a, x: Assistant.from_paths(x, embedder=HashEmbedder(), progress=False),
+    "from_documents": lambda a, x: Assistant.from_documents(x, embedder=HashEmbedder()),
+    "index_dir": lambda a, x: Assistant.from_paths([SEEDS], embedder=HashEmbedder(), index_dir=x),
+    "load": lambda a, x: Assistant.load(x, embedder=HashEmbedder()),
+    "add": lambda a, x: a.add(x, progress=False),
+    "remove": lambda a, x: a.remove(x),
+    "ask": lambda a, x: a.ask(x),
+    "history": lambda a, x: a.ask("what?", x),
+    "search": lambda a, x: a.search(x),
+    "search-k": lambda a, x: a.search("Buryatia", k=x),
+}
+
+
+@pytest.mark.parametrize("call", API)
+def test_odd_arguments_to_the_python_api(call, figures, tmp_path, monkeypatch):
+    """Wrong types anywhere in the API get a QAError that says what to pass, as `ask` does."""
+    monkeypatch.chdir(tmp_path)  # index_dir="text" is a valid folder name
+    a = Assistant.from_paths([SEEDS], embedder=HashEmbedder(), progress=False)
+    for value in ODD:
+        figures["inputs tried"] += 1
+        try:
+            API[call](a, value)
+        except QAError as exc:
+            assert str(exc)
