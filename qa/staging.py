@@ -14,6 +14,7 @@ Staging is best effort: a batch that cannot be written only costs its re-embeddi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -99,7 +100,9 @@ class Staging:
             os.replace(tmp, base.with_suffix(".npy"))
             _write_atomic(base.with_suffix(".json"), json.dumps({"docs": entries}).encode())
         except OSError:
-            tmp.unlink(missing_ok=True)
+            # Staging only saves work; a disk that refuses it must not stop the build.
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         self.used.add(base.with_suffix(".npy"))
 
     def discard(self) -> None:

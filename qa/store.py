@@ -85,13 +85,20 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
 
 def save(index: Index, directory: Path, embedder: Embedder, *, sources: list[str]) -> Path:
     """Write `index` as a new version of `directory` and make it current; return its folder."""
-    directory.mkdir(parents=True, exist_ok=True)
     try:
+        directory.mkdir(parents=True, exist_ok=True)
         with lock(directory):
             return _save_locked(index, directory, embedder, sources)
     except Timeout:
         raise QAError(
             f"another process is writing {directory}; try again when it finishes"
+        ) from None
+    except OSError as exc:
+        # A full disk, a read-only folder, a file where the folder should be. Whichever
+        # version is current is whole: the switch to a new one is a single rename.
+        raise QAError(
+            f"cannot save the index in {directory} ({exc.strerror or exc}); "
+            "free some space or choose another --index-dir"
         ) from None
 
 
