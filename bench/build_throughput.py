@@ -112,7 +112,8 @@ def main() -> int:
     args.out.write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     print(
-        f"\nbuild {build_s:.1f}s vs bare encode {bare_s:.1f}s of the same {len(rec.texts):,} texts: "
+        f"\nbuild {build_s:.1f}s vs bare encode {bare_s:.1f}s "
+        f"of the same {len(rec.texts):,} texts: "
         f"ratio {build_s / bare_s:.3f}; {idx.n_passages / build_s:.1f} passages/s"
     )
     return 0

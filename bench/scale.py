@@ -178,10 +178,11 @@ class RandomEmbedder(Embedder):
         return out / np.linalg.norm(out, axis=1, keepdims=True) if len(out) else out
 
 
-WORDS = (
-    "river harbour lantern orchard glacier meadow copper violin falcon thunder marble saffron canyon "
-    "beacon willow quartz pepper walrus ember tundra cobalt juniper parrot basalt market council "
-    "school rain engine garden doctor letter bridge winter forest silver signal museum island"
+WORDS = (  # noqa: SIM905
+    "river harbour lantern orchard glacier meadow copper violin falcon thunder marble saffron "
+    "canyon beacon willow quartz pepper walrus ember tundra cobalt juniper parrot basalt market "
+    "council school rain engine garden doctor letter bridge winter forest silver signal museum "
+    "island"
 ).split()
 
 
@@ -213,7 +214,8 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
     build_s = time.perf_counter() - t
     idx = a.index
     print(
-        f"   base: {idx.n_passages:,} passages ({idx.passage_vectors.kind}), {idx.n_sentences:,} sentences ({idx.sentence_vectors.kind}) in {build_s:.0f}s",
+        f"   base: {idx.n_passages:,} passages ({idx.passage_vectors.kind}), "
+        f"{idx.n_sentences:,} sentences ({idx.sentence_vectors.kind}) in {build_s:.0f}s",
         file=sys.stderr,
         flush=True,
     )
@@ -288,14 +290,14 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|")
     for r in results["search"]:
         print(
-            f"| {r['passages']:,} | {r['kind']['kind']} | {r['recall_at_10']:.3f} | {r['p50_ms']:.2f} ms "
-            f"| {r['p95_ms']:.2f} ms | {r['p50_ms_k100']:.2f} ms | {r['peak_rss_mb']:.0f} MB | {r['load_s']:.2f} s |"
+            f"| {r['passages']:,} | {r['kind']['kind']} | {r['recall_at_10']:.3f} "
+            f"| {r['p50_ms']:.2f} ms | {r['p95_ms']:.2f} ms | {r['p50_ms_k100']:.2f} ms "
+            f"| {r['peak_rss_mb']:.0f} MB | {r['load_s']:.2f} s |"
         )
     if results["add_one"]:
         a = results["add_one"]
-        print(
-            f"\nadd one document to {a['passages']:,} passages: {', '.join(f'{t:.1f}s' for t in a['add_one_document_s'])}"
-        )
+        times = ", ".join(f"{t:.1f}s" for t in a["add_one_document_s"])
+        print(f"\nadd one document to {a['passages']:,} passages: {times}")
     return 0
 
 

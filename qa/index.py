@@ -116,7 +116,7 @@ def build(
     documents: Iterable[Document],
     embedder: Embedder,
     *,
-    params: ChunkParams = ChunkParams(),
+    params: ChunkParams = ChunkParams(),  # noqa: B008 (frozen, so one shared default is safe)
     previous: Index | None = None,
     progress: bool = True,
     index_type: str = "auto",

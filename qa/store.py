@@ -248,7 +248,8 @@ def _load_version(
         raise QAError(
             f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`"
         )
-    rebuild = f"rebuild it with `qa index {' '.join(manifest.get('sources') or ['PATH...'])} --index-dir {directory}`"
+    sources = " ".join(manifest.get("sources") or ["PATH..."])
+    rebuild = f"rebuild it with `qa index {sources} --index-dir {directory}`"
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIntegrityError(
             f"the index in {directory} has format {manifest.get('format_version')}, this qa reads "

@@ -16,6 +16,7 @@ during the search. When too many slots are dead the approximate index is rebuilt
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,12 +194,11 @@ class Vectors:
         """The vectors after an update: `rows` are the new exact rows; `old_row[r]` is the row of
         `self` that row r repeats, or -1 for a new vector. Only the new vectors are indexed."""
         rows = np.ascontiguousarray(rows, dtype=np.float32)
-        if kind == "auto" and self.kind != "flat" and len(rows) > FLAT_MAX // 2:
-            want = (
-                self.kind
-            )  # keep an approximate index while it suits: no flapping at the threshold
-        else:
-            want = choose_kind(len(rows), kind)
+        want = choose_kind(len(rows), kind)
+        if kind == "auto" and self.kind != "flat" and FLAT_MAX // 2 < len(rows) <= 2 * HNSW_MAX:
+            # Keep an approximate index while it still suits (within 2x of the thresholds):
+            # a collection near a threshold must not flip kinds, and rebuild, at every update.
+            want = self.kind
         if want != self.kind or want == "flat" or self.ann is None or self.slot_row is None:
             return Vectors.build(rows, want, **_tuning(self.params))
         row_slot = np.full(self.ntotal, -1, dtype=np.int64)
@@ -260,10 +260,8 @@ def _random_access(rows: np.ndarray) -> None:
     # pull ~128 KB per 1.5 KB row into memory and make the process look 10x its size.
     handle = getattr(rows, "_mmap", None)
     if handle is not None and hasattr(mmap, "MADV_RANDOM"):
-        try:
+        with contextlib.suppress(OSError):
             handle.madvise(mmap.MADV_RANDOM)
-        except OSError:
-            pass
 
 
 def _tuning(params: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,11 @@ from qa.index import build
 from qa.ingest import Document
 from qa.staging import Staging
 
-WORDS = ["river", "harbour", "lantern", "orchard", "glacier", "meadow", "copper", "violin", "falcon", "thunder", "marble", "saffron", "canyon", "beacon", "willow", "quartz", "pepper", "walrus", "ember", "tundra", "cobalt", "juniper", "parrot", "basalt"]
+WORDS = [
+    "river", "harbour", "lantern", "orchard", "glacier", "meadow", "copper", "violin",
+    "falcon", "thunder", "marble", "saffron", "canyon", "beacon", "willow", "quartz",
+    "pepper", "walrus", "ember", "tundra", "cobalt", "juniper", "parrot", "basalt",
+]  # fmt: skip
 
 
 def make_docs(n: int, sentences: int = 4, prefix: str = "doc") -> list[Document]:
@@ -268,16 +272,16 @@ def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> No
 def test_bm25_after_updates_equals_bm25_built_from_scratch(tmp_path: Path, fake_embedder) -> None:
     docs = make_docs(60)
     a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
-    a.add([Document(id="extra", text="Brand new words: xylophone quokka. And lantern again.", title="Xylo")])
+    text = "Brand new words: xylophone quokka. And lantern again."
+    a.add([Document(id="extra", text=text, title="Xylo")])
     a.remove("doc-3")
     a = Assistant.load(tmp_path, embedder=fake_embedder)
     fresh = build(a.index.documents, fake_embedder, progress=False)
     for query in (["lantern"], ["xylophon", "quokka"], ["zqdoc3x1"], ["titl", "item"]):
         for unit in ("sentence_bm25", "passage_bm25"):
-            np.testing.assert_allclose(
-                getattr(a.index, unit).scores(query), getattr(fresh, unit).scores(query), rtol=1e-5
-            )
-            assert getattr(a.index, unit).idf(query[0]) == pytest.approx(getattr(fresh, unit).idf(query[0]))
+            got, want = getattr(a.index, unit), getattr(fresh, unit)
+            np.testing.assert_allclose(got.scores(query), want.scores(query), rtol=1e-5)
+            assert got.idf(query[0]) == pytest.approx(want.idf(query[0]))
 
 
 @pytest.mark.parametrize("units", [[], [[]], [["a", "b", "a"], [], ["b"]], [["x"] * 5, ["y"]]])
