@@ -133,10 +133,15 @@ def test_damaged_files_are_detected_with_the_rebuild_command(corpora, tmp_path, 
             assert f"rebuild it with `qa index {root / 'a'} --index-dir {work}`" in message or (
                 rel == "manifest.json" and "qa index PATH... --index-dir" in message
             ), message
-    # The same through the command line, for one damaged file.
-    result = run_cli("--index-dir", work, "ask", "Where is Buryatia?")
-    assert_user_facing(result)
-    assert result.returncode == 2 and b"qa index" in result.stderr
+    # The same through the command line, for one altered file.
+    work = tmp_path / "cli"
+    shutil.copytree(pristine, work)
+    _damage(current_version(work), "documents.jsonl", "flip")
+    for command in (["ask", "Where is Buryatia?"], ["verify"]):
+        result = run_cli("--index-dir", work, *command)
+        assert_user_facing(result)
+        assert result.returncode == 2 and b"was altered" in result.stderr, result.stderr
+        assert b"rebuild it with `qa index" in result.stderr
 
 
 def test_two_writers_at_once(corpora, tmp_path, figures):
