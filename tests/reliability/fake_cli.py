@@ -5,7 +5,7 @@
 `--kill-at N` (taken off argv before `qa` sees it) SIGKILLs this process at the N-th line
 executed in qa/store.py, lexical.py, vectors.py or staging.py; `--kill-at 0` prints how many
 lines a run executes there instead (`lines=N` on stderr). That puts a real, uncatchable crash
-at every step of a build's staging and save.
+at every step of a build's staging and save; `--kill-at N:INT` sends Ctrl-C instead.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ WATCHED = tuple(str(Path(qa.embed.__file__).with_name(n))
                 for n in ("store.py", "lexical.py", "vectors.py", "staging.py"))
 
 
-def _kill_at(target: int) -> None:
-    """Trace lines in the watched files; SIGKILL at line `target` (or count them all)."""
+def _kill_at(target: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    """Trace lines in the watched files; send `sig` at line `target` (or count them all)."""
     seen = 0
 
     def local(frame, event, arg):
@@ -41,7 +41,7 @@ def _kill_at(target: int) -> None:
         if event == "line":
             seen += 1
             if seen == target:
-                os.kill(os.getpid(), signal.SIGKILL)
+                os.kill(os.getpid(), sig)
         return local
 
     def global_(frame, event, arg):
@@ -56,7 +56,8 @@ def _kill_at(target: int) -> None:
 
 if __name__ == "__main__":
     argv = sys.argv[1:]
-    if argv[:1] == ["--kill-at"]:
-        _kill_at(int(argv[1]))
+    if argv[:1] == ["--kill-at"]:  # N, or N:INT for Ctrl-C instead of SIGKILL
+        line, _, name = argv[1].partition(":")
+        _kill_at(int(line), signal.Signals[f"SIG{name or 'KILL'}"])
         argv = argv[2:]
     sys.exit(main(argv))

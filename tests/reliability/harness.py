@@ -33,7 +33,7 @@ NOTES: list[str] = []  # one-line results worth reading, such as load-test laten
 
 def run_cli(
     *args: str | bytes | os.PathLike[str],
-    kill_at: int | None = None,
+    kill_at: int | str | None = None,
     stdin: bytes = b"",
     timeout: float = CLI_TIMEOUT_S,
 ) -> subprocess.CompletedProcess[bytes]:

@@ -95,6 +95,32 @@ def test_sigkill_at_every_step_of_a_save(corpora, tmp_path, figures):
     assert outcomes[0] == "a" and outcomes[-1] == "b", outcomes
 
 
+def test_ctrl_c_during_a_build(corpora, tmp_path, figures):
+    """Ctrl-C at any step: one line saying what happened, exit 130, a whole index, no litter."""
+    root, expected, pristine = corpora
+    work = tmp_path / "work"
+    shutil.copytree(pristine, work)
+    counted = run_cli("--index-dir", work, "index", root / "b", kill_at=0)
+    lines = int(counted.stderr.decode().rsplit("lines=", 1)[1])
+    for point in sorted({1 + i * (lines - 1) // 7 for i in range(8)}):
+        shutil.rmtree(work)
+        shutil.copytree(pristine, work)
+        result = run_cli("--index-dir", work, "index", root / "b", kill_at=f"{point}:INT")
+        figures["faults injected"] += 1
+        err = result.stderr.decode()
+        assert "Traceback" not in err, err
+        if result.returncode == 130:
+            assert err.strip().splitlines() == [
+                "qa: interrupted; the index on disk is unchanged unless a save had finished"
+            ]
+        else:  # the signal landed in cleanup after the save: the build had finished
+            assert result.returncode == 0, err
+        outcome = state(work, expected)
+        figures["data lost"] += outcome == "lost"
+        assert outcome != "lost"
+        assert not [p for p in work.iterdir() if p.name.startswith(".tmp-")]
+
+
 def _damage(version, rel: str, how: str) -> None:
     path = version / rel
     data = path.read_bytes()
