@@ -52,7 +52,10 @@ def main() -> int:
         a = Assistant.from_paths(docs_dir, embedder=embedder, progress=False)
         builds.append(time.perf_counter() - t)
         idx = a.index
-        texts = [passage_embedding_text(idx.documents[idx.passage_doc[p]], idx.passage_text(p)) for p in range(idx.n_passages)]
+        texts = [
+            passage_embedding_text(idx.documents[idx.passage_doc[p]], idx.passage_text(p))
+            for p in range(idx.n_passages)
+        ]
         texts += [idx.sentence_text(s) for s in range(idx.n_sentences)]
         t = time.perf_counter()
         embedder.model.encode(texts, batch_size=32, normalize_embeddings=True)
@@ -69,7 +72,9 @@ def main() -> int:
     ask_ms = median_ms(a.ask, QUESTIONS, args.rounds)
     floor_ms = median_ms(floor, QUESTIONS, args.rounds)
     build_s, bare_s = min(builds), min(bares)
-    print(f"passages {idx.n_passages}, sentences {idx.n_sentences}, questions {len(QUESTIONS)} x {args.rounds} rounds")
+    print(
+        f"passages {idx.n_passages}, sentences {idx.n_sentences}, questions {len(QUESTIONS)} x {args.rounds} rounds"
+    )
     print(f"warm ask median      {ask_ms:8.2f} ms")
     print(f"floor (embed+faiss)  {floor_ms:8.2f} ms")
     print(f"ask / floor          {ask_ms / floor_ms:8.2f}x   (target <= 1.5x)")

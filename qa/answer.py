@@ -10,24 +10,29 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import numpy as np
 
+from .followup import _QUESTION_WORDS as _QW
 from .index import Index
 from .retrieve import Fusion, Ranked, search_passages, search_sentences
-from .text import terms
+from .text import STOPWORDS, terms, words
+
+_QUESTION_WORDS = frozenset(w.lower() for w in _QW)
 
 SENTENCE_FEATURES = (
     "dense", "dense_gap", "bm25_rel", "bm25_abs", "passage_fused", "passage_dense",
     "sentence_fused", "cover", "cover_ctx", "dense_ctx", "want_num", "want_name",
-    "num_match", "name_match", "novel", "length",
+    "num_match", "name_match", "novel", "length", "bigram", "dense_prev_win", "dense_next_win",
+    "dense_rank", "bm25_rank", "dense_z", "exact_words", "entity_cover",
 )  # fmt: skip
 CONFIDENCE_FEATURES = (
     "top_score", "margin", "top_dense", "top_passage_dense", "top_cover", "top_cover_ctx",
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
-    "top_bm25_abs",
+    "top_bm25_abs", "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
+    "top_dense_z", "question_terms",
 )  # fmt: skip
 
 _NUM_Q = re.compile(
@@ -64,18 +69,26 @@ class Model:
     scorer: Linear
     confidence: Linear
     threshold: float
+    # An excerpt takes the adjacent sentence too when that one scores within `pair_gap` of
+    # it and the two together stay within `pair_chars`: the answer often sits next door.
+    pair_chars: int = 0
+    pair_gap: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> Model:
         def linear(part: dict, names: tuple[str, ...]) -> Linear:
             coef = part["coef"]
-            return Linear(np.asarray([coef[n] for n in names], dtype=np.float64), float(part["intercept"]))
+            return Linear(
+                np.asarray([coef[n] for n in names], dtype=np.float64), float(part["intercept"])
+            )
 
         return cls(
             fusion=Fusion(**data["fusion"]),
             scorer=linear(data["sentence"], SENTENCE_FEATURES),
             confidence=linear(data["confidence"], CONFIDENCE_FEATURES),
             threshold=float(data["threshold"]),
+            pair_chars=int(data.get("excerpt", {}).get("pair_chars", 0)),
+            pair_gap=float(data.get("excerpt", {}).get("pair_gap", 0.0)),
         )
 
 
@@ -106,9 +119,36 @@ def question_type(question: str) -> tuple[float, float]:
     return 0.0, 0.0
 
 
+_NEGATION = re.compile(
+    r"\b(not|never|no|none|nothing|without|n't|cannot|neither|nor)\b|n't\b", re.I
+)
+_ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
+
+
+@lru_cache(maxsize=262144)
+def term_list(text: str) -> tuple[str, ...]:
+    return tuple(terms(text))
+
+
+@lru_cache(maxsize=262144)
+def word_set(text: str) -> frozenset[str]:
+    return frozenset(words(text))
+
+
+def _bigrams(seq: tuple[str, ...] | list[str]) -> set[tuple[str, str]]:
+    return set(zip(seq, seq[1:], strict=False))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    r = np.empty(len(values))
+    r[np.argsort(-values, kind="stable")] = np.arange(len(values))
+    return r
+
+
 def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
     """Rank candidate sentences for `question` (embedded as `q`) and estimate confidence."""
-    q_terms = list(dict.fromkeys(terms(question)))
+    q_list = terms(question)
+    q_terms = list(dict.fromkeys(q_list))
     passages = search_passages(index, q, q_terms, model.fusion)
     sents = search_sentences(index, q, q_terms, model.fusion)
 
@@ -120,78 +160,154 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
     ids = np.fromiter(cand, dtype=np.int64, count=len(cand))
     if len(ids) == 0:
         zeros = np.zeros((0, len(SENTENCE_FEATURES)))
-        return Scored(ids, np.zeros(0), zeros, ids, np.zeros(len(CONFIDENCE_FEATURES)), passages, 0.0)
+        return Scored(
+            ids, np.zeros(0), zeros, ids, np.zeros(len(CONFIDENCE_FEATURES)), passages, 0.0
+        )
+    n = len(ids)
 
-    # Dense similarity of the candidates and of their neighbours (same document only).
-    prev_ids, next_ids = ids - 1, ids + 1
+    # Vectors of the candidates and of their neighbours (same document only).
     n_sent = index.n_sentences
-    has_prev = (prev_ids >= 0) & (index.sent_doc[np.clip(prev_ids, 0, n_sent - 1)] == index.sent_doc[ids])
-    has_next = (next_ids < n_sent) & (index.sent_doc[np.clip(next_ids, 0, n_sent - 1)] == index.sent_doc[ids])
+    prev_ids, next_ids = ids - 1, ids + 1
+    has_prev = (prev_ids >= 0) & (
+        index.sent_doc[np.clip(prev_ids, 0, n_sent - 1)] == index.sent_doc[ids]
+    )
+    has_next = (next_ids < n_sent) & (
+        index.sent_doc[np.clip(next_ids, 0, n_sent - 1)] == index.sent_doc[ids]
+    )
     around = np.unique(np.concatenate([ids, prev_ids[has_prev], next_ids[has_next]]))
-    sims = dict(zip(around.tolist(), (index.sentence_vectors_of(around) @ q).tolist(), strict=True))
-    dense = np.array([sims[s] for s in ids.tolist()])
-    dense_ctx = np.array(
-        [max(sims.get(s - 1, -1.0) if hp else -1.0, sims.get(s + 1, -1.0) if hn else -1.0)
-         for s, hp, hn in zip(ids.tolist(), has_prev, has_next, strict=True)]
-    )  # fmt: skip
-    dense_ctx = np.where(dense_ctx < -0.5, dense, dense_ctx)
+    vec = index.sentence_vectors_of(around)
+    row = {int(u): i for i, u in enumerate(around)}
+    v_s = vec[[row[int(s)] for s in ids]]
+    v_prev = np.where(has_prev[:, None], vec[[row.get(int(s), 0) for s in prev_ids]], 0.0)
+    v_next = np.where(has_next[:, None], vec[[row.get(int(s), 0) for s in next_ids]], 0.0)
+    dense = v_s @ q
+    d_prev, d_next = v_prev @ q, v_next @ q
+    dense_ctx = np.maximum(np.where(has_prev, d_prev, dense), np.where(has_next, d_next, dense))
+
+    def window(other: np.ndarray) -> np.ndarray:
+        w = v_s + 0.5 * other
+        return (w @ q) / np.maximum(np.linalg.norm(w, axis=1), 1e-9)
 
     lex = index.sentence_bm25
-    bm25 = lex.scores(q_terms)[ids] if q_terms else np.zeros(len(ids))
+    bm25 = lex.scores(q_terms)[ids] if q_terms else np.zeros(n)
     idf = {t: lex.idf(t) for t in q_terms}
     idf_total = sum(idf.values()) or 1.0
     # BM25's largest possible score for these terms is sum(idf * (k1 + 1)).
     bm25_abs = bm25 / (idf_total * 2.2)
-    bm25_rel = bm25 / bm25.max() if bm25.max() > 0 else np.zeros(len(ids))
+    bm25_rel = bm25 / bm25.max() if bm25.max() > 0 else np.zeros(n)
 
     p_of = index.sent_passage[ids]
-    p_fused = dict(zip(passages.ids.tolist(), (passages.fused / max(passages.fused[0], 1e-9)).tolist(), strict=True)) if len(passages.ids) else {}
+    top_fused = passages.fused[0] if len(passages.ids) else 1.0
+    p_fused = dict(
+        zip(passages.ids.tolist(), (passages.fused / max(top_fused, 1e-9)).tolist(), strict=True)
+    )
     passage_fused = np.array([p_fused.get(int(p), 0.0) for p in p_of])
-    passage_dense = index.passage_vectors_of(np.unique(p_of)) @ q
-    pd = dict(zip(np.unique(p_of).tolist(), passage_dense.tolist(), strict=True))
+    uniq_p = np.unique(p_of)
+    pd = dict(zip(uniq_p.tolist(), (index.passage_vectors_of(uniq_p) @ q).tolist(), strict=True))
     passage_dense = np.array([pd[int(p)] for p in p_of])
-    s_fused = dict(zip(sents.ids.tolist(), (sents.fused / max(sents.fused[0], 1e-9)).tolist(), strict=True)) if len(sents.ids) else {}
+    top_s = sents.fused[0] if len(sents.ids) else 1.0
+    s_fused = dict(zip(sents.ids.tolist(), (sents.fused / max(top_s, 1e-9)).tolist(), strict=True))
     sentence_fused = np.array([s_fused.get(int(s), 0.0) for s in ids])
 
     want_num, want_name = question_type(question)
     q_set = set(q_terms)
-    q_words_lower = set(question.lower().split())
-    cover, cover_ctx, num_match, name_match, novel, length = [], [], [], [], [], []
-    for s, hp, hn in zip(ids.tolist(), has_prev, has_next, strict=True):
-        st = index.sentence_terms(s)
-        ctx = st | (index.sentence_terms(s - 1) if hp else frozenset()) | (index.sentence_terms(s + 1) if hn else frozenset())
+    q_bigrams = _bigrams(q_list)
+    q_words = {w for w in words(question) if w not in STOPWORDS}
+    q_lower = set(question.lower().split())
+    entities = (
+        {m.group(0).lower() for m in _ENTITY.finditer(question.strip())}
+        - STOPWORDS
+        - _QUESTION_WORDS
+    )
+    texts = [index.sentence_text(int(s)) for s in ids]
+    lists = [term_list(t) for t in texts]
+    sets = [frozenset(x) for x in lists]
+    prev_sets = [
+        frozenset(term_list(index.sentence_text(int(s) - 1))) if hp else frozenset()
+        for s, hp in zip(ids, has_prev, strict=True)
+    ]
+    next_sets = [
+        frozenset(term_list(index.sentence_text(int(s) + 1))) if hn else frozenset()
+        for s, hn in zip(ids, has_next, strict=True)
+    ]
+    cover, cover_ctx, num_match, name_match, novel, length, bigram, exact, ent_cover = (
+        [] for _ in range(9)
+    )
+    ctx_words_all = []
+    for i, text in enumerate(texts):
+        st = sets[i]
+        ctx = st | prev_sets[i] | next_sets[i]
         cover.append(sum(idf[t] for t in q_set & st) / idf_total)
         cover_ctx.append(sum(idf[t] for t in q_set & ctx) / idf_total)
-        text = index.sentence_text(s)
         num_match.append(float(bool(_NUMBERISH.search(text))))
-        name_match.append(float(any(m.group(0).lower() not in q_words_lower for m in _CAPITALISED.finditer(text))))
+        name_match.append(
+            float(any(m.group(0).lower() not in q_lower for m in _CAPITALISED.finditer(text)))
+        )
         novel.append(np.log1p(len(st - q_set)))
         length.append(np.log1p(len(text) / 100.0))
+        bigram.append(len(q_bigrams & _bigrams(lists[i])) / len(q_bigrams) if q_bigrams else 0.0)
+        ws = word_set(text)
+        exact.append(len(q_words & ws) / len(q_words) if q_words else 0.0)
+        ctx_words = (
+            ws
+            | (word_set(index.sentence_text(int(ids[i]) - 1)) if has_prev[i] else frozenset())
+            | (word_set(index.sentence_text(int(ids[i]) + 1)) if has_next[i] else frozenset())
+        )
+        ctx_words_all.append(ctx_words)
+        ent_cover.append(len(entities & ctx_words) / len(entities) if entities else 1.0)
     num_m = np.array(num_match) * want_num
     name_m = np.array(name_match) * want_name
+    dense_z = (dense - dense.mean()) / (dense.std() + 1e-6)
     X = np.column_stack([
         dense, dense - dense.max(), bm25_rel, bm25_abs, passage_fused, passage_dense,
-        sentence_fused, cover, cover_ctx, dense_ctx, np.full(len(ids), want_num),
-        np.full(len(ids), want_name), num_m, name_m, novel, length,
+        sentence_fused, cover, cover_ctx, dense_ctx, np.full(n, want_num),
+        np.full(n, want_name), num_m, name_m, novel, length, bigram, window(v_prev), window(v_next),
+        1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
     ])  # fmt: skip
     scores = model.scorer(X)
     order = np.lexsort((ids, -scores))
 
     top = order[0]
-    second = scores[order[1]] if len(order) > 1 else scores[top] - 1.0
+    second = scores[order[1]] if n > 1 else scores[top] - 1.0
     # Question terms missing around the best sentence: the signature of a question that
     # the text nearly, but not really, answers.
-    top_ctx = index.sentence_terms(int(ids[top]))
-    for nb, ok in ((int(ids[top]) - 1, has_prev[top]), (int(ids[top]) + 1, has_next[top])):
-        if ok:
-            top_ctx = top_ctx | index.sentence_terms(nb)
+    top_ctx = sets[top] | prev_sets[top] | next_sets[top]
     max_idf = max(idf.values(), default=1.0) or 1.0
     missing_idf = max((idf[t] for t in q_set - top_ctx), default=0.0) / max_idf
     unknown = sum(idf[t] for t in q_set if t not in lex.vocab) / idf_total
+    best_p = int(p_of[top])
+    p_terms: set[str] = set()
+    for s_ in range(int(index.passage_first[best_p]), int(index.passage_last[best_p])):
+        p_terms |= set(term_list(index.sentence_text(s_)))
+    passage_cover = sum(idf[t] for t in q_set & p_terms) / idf_total
+    entity_missing = len(entities - ctx_words_all[top]) / len(entities) if entities else 0.0
+    z = scores - scores.max()
+    top_prob = 1.0 / np.exp(z).sum()
     qf = np.array([
         scores[top], scores[top] - second, dense[top], passage_dense.max(), cover[top],
         cover_ctx[top], missing_idf, unknown, num_m[top], name_m[top], want_num, want_name,
-        bm25_abs[top],
+        bm25_abs[top], float(bool(_NEGATION.search(question))), entity_missing, passage_cover,
+        bigram[top], top_prob, dense_z[top], np.log1p(len(q_terms)),
     ])  # fmt: skip
-    confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms or len(ids) else 0.0
+    confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
     return Scored(ids[order], scores[order], X, order, qf, passages, confidence)
+
+
+def excerpt(index: Index, scores: dict[int, float], s: int, model: Model) -> tuple[int, int]:
+    """(first, last) sentence of the excerpt quoting sentence `s`: it alone, or it and a neighbour.
+
+    `scores` maps candidate sentences to their score; the neighbour must be in the same
+    passage, score within `model.pair_gap` of `s`, and fit in `model.pair_chars` with it.
+    """
+    p = index.sent_passage[s]
+    best: tuple[float, int] | None = None
+    for nb in (s - 1, s + 1):
+        inside = index.passage_first[p] <= nb < index.passage_last[p]
+        if inside and nb in scores and (best is None or scores[nb] > best[0]):
+            best = (scores[nb], nb)
+    if best is None or best[0] < scores[s] - model.pair_gap:
+        return s, s
+    first, last = min(s, best[1]), max(s, best[1])
+    if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
+        return s, s
+    return first, last

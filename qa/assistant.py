@@ -9,21 +9,18 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import store
-from .answer import Model, Scored, default_model, score
+from .answer import Model, Scored, default_model, excerpt, score
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder
 from .errors import QAError
 from .followup import contextualize
 from .index import Index, build
-from .staging import Staging
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
+from .staging import Staging
 
 MAX_QUESTION_CHARS = 2000
-SHORT_SENTENCE_CHARS = 60  # a shorter excerpt is quoted with its neighbour
 CITATIONS = 3
 
 
@@ -95,7 +92,9 @@ class Assistant:
         directory = _as_dir(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
         params = ChunkParams()
-        staging = Staging(directory / ".staging", embedder, params) if directory is not None else None
+        staging = (
+            Staging(directory / ".staging", embedder, params) if directory is not None else None
+        )
         counted = _Counted(_only_documents(docs))
         index = build(
             counted, embedder, params=params, previous=previous, progress=progress,
@@ -110,13 +109,17 @@ class Assistant:
         return cls(index, embedder=embedder, index_dir=directory, sources=sources)
 
     @classmethod
-    def load(cls, index_dir: str | os.PathLike[str], *, embedder: Embedder | None = None) -> Assistant:
+    def load(
+        cls, index_dir: str | os.PathLike[str], *, embedder: Embedder | None = None
+    ) -> Assistant:
         """Open a saved index as it is; a damaged or foreign one is refused with a message."""
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir)
         index = store.load(directory, embedder)
         manifest = store.read_manifest(directory) or {}
-        return cls(index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []))
+        return cls(
+            index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", [])
+        )
 
     @property
     def documents(self) -> list[Document]:
@@ -152,7 +155,9 @@ class Assistant:
         """Answer `question`, quoting the sentences it rests on, or abstain plainly."""
         return self._pinned().ask_ranked(question, history)[0]
 
-    def ask_ranked(self, question: str, history: list[dict] | None = None) -> tuple[Answer, list[Citation]]:
+    def ask_ranked(
+        self, question: str, history: list[dict] | None = None
+    ) -> tuple[Answer, list[Citation]]:
         """The answer, and the best-ranked excerpts whether or not it abstained (for evaluation)."""
         question = _clean_question(question)
         if not question:
@@ -169,12 +174,24 @@ class Assistant:
                 f"{self._subject()} does not say. The closest passages are shown below, "
                 f"but they do not answer “{question}”."
             )
-            answer = Answer(text=text, abstained=True, confidence=scored.confidence, closest=closest, question=searched)
+            answer = Answer(
+                text=text,
+                abstained=True,
+                confidence=scored.confidence,
+                closest=closest,
+                question=searched,
+            )
             return answer, ranked
         text = f"“{ranked[0].text}” [1]"
         if len(ranked) > 1:
             text += " See also " + ", ".join(f"[{i}]" for i in range(2, len(ranked) + 1)) + "."
-        answer = Answer(text=text, abstained=False, confidence=scored.confidence, citations=ranked, question=searched)
+        answer = Answer(
+            text=text,
+            abstained=False,
+            confidence=scored.confidence,
+            citations=ranked,
+            question=searched,
+        )
         return answer, ranked
 
     def search(self, query: str, k: int = 5) -> list[Citation]:
@@ -196,8 +213,13 @@ class Assistant:
         from .text import terms
 
         q = self.embedder.embed([query])[0]
-        ranked = search_passages(self.index, q, list(dict.fromkeys(terms(query))), self.model.fusion)
-        return [self._passage_citation(int(p), float(s)) for p, s in zip(ranked.ids[:k], ranked.fused[:k], strict=False)]
+        ranked = search_passages(
+            self.index, q, list(dict.fromkeys(terms(query))), self.model.fusion
+        )
+        return [
+            self._passage_citation(int(p), float(s))
+            for p, s in zip(ranked.ids[:k], ranked.fused[:k], strict=False)
+        ]
 
     def _score(self, question: str) -> Scored:
         q = self.embedder.embed([question])[0]
@@ -209,27 +231,16 @@ class Assistant:
     def _citations(self, scored: Scored) -> list[Citation]:
         out: list[Citation] = []
         used: set[int] = set()
-        for s, sc in zip(scored.sentences.tolist(), scored.scores.tolist(), strict=True):
+        by_sentence = dict(zip(scored.sentences.tolist(), scored.scores.tolist(), strict=True))
+        for s, sc in by_sentence.items():
             if s in used:
                 continue
-            first, last = self._excerpt(s)
+            first, last = excerpt(self.index, by_sentence, s, self.model)
             used.update(range(first, last + 1))
             out.append(self._sentence_citation(first, last, sc))
             if len(out) == CITATIONS:
                 break
         return out
-
-    def _excerpt(self, s: int) -> tuple[int, int]:
-        """One sentence, or two adjacent ones when it is too short to stand alone."""
-        idx = self.index
-        if idx.sent_end[s] - idx.sent_start[s] >= SHORT_SENTENCE_CHARS:
-            return s, s
-        p = idx.sent_passage[s]
-        if s + 1 < idx.passage_last[p]:
-            return s, s + 1
-        if s - 1 >= idx.passage_first[p]:
-            return s - 1, s
-        return s, s
 
     def _sentence_citation(self, first: int, last: int, score: float) -> Citation:
         idx = self.index
@@ -247,7 +258,15 @@ class Assistant:
         doc = self.index.documents[self.index.passage_doc[p]]
         start, end = self.index.passage_span(p)
         text = doc.text[start:end]
-        return Citation(text=text, document=doc.id, start=start, end=end, context=text, score=score, context_start=start)
+        return Citation(
+            text=text,
+            document=doc.id,
+            start=start,
+            end=end,
+            context=text,
+            score=score,
+            context_start=start,
+        )
 
 
 def _clean_question(question: object) -> str:
@@ -256,7 +275,9 @@ def _clean_question(question: object) -> str:
     # Lone surrogates (undecodable command-line bytes) cannot be printed or embedded.
     question = without_surrogates(question).replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
-        raise QAError(f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}")
+        raise QAError(
+            f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}"
+        )
     return question
 
 
@@ -280,7 +301,9 @@ def _check_history(history: object) -> list[dict] | None:
     if history is None:
         return None
     if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
-        raise QAError('history must be a list of {"role": "user"|"assistant", "content": str} messages')
+        raise QAError(
+            'history must be a list of {"role": "user"|"assistant", "content": str} messages'
+        )
     # Earlier questions are searched again with a follow-up, so they are cleaned the same way;
     # an over-long one (a chat keeps a refused question) is clipped rather than refused.
     return [

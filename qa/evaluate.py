@@ -60,7 +60,9 @@ def summarize(results: list[Asked]) -> dict[str, float]:
         "top3_rate": sum(r.top3 for r in ans) / max(len(ans), 1),
         "abstained_unanswerable": sum(r.abstained for r in una),
         "wrongly_abstained": sum(r.abstained for r in ans),
-        "excerpt_chars_mean": float(np.mean([r.excerpt_chars for r in answered])) if answered else 0.0,
+        "excerpt_chars_mean": float(np.mean([r.excerpt_chars for r in answered]))
+        if answered
+        else 0.0,
         "auc": roc_auc([r.confidence for r in results], [r.answerable for r in results]),
     }
 
@@ -103,7 +105,9 @@ def squad_articles(path: Path) -> Iterator[tuple[Document, list[dict]]]:
         yield doc, qas
 
 
-def squad(path: Path, make_assistant: Callable, *, limit: int | None = None, progress: bool = True) -> dict[str, float]:
+def squad(
+    path: Path, make_assistant: Callable, *, limit: int | None = None, progress: bool = True
+) -> dict[str, float]:
     results: list[Asked] = []
     for i, (doc, qas) in enumerate(squad_articles(path)):
         if limit is not None and i >= limit:
@@ -115,7 +119,10 @@ def squad(path: Path, make_assistant: Callable, *, limit: int | None = None, pro
             results.append(_judge(asked, golds, not q.get("is_impossible", False)))
         if progress:
             s = summarize(results)
-            print(f"  {doc.id}: top1 {s['top1_rate']:.3f} top3 {s['top3_rate']:.3f} auc {s['auc']:.3f}", file=sys.stderr)
+            print(
+                f"  {doc.id}: top1 {s['top1_rate']:.3f} top3 {s['top3_rate']:.3f} auc {s['auc']:.3f}",
+                file=sys.stderr,
+            )
     return summarize(results)
 
 
@@ -146,7 +153,9 @@ def documents_for(assistant, query: str, k: int = 10) -> list[str]:
     return list(seen)
 
 
-def beir(folder: Path, assistant, *, split: str = "train", limit: int | None = None) -> dict[str, float]:
+def beir(
+    folder: Path, assistant, *, split: str = "train", limit: int | None = None
+) -> dict[str, float]:
     qrels = beir_qrels(folder, split)
     queries = {}
     for line in (folder / "queries.jsonl").read_text().splitlines():
@@ -164,13 +173,17 @@ def eval_cache_dir(name: str) -> Path:
 
 
 # -- the `qa eval` command -------------------------------------------------------------------------
-def run_eval(path: str, *, documents: list[str] | None = None, limit: int | None = None) -> dict[str, float]:
+def run_eval(
+    path: str, *, documents: list[str] | None = None, limit: int | None = None
+) -> dict[str, float]:
     from .assistant import Assistant
 
     p = Path(path)
     start = time.perf_counter()
     if p.is_dir() and (p / "corpus.jsonl").is_file():
-        assistant = Assistant.from_paths([p / "corpus.jsonl"], index_dir=eval_cache_dir(f"beir-{p.resolve().name}"))
+        assistant = Assistant.from_paths(
+            [p / "corpus.jsonl"], index_dir=eval_cache_dir(f"beir-{p.resolve().name}")
+        )
         metrics = beir(p, assistant, limit=limit)
     elif p.suffix == ".json":
         metrics = squad(p, lambda docs: Assistant.from_documents(docs, progress=False), limit=limit)

@@ -64,7 +64,9 @@ def fuse(
     d_rank[np.argsort(-dense, kind="stable")] = np.arange(len(ids))
     l_rank = np.empty(len(ids))
     l_rank[np.argsort(-lex, kind="stable")] = np.arange(len(ids))
-    fused = fusion.dense_weight / (fusion.k + d_rank) + fusion.lexical_weight * (lex > 0) / (fusion.k + l_rank)
+    fused = fusion.dense_weight / (fusion.k + d_rank) + fusion.lexical_weight * (lex > 0) / (
+        fusion.k + l_rank
+    )
     order = np.lexsort((ids, -fused))
     return Ranked(ids[order].astype(np.int64), fused[order], dense[order], lex[order])
 
@@ -76,7 +78,14 @@ def search_passages(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fus
         return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
     scores, ids = index.passage_vectors.search(q[None, :], depth)
     keep = ids[0] >= 0
-    return fuse(ids[0][keep], scores[0][keep], index.passage_bm25.scores(q_terms), fusion, index.passage_vectors_of, q)
+    return fuse(
+        ids[0][keep],
+        scores[0][keep],
+        index.passage_bm25.scores(q_terms),
+        fusion,
+        index.passage_vectors_of,
+        q,
+    )
 
 
 def search_sentences(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
@@ -86,4 +95,11 @@ def search_sentences(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fu
         return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
     scores, ids = index.sentence_vectors.search(q[None, :], depth)
     keep = ids[0] >= 0
-    return fuse(ids[0][keep], scores[0][keep], index.sentence_bm25.scores(q_terms), fusion, index.sentence_vectors_of, q)
+    return fuse(
+        ids[0][keep],
+        scores[0][keep],
+        index.sentence_bm25.scores(q_terms),
+        fusion,
+        index.sentence_vectors_of,
+        q,
+    )

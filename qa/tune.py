@@ -16,12 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import CONFIDENCE_FEATURES, SENTENCE_FEATURES, Linear, Model, default_model, score
+from .answer import (
+    CONFIDENCE_FEATURES,
+    SENTENCE_FEATURES,
+    Linear,
+    Model,
+    default_model,
+    excerpt,
+    score,
+)
 from .assistant import Assistant
 from .evaluate import eval_cache_dir, roc_auc, squad_articles
-from .ingest import read_paths
 
 WEIGHTS = Path(__file__).with_name("weights.json")
+MAX_MEAN_CHARS = 225
 
 
 @dataclasses.dataclass
@@ -35,17 +43,30 @@ class Sample:
     question: str
     assistant: Assistant
     q: np.ndarray
+    golds: list[str]
 
 
 def collect(eval_dir: Path, model: Model, cache: dict) -> list[Sample]:
     samples: list[Sample] = []
     items: list[tuple[str, Assistant, str, list[str], bool]] = []
     for doc, qas in squad_articles(eval_dir / "squad2" / "dev-articles.json"):
-        a = cache.get(doc.id) or Assistant.from_documents([doc], index_dir=eval_cache_dir(f"squad-{doc.id}"), progress=False)
+        a = cache.get(doc.id) or Assistant.from_documents(
+            [doc], index_dir=eval_cache_dir(f"squad-{doc.id}"), progress=False
+        )
         cache[doc.id] = a
         for q in qas:
-            items.append((doc.id, a, q["question"], [x["text"] for x in q["answers"]], not q["is_impossible"]))
-    seed = cache.get("seed") or Assistant.from_paths(list((eval_dir.parent / "seeds").glob("*.txt")), progress=False)
+            items.append(
+                (
+                    doc.id,
+                    a,
+                    q["question"],
+                    [x["text"] for x in q["answers"]],
+                    not q["is_impossible"],
+                )
+            )
+    seed = cache.get("seed") or Assistant.from_paths(
+        list((eval_dir.parent / "seeds").glob("*.txt")), progress=False
+    )
     cache["seed"] = seed
     for line in (eval_dir / "article_qa_dev.jsonl").read_text().splitlines():
         row = json.loads(line)
@@ -63,20 +84,41 @@ def collect(eval_dir: Path, model: Model, cache: dict) -> list[Sample]:
         sc = score(a.index, question, q, model)
         sents = sc.sentences[np.argsort(sc.order)]  # back to candidate order, matching X rows
         y = np.array([any(g and g in a.index.sentence_text(int(s)) for g in golds) for s in sents])
-        samples.append(Sample(group, answerable, sc.features, y, sents, sc.question_features, question, a, q))
+        samples.append(
+            Sample(
+                group,
+                answerable,
+                sc.features,
+                y,
+                sents,
+                sc.question_features,
+                question,
+                a,
+                q,
+                golds,
+            )
+        )
     return samples
 
 
 def fit_scorer(samples: list[Sample], C: float) -> Linear:
+    """Pairwise logistic regression: the answer sentence should outscore each other candidate.
+
+    Pairs suit the task (one winner per question) better than labelling rows one by one.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    rows = [s for s in samples if s.answerable and s.y.any()]
-    X = np.concatenate([s.X for s in rows])
-    y = np.concatenate([s.y for s in rows])
-    mu, sd = X.mean(0), X.std(0) + 1e-9
-    lr = LogisticRegression(C=C, max_iter=2000, class_weight="balanced").fit((X - mu) / sd, y)
-    coef = lr.coef_[0] / sd
-    return Linear(coef, float(lr.intercept_[0] - (coef * mu).sum()))
+    diffs = [
+        s.X[s.y][0][None, :] - s.X[~s.y]
+        for s in samples
+        if s.answerable and s.y.any() and (~s.y).any()
+    ]
+    D = np.concatenate(diffs)
+    X = np.concatenate([D, -D])
+    y = np.r_[np.ones(len(D)), np.zeros(len(D))]
+    sd = X.std(0) + 1e-9
+    lr = LogisticRegression(C=C, max_iter=3000, fit_intercept=False).fit(X / sd, y)
+    return Linear(lr.coef_[0] / sd, 0.0)
 
 
 def top1_rate(samples: list[Sample], scorer: Linear) -> tuple[float, float]:
@@ -89,6 +131,33 @@ def top1_rate(samples: list[Sample], scorer: Linear) -> tuple[float, float]:
         ok1 += bool(s.y[order[0]])
         ok3 += bool(s.y[order[:3]].any())
     return ok1 / max(n, 1), ok3 / max(n, 1)
+
+
+def excerpt_figures(samples: list[Sample], model: Model) -> tuple[float, float, float]:
+    """Top-1 and top-3 excerpts containing a gold answer, and mean top excerpt length."""
+    ok1 = ok3 = 0
+    lengths = []
+    rows = [s for s in samples if s.answerable]
+    for s in rows:
+        idx = s.assistant.index
+        scores = model.scorer(s.X)
+        by_sentence = {int(x): float(v) for x, v in zip(s.sentences, scores, strict=True)}
+        used: set[int] = set()
+        texts = []
+        for x in sorted(by_sentence, key=lambda k: (-by_sentence[k], k)):
+            if x in used:
+                continue
+            first, last = excerpt(idx, by_sentence, x, model)
+            used.update(range(first, last + 1))
+            doc = idx.documents[idx.sent_doc[first]]
+            texts.append(doc.text[idx.sent_start[first] : idx.sent_end[last]])
+            if len(texts) == 3:
+                break
+        hits = [any(g and g in t for g in s.golds) for t in texts]
+        ok1 += hits[0]
+        ok3 += any(hits)
+        lengths.append(len(texts[0]))
+    return ok1 / len(rows), ok3 / len(rows), float(np.mean(lengths))
 
 
 def fit_confidence(samples: list[Sample], C: float) -> Linear:
@@ -104,7 +173,9 @@ def fit_confidence(samples: list[Sample], C: float) -> Linear:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m qa.tune")
-    ap.add_argument("--eval-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "eval")
+    ap.add_argument(
+        "--eval-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "eval"
+    )
     ap.add_argument("--write", action="store_true", help="write qa/weights.json")
     args = ap.parse_args(argv)
     base = json.loads(WEIGHTS.read_text())
@@ -113,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     samples = collect(args.eval_dir, model, cache)
     groups = sorted({s.group for s in samples if s.group != "seed"})
     print(f"{len(samples)} questions, {len(groups)} SQuAD articles + seed", file=sys.stderr)
-    print("current weights: top1/top3 %.3f/%.3f" % top1_rate(samples, model.scorer), file=sys.stderr)
+    print(
+        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, model.scorer)), file=sys.stderr
+    )
 
     # Leave one article out: fit on the others, measure on it.
     for C in (0.1, 1.0):
@@ -124,10 +197,37 @@ def main(argv: list[str] | None = None) -> int:
             sc = fit_scorer(train, C)
             res.append((len([s for s in test if s.answerable]), *top1_rate(test, sc)))
         n = sum(r[0] for r in res)
-        print(f"C={C}: held-out top1 {sum(r[0]*r[1] for r in res)/n:.3f} top3 {sum(r[0]*r[2] for r in res)/n:.3f}", file=sys.stderr)
+        print(
+            f"C={C}: held-out top1 {sum(r[0] * r[1] for r in res) / n:.3f} top3 {sum(r[0] * r[2] for r in res) / n:.3f}",
+            file=sys.stderr,
+        )
     scorer = fit_scorer(samples, 1.0)
-    print("all-data scorer: top1/top3 %.3f/%.3f" % top1_rate(samples, scorer), file=sys.stderr)
-    base["sentence"] = {"intercept": scorer.intercept, "coef": dict(zip(SENTENCE_FEATURES, scorer.coef.tolist(), strict=True))}
+    print("all-data scorer: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, scorer)), file=sys.stderr)
+    base["sentence"] = {
+        "intercept": scorer.intercept,
+        "coef": dict(zip(SENTENCE_FEATURES, scorer.coef.tolist(), strict=True)),
+    }
+
+    # Excerpts: the pair rule that quotes the most answers while excerpts average at most
+    # MAX_MEAN_CHARS (the acceptance allows 250; the margin is for unseen articles).
+    squad_only = [s for s in samples if s.group != "seed"]
+    best_pair = None
+    for chars in (0, 300, 350, 400):
+        for gap in (0.5, 1.0, 1.5, 2.0, 3.0, 100.0):
+            base["excerpt"] = {"pair_chars": chars, "pair_gap": gap}
+            top1, top3, mean = excerpt_figures(squad_only, Model.from_dict(base))
+            print(
+                f"  pair_chars {chars} gap {gap}: top1 {top1:.3f} top3 {top3:.3f} mean chars {mean:.0f}",
+                file=sys.stderr,
+            )
+            if mean <= MAX_MEAN_CHARS and (best_pair is None or (top1, top3) > best_pair[0]):
+                best_pair = ((top1, top3), {"pair_chars": chars, "pair_gap": gap})
+    assert best_pair is not None
+    base["excerpt"] = best_pair[1]
+    print(
+        f"excerpt rule {best_pair[1]}: SQuAD top1/top3 {best_pair[0][0]:.3f}/{best_pair[0][1]:.3f}",
+        file=sys.stderr,
+    )
 
     # Re-score with the new scorer: the confidence features depend on the chosen sentence.
     model = Model.from_dict(base)
@@ -141,8 +241,14 @@ def main(argv: list[str] | None = None) -> int:
     squad_s = [s for s in samples if s.group != "seed"]
     conf = fit_confidence(samples, 1.0)
     pooled = roc_auc([float(conf(s.qf)) for s in squad_s], [s.answerable for s in squad_s])
-    print(f"confidence AUC: held-out per-article mean {np.mean(aucs):.3f}; all-data fit on SQuAD {pooled:.3f}", file=sys.stderr)
-    base["confidence"] = {"intercept": conf.intercept, "coef": dict(zip(CONFIDENCE_FEATURES, conf.coef.tolist(), strict=True))}
+    print(
+        f"confidence AUC: held-out per-article mean {np.mean(aucs):.3f}; all-data fit on SQuAD {pooled:.3f}",
+        file=sys.stderr,
+    )
+    base["confidence"] = {
+        "intercept": conf.intercept,
+        "coef": dict(zip(CONFIDENCE_FEATURES, conf.coef.tolist(), strict=True)),
+    }
 
     # Threshold: on the seed article's dev set, the one that abstains on most unanswerable
     # questions while wrongly abstaining on at most one answerable question.
@@ -158,7 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         if best is None or key > best[0]:
             best = (key, t)
     assert best is not None
-    print(f"threshold {best[1]:.3f}: seed caught {best[0][1]}/5, SQuAD accuracy {best[0][2]:.3f}", file=sys.stderr)
+    print(
+        f"threshold {best[1]:.3f}: seed caught {best[0][1]}/5, SQuAD accuracy {best[0][2]:.3f}",
+        file=sys.stderr,
+    )
     base["threshold"] = float(best[1])
     for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
         print(line, file=sys.stderr)

@@ -40,12 +40,18 @@ def test_answer_cites_exact_span(article, fake_embedder):
     assert ARTICLE[top.context_start : top.context_start + len(top.context)] == top.context
     if not answer.abstained:
         assert "[1]" in answer.text and top.text in answer.text
-        assert [c.score for c in answer.citations] == sorted((c.score for c in answer.citations), reverse=True)
+        assert [c.score for c in answer.citations] == sorted(
+            (c.score for c in answer.citations), reverse=True
+        )
 
 
 def test_every_marker_points_at_a_citation(article, fake_embedder):
     a = Assistant.from_paths([article], embedder=fake_embedder)
-    for q in ["Who built the lighthouse?", "Where was the lens made?", "When did the keepers leave?"]:
+    for q in [
+        "Who built the lighthouse?",
+        "Where was the lens made?",
+        "When did the keepers leave?",
+    ]:
         answer = a.ask(q)
         markers = {int(m) for m in __import__("re").findall(r"\[(\d+)\]", answer.text)}
         assert markers <= set(range(1, len(answer.citations) + 1))
@@ -140,7 +146,10 @@ def test_followup_uses_history(tmp_path, fake_embedder):
         "Vasily is an activist. His wife helps soldiers."
     )
     a = Assistant.from_paths([f], embedder=fake_embedder)
-    history = [{"role": "user", "content": "Who is Ailana?"}, {"role": "assistant", "content": "A mother."}]
+    history = [
+        {"role": "user", "content": "Who is Ailana?"},
+        {"role": "assistant", "content": "A mother."},
+    ]
     answer = a.ask("Where did her son call her from?", history)
     assert "Ailana" in answer.question
 
@@ -151,7 +160,10 @@ def test_add_and_remove_documents(article, tmp_path, fake_embedder):
     d = tmp_path / "index"
     a = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
     a.add([Document(id="extra", text="The ferry leaves at noon. It returns at six.")])
-    assert {doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents} == {str(article), "extra"}
+    assert {doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents} == {
+        str(article),
+        "extra",
+    }
     a.remove("extra")
     assert [doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents] == [str(article)]
     with pytest.raises(QAError):

@@ -47,7 +47,9 @@ def test_paragraphs():
     assert paragraphs("a\n\n\n b \n\nc") == [(0, 1), (5, 6), (9, 10)]
 
 
-@pytest.mark.parametrize("params", [ChunkParams(), ChunkParams(max_words=30), ChunkParams(max_words=5)])
+@pytest.mark.parametrize(
+    "params", [ChunkParams(), ChunkParams(max_words=30), ChunkParams(max_words=5)]
+)
 def test_passages_cover_every_sentence_and_respect_limits(params):
     text = next(SEED_DIR.glob("*.txt")).read_text()
     c = chunk(text, params)
