@@ -125,6 +125,19 @@ _NEGATION = re.compile(
 _ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
+def _new_name(text: str, question_words: set[str]) -> float:
+    """1 for a run of two or more capitalised words the question lacks (a full name), 0.5 for one."""
+    best = 0.0
+    run = 0
+    last_end = -2
+    for m in _CAPITALISED.finditer(text):
+        new = m.group(0).lower().strip("'’s") not in question_words
+        run = run + 1 if new and m.start() <= last_end + 2 else (1 if new else 0)
+        last_end = m.end()
+        best = max(best, 1.0 if run >= 2 else 0.5 if run == 1 else 0.0)
+    return best
+
+
 @lru_cache(maxsize=262144)
 def term_list(text: str) -> tuple[str, ...]:
     return tuple(terms(text))
@@ -213,7 +226,7 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
     q_set = set(q_terms)
     q_bigrams = _bigrams(q_list)
     q_words = {w for w in words(question) if w not in STOPWORDS}
-    q_lower = set(question.lower().split())
+    q_lower = set(words(question))
     entities = (
         {m.group(0).lower() for m in _ENTITY.finditer(question.strip())}
         - STOPWORDS
@@ -240,9 +253,7 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
         cover.append(sum(idf[t] for t in q_set & st) / idf_total)
         cover_ctx.append(sum(idf[t] for t in q_set & ctx) / idf_total)
         num_match.append(float(bool(_NUMBERISH.search(text))))
-        name_match.append(
-            float(any(m.group(0).lower() not in q_lower for m in _CAPITALISED.finditer(text)))
-        )
+        name_match.append(_new_name(text, q_lower))
         novel.append(np.log1p(len(st - q_set)))
         length.append(np.log1p(len(text) / 100.0))
         bigram.append(len(q_bigrams & _bigrams(lists[i])) / len(q_bigrams) if q_bigrams else 0.0)
@@ -311,3 +322,31 @@ def excerpt(index: Index, scores: dict[int, float], s: int, model: Model) -> tup
     if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
         return s, s
     return first, last
+
+
+def select_excerpts(
+    index: Index, sentences: np.ndarray, scores: np.ndarray, model: Model, k: int
+) -> list[tuple[int, int, float]]:
+    """The k best excerpts (first sentence, last sentence, score), best first.
+
+    An excerpt that repeats one already chosen (a pull quote printed twice, say) is skipped:
+    a second copy of the same words is no second source.
+    """
+    by_sentence = dict(zip(sentences.tolist(), scores.tolist(), strict=True))
+    chosen: list[tuple[int, int, float]] = []
+    seen_words: list[frozenset[str]] = []
+    used: set[int] = set()
+    for s, sc in by_sentence.items():
+        if s in used:
+            continue
+        first, last = excerpt(index, by_sentence, s, model)
+        used.update(range(first, last + 1))
+        doc = index.documents[index.sent_doc[first]]
+        ws = word_set(doc.text[index.sent_start[first] : index.sent_end[last]])
+        if any(len(ws & other) >= 0.8 * min(len(ws), len(other)) for other in seen_words if ws):
+            continue
+        seen_words.append(ws)
+        chosen.append((first, last, sc))
+        if len(chosen) == k:
+            break
+    return chosen

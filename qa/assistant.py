@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from . import store
-from .answer import Model, Scored, default_model, excerpt, score
+from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder
 from .errors import QAError
@@ -229,18 +229,8 @@ class Assistant:
         return "The article" if len(self.index.documents) == 1 else "The documents"
 
     def _citations(self, scored: Scored) -> list[Citation]:
-        out: list[Citation] = []
-        used: set[int] = set()
-        by_sentence = dict(zip(scored.sentences.tolist(), scored.scores.tolist(), strict=True))
-        for s, sc in by_sentence.items():
-            if s in used:
-                continue
-            first, last = excerpt(self.index, by_sentence, s, self.model)
-            used.update(range(first, last + 1))
-            out.append(self._sentence_citation(first, last, sc))
-            if len(out) == CITATIONS:
-                break
-        return out
+        chosen = select_excerpts(self.index, scored.sentences, scored.scores, self.model, CITATIONS)
+        return [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
 
     def _sentence_citation(self, first: int, last: int, score: float) -> Citation:
         idx = self.index

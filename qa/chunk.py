@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import blingfire
 import numpy as np
 
+from .text import TERMS_VERSION
+
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _NON_WORD = re.compile(r"^[\W_]*$")
 # A "sentence" longer than this (a table, a log line, text with no punctuation) is cut at
@@ -22,6 +24,7 @@ class ChunkParams:
     max_words: int = 110
     overlap_sentences: int = 1
     max_sentence_chars: int = MAX_SENTENCE_CHARS
+    terms_version: str = TERMS_VERSION  # how BM25 terms are made (qa.text)
 
 
 @dataclass(frozen=True)

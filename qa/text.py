@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+import simplemma
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
@@ -19,9 +20,14 @@ STOPWORDS = frozenset(STOPWORDS_EN) | {
 _stemmer = Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=65536)
+# Changes whenever terms() would cut the same text differently; saved with each index.
+TERMS_VERSION = "lemma-snowball-1"
+
+
+@lru_cache(maxsize=262144)
 def _stem(word: str) -> str:
-    return _stemmer.stemWord(word)
+    # Lemmatise first so irregular forms meet (gave/give, went/go), then stem the rest.
+    return _stemmer.stemWord(simplemma.lemmatize(word, lang="en"))
 
 
 def words(text: str) -> list[str]:

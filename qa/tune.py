@@ -22,8 +22,8 @@ from .answer import (
     Linear,
     Model,
     default_model,
-    excerpt,
     score,
+    select_excerpts,
 )
 from .assistant import Assistant
 from .evaluate import eval_cache_dir, roc_auc, squad_articles
@@ -141,18 +141,11 @@ def excerpt_figures(samples: list[Sample], model: Model) -> tuple[float, float, 
     for s in rows:
         idx = s.assistant.index
         scores = model.scorer(s.X)
-        by_sentence = {int(x): float(v) for x, v in zip(s.sentences, scores, strict=True)}
-        used: set[int] = set()
-        texts = []
-        for x in sorted(by_sentence, key=lambda k: (-by_sentence[k], k)):
-            if x in used:
-                continue
-            first, last = excerpt(idx, by_sentence, x, model)
-            used.update(range(first, last + 1))
-            doc = idx.documents[idx.sent_doc[first]]
-            texts.append(doc.text[idx.sent_start[first] : idx.sent_end[last]])
-            if len(texts) == 3:
-                break
+        chosen = select_excerpts(idx, s.sentences, scores, model, 3)
+        texts = [
+            idx.documents[idx.sent_doc[f]].text[idx.sent_start[f] : idx.sent_end[last]]
+            for f, last, _ in chosen
+        ]
         hits = [any(g and g in t for g in s.golds) for t in texts]
         ok1 += hits[0]
         ok3 += any(hits)
@@ -185,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     groups = sorted({s.group for s in samples if s.group != "seed"})
     print(f"{len(samples)} questions, {len(groups)} SQuAD articles + seed", file=sys.stderr)
     print(
-        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, model.scorer)), file=sys.stderr
+        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, model.scorer)),
+        file=sys.stderr,
     )
 
     # Leave one article out: fit on the others, measure on it.
@@ -202,7 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
     scorer = fit_scorer(samples, 1.0)
-    print("all-data scorer: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, scorer)), file=sys.stderr)
+    print(
+        "all-data scorer: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, scorer)),
+        file=sys.stderr,
+    )
     base["sentence"] = {
         "intercept": scorer.intercept,
         "coef": dict(zip(SENTENCE_FEATURES, scorer.coef.tolist(), strict=True)),
@@ -213,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     squad_only = [s for s in samples if s.group != "seed"]
     best_pair = None
     for chars in (0, 300, 350, 400):
-        for gap in (0.5, 1.0, 1.5, 2.0, 3.0, 100.0):
+        for gap in (1.0, 2.0, 3.0, 4.0, 5.0, 100.0):
             base["excerpt"] = {"pair_chars": chars, "pair_gap": gap}
             top1, top3, mean = excerpt_figures(squad_only, Model.from_dict(base))
             print(
