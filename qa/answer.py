@@ -336,7 +336,8 @@ def select_excerpts(
     chosen: list[tuple[int, int, float]] = []
     seen_words: list[frozenset[str]] = []
     used: set[int] = set()
-    for s, sc in by_sentence.items():
+    for s in sorted(by_sentence, key=lambda x: (-by_sentence[x], x)):
+        sc = by_sentence[s]
         if s in used:
             continue
         first, last = excerpt(index, by_sentence, s, model)
