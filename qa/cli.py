@@ -20,7 +20,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="qa",
         description="Ask questions of documents; every answer quotes the exact sentences it rests on.",
     )
-    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX, help="where the index lives (default: %(default)s)")
+    p.add_argument(
+        "--index-dir",
+        type=Path,
+        default=DEFAULT_INDEX,
+        help="where the index lives (default: %(default)s)",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("index", help="index files, folders or .jsonl collections")
@@ -45,16 +50,31 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("eval", help="measure answers or retrieval on a dev set")
     s.add_argument("path", help="QA JSON-lines, SQuAD v2 JSON, or a BEIR folder")
-    s.add_argument("--documents", nargs="*", default=None, help="documents for a QA JSON-lines set (default: seeds/)")
-    s.add_argument("--limit", type=int, default=None, help="use only the first N articles or queries")
+    s.add_argument(
+        "--documents",
+        nargs="*",
+        default=None,
+        help="documents for a QA JSON-lines set (default: seeds/)",
+    )
+    s.add_argument(
+        "--limit", type=int, default=None, help="use only the first N articles or queries"
+    )
 
     s = sub.add_parser("serve", help="the web chat (Gradio)")
-    s.add_argument("paths", nargs="*", help="documents to index first (default: the existing index, else seeds/)")
+    s.add_argument(
+        "paths",
+        nargs="*",
+        help="documents to index first (default: the existing index, else seeds/)",
+    )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=7860)
-    s.add_argument("--share", action="store_true", help="open a public Gradio link (password protected)")
+    s.add_argument(
+        "--share", action="store_true", help="open a public Gradio link (password protected)"
+    )
     s.add_argument("--auth", default=None, metavar="USER:PASS")
-    s.add_argument("--no-auth", action="store_true", help="allow --share without a password (not advised)")
+    s.add_argument(
+        "--no-auth", action="store_true", help="allow --share without a password (not advised)"
+    )
     return p
 
 
@@ -75,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qa: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("qa: interrupted; the index on disk is unchanged unless a save had finished", file=sys.stderr)
+        print(
+            "qa: interrupted; the index on disk is unchanged unless a save had finished",
+            file=sys.stderr,
+        )
         return 130
     except Exception as exc:
         # A user never sees a traceback; QA_DEBUG=1 shows it to whoever fixes the bug.
@@ -95,7 +118,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "index":
         a = Assistant.from_paths(args.paths, index_dir=args.index_dir, index_type=args.index_type)
         idx = a.index
-        print(f"indexed {len(idx.documents)} documents, {idx.n_passages} passages, {idx.n_sentences} sentences in {args.index_dir}")
+        print(
+            f"indexed {len(idx.documents)} documents, {idx.n_passages} passages, {idx.n_sentences} sentences in {args.index_dir}"
+        )
         return 0
     if args.command == "verify":
         from .store import verify
@@ -138,7 +163,9 @@ def _open(index_dir: Path):
     from .store import current_version
 
     if current_version(index_dir) is None:
-        raise QAError(f"no index in {index_dir}/; build one with `qa index seeds/` (or your own files)")
+        raise QAError(
+            f"no index in {index_dir}/; build one with `qa index seeds/` (or your own files)"
+        )
     return Assistant.load(index_dir)
 
 
@@ -148,7 +175,10 @@ def format_answer(answer) -> str:
         lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
     if answer.closest:
         lines.append("Closest passages (not an answer):")
-        lines += [f"  - {c.document}, characters {c.start}-{c.end}: {c.text[:200]}" for c in answer.closest]
+        lines += [
+            f"  - {c.document}, characters {c.start}-{c.end}: {c.text[:200]}"
+            for c in answer.closest
+        ]
     return "\n".join(lines)
 
 
@@ -171,7 +201,10 @@ def _chat(assistant) -> int:
             print(f"qa: {exc}")
             continue
         print("qa> " + format_answer(answer).replace("\n", "\n    "))
-        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        history += [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
 
 
 if __name__ == "__main__":
