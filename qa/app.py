@@ -280,6 +280,9 @@ def launch_options() -> dict[str, Any]:
         "ssr_mode": False,
         "mcp_server": False,
         "enable_monitoring": False,
+        # Every API call without a browser session holds ~60 KB of state; Gradio keeps
+        # 10,000 by default (~600 MB). A thousand bounds memory yet spares live chats.
+        "state_session_capacity": 1000,
     }
 
 
