@@ -41,7 +41,7 @@ def test_index_then_ask_json_matches_the_python_api(tmp_path, real_embedder):
     out = run("--index-dir", str(index_dir), "index", str(SEEDS))
     assert out.returncode == 0, out.stderr
     assert "indexed 1 documents" in out.stdout
-    question = "Who heads the rights group Free Buryatia?"
+    question = "How many military deaths from Buryatia has RFE/RL recorded?"
     out = run("--index-dir", str(index_dir), "ask", question, "--json")
     assert out.returncode == 0, out.stderr
     cli = json.loads(out.stdout)
