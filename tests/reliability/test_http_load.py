@@ -101,7 +101,7 @@ def serve(folder: Path, *options: str) -> Iterator[Server]:
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=60)  # Gradio shuts down slowly on a busy machine
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
