@@ -71,35 +71,26 @@ def fuse(
     return Ranked(ids[order].astype(np.int64), fused[order], dense[order], lex[order])
 
 
-def search_passages(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
-    depth = min(fusion.depth, index.n_passages)
+def _hybrid(vectors, bm25, vectors_of, n: int, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
+    """Dense top list from `vectors`, BM25 over every unit, fused."""
+    depth = min(fusion.depth, n)
     if depth == 0:
         empty = np.zeros(0)
         return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
-    scores, ids = index.passage_vectors.search(q[None, :], depth)
+    scores, ids = vectors.search(q[None, :], depth)
     keep = ids[0] >= 0
-    return fuse(
-        ids[0][keep],
-        scores[0][keep],
-        index.passage_bm25.scores(q_terms),
-        fusion,
-        index.passage_vectors_of,
-        q,
-    )
+    return fuse(ids[0][keep], scores[0][keep], bm25.scores(q_terms), fusion, vectors_of, q)
+
+
+def search_passages(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
+    return _hybrid(
+        index.passage_vectors, index.passage_bm25, index.passage_vectors_of,
+        index.n_passages, q, q_terms, fusion,
+    )  # fmt: skip
 
 
 def search_sentences(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
-    depth = min(fusion.depth, index.n_sentences)
-    if depth == 0:
-        empty = np.zeros(0)
-        return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
-    scores, ids = index.sentence_vectors.search(q[None, :], depth)
-    keep = ids[0] >= 0
-    return fuse(
-        ids[0][keep],
-        scores[0][keep],
-        index.sentence_bm25.scores(q_terms),
-        fusion,
-        index.sentence_vectors_of,
-        q,
-    )
+    return _hybrid(
+        index.sentence_vectors, index.sentence_bm25, index.sentence_vectors_of,
+        index.n_sentences, q, q_terms, fusion,
+    )  # fmt: skip
