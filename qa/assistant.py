@@ -171,8 +171,8 @@ class Assistant:
                 for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)
             ]
             text = (
-                f"{self._subject()} does not say. The closest passages are shown with it, "
-                f"but they do not answer “{question}”."
+                f"{self._subject()} does not say. The closest passages are shown for context; "
+                f"they do not answer “{question}”."
             )
             answer = Answer(
                 text=text,
