@@ -36,8 +36,12 @@ START_TIMEOUT_S = 60.0
 # `qa serve` with the fake embedder (fake_cli.py). A public link would reach gradio.live:
 # refuse the tunnel, as a machine without internet would, and say so on stderr.
 LAUNCH = f"""
-import runpy, sys
+import runpy, signal, sys
 import gradio.networking
+
+# A shell starts background jobs with Ctrl-C ignored, and children inherit that; the test
+# stands for a user at a terminal, where Ctrl-C reaches the server.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 def no_tunnel(**kwargs):
     print("test: tunnel refused", file=sys.stderr, flush=True)
