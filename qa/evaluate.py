@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 
 from .errors import QAError
 from .ingest import Document
@@ -36,14 +37,9 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float:
     pos, neg = s[y], s[~y]
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    ranks[order] = np.arange(1, len(order) + 1)
-    allv = np.concatenate([pos, neg])
-    # average ranks of ties
-    for v in np.unique(allv):
-        m = allv == v
-        ranks[m] = ranks[m].mean()
+    ranks = rankdata(  # average ranks for ties
+        np.concatenate([pos, neg])
+    )
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 

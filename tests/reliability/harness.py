@@ -72,3 +72,24 @@ def remove_tree(root: Path) -> None:
                     os.unlink(entry.path)
     for folder in reversed(folders):
         os.rmdir(folder)
+
+
+def wrong_answers(records, before: dict, after: dict, add_start: float, add_end: float) -> list:
+    """Questions whose concurrent answer matches neither index it could have been asked of.
+
+    `records` are (start, end, question, answer, error); an answer finished before the add
+    must equal `before`, one started after it `after`, one overlapping it either.
+    """
+    wrong = []
+    for t0, t1, q, answer, _ in records:
+        if answer is None:
+            continue
+        if t1 < add_start:
+            allowed = [before[q]]
+        elif t0 > add_end:
+            allowed = [after[q]]
+        else:
+            allowed = [before[q], after[q]]
+        if answer not in allowed:
+            wrong.append(q)
+    return wrong

@@ -11,7 +11,7 @@ import pytest
 from qa.assistant import Assistant
 from qa.ingest import Document
 
-from .harness import NOTES, SEEDS
+from .harness import NOTES, SEEDS, wrong_answers
 
 THREADS = 32
 DURATION_S = 20.0
@@ -62,18 +62,7 @@ def run_load(assistant: Assistant, figures, label: str, duration: float = DURATI
     assert before != after  # the add changed something, so the check below means something
 
     errors = [r[4] for r in records if r[4]]
-    wrong = []
-    for t0, t1, q, answer, _ in records:
-        if answer is None:
-            continue
-        if t1 < add_start:
-            allowed = [before[q]]
-        elif t0 > add_end:
-            allowed = [after[q]]
-        else:
-            allowed = [before[q], after[q]]
-        if answer not in allowed:
-            wrong.append(q)
+    wrong = wrong_answers(records, before, after, add_start, add_end)
     latencies = np.array([t1 - t0 for t0, t1, *_ in records])
     figures["requests served"] += len(records)
     report = {

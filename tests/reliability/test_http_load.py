@@ -24,7 +24,7 @@ import pytest
 
 from qa.extract import MAX_UPLOAD_BYTES
 
-from .harness import FAKE_CLI, NOTES, ROOT
+from .harness import FAKE_CLI, NOTES, ROOT, wrong_answers
 from .test_concurrent_load import ADDED, QUESTIONS
 
 THREADS = 32
@@ -232,18 +232,9 @@ def test_32_http_clients_while_a_file_is_uploaded(server, figures):
     assert before != after  # the upload changed some answers, so the check below means something
 
     errors = [r[4] for r in records if r[4]]
-    wrong = []
-    for t0, t1, q, answer, _ in records:
-        if answer is None:
-            continue
-        if t1 < add_start:
-            allowed = [before[q][0]]
-        elif t0 > add_end:
-            allowed = [after[q][0]]
-        else:
-            allowed = [before[q][0], after[q][0]]
-        if answer not in allowed:
-            wrong.append(q)
+    answers_before = {q: answer for q, (answer, _) in before.items()}
+    answers_after = {q: answer for q, (answer, _) in after.items()}
+    wrong = wrong_answers(records, answers_before, answers_after, add_start, add_end)
     latencies = np.array([t1 - t0 for t0, t1, *_ in records]) * 1000
     during = sum(1 for t0, t1, *_ in records if t1 >= add_start and t0 <= add_end)
     after_upload = sum(1 for t0, *_ in records if t0 > add_end)
