@@ -348,27 +348,31 @@ def _gather(
 def _vectors(
     items: list[_Doc], unit: str, old: Vectors | None, dim: int, index_type: str
 ) -> Vectors:
-    """The rows of every document in order, indexed; only new rows are added to an old index."""
-    old_rows = np.asarray(old.rows) if old is not None else None
-    parts: list[np.ndarray] = []
+    """The rows of every document in order; old rows are referred to, not copied."""
     old_row: list[np.ndarray] = []
+    fresh: list[np.ndarray] = []
+    run_start, run_len = -1, 0  # consecutive old rows, referred to as one range
     for it in items:
         n = len(it.passage_first) if unit == "p" else len(it.sent_start)
         start = it.p_old if unit == "p" else it.s_old
-        if start >= 0:
-            assert old_rows is not None
-            parts.append(old_rows[start : start + n])
-            old_row.append(np.arange(start, start + n, dtype=np.int64))
-        else:
+        if start >= 0 and start == run_start + run_len:
+            run_len += n
+            continue
+        if run_len:
+            old_row.append(np.arange(run_start, run_start + run_len, dtype=np.int64))
+        run_start, run_len = (start, n) if start >= 0 else (-1, 0)
+        if start < 0:
             vec = it.p_vec if unit == "p" else it.s_vec
             assert vec is not None
-            parts.append(np.asarray(vec, dtype=np.float32))
+            fresh.append(np.asarray(vec, dtype=np.float32))
             old_row.append(np.full(n, -1, dtype=np.int64))
-    rows = np.concatenate(parts) if parts else np.zeros((0, dim), dtype=np.float32)
+    if run_len:
+        old_row.append(np.arange(run_start, run_start + run_len, dtype=np.int64))
+    new = np.concatenate(fresh) if fresh else np.zeros((0, dim), dtype=np.float32)
     olds = np.concatenate(old_row) if old_row else np.zeros(0, dtype=np.int64)
     if old is not None and (olds >= 0).any():
-        return old.updated(rows, olds, index_type)
-    return Vectors.build(rows, index_type)
+        return old.updated(olds, new, index_type)
+    return Vectors.build(new, index_type)
 
 
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:

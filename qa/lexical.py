@@ -13,10 +13,12 @@ vectorised pass. Term ids are append-only: ids of an older index stay valid in a
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from .vectors import Part
 
 K1, B = 1.2, 0.75
 FORMAT_VERSION = 2
@@ -70,12 +72,18 @@ class Lexical:
         df = int(self.df[self.vocab[term]]) if term in self.vocab else 0
         return float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5)))
 
-    def save(self, directory: Path) -> None:
-        for name in _ARRAYS:
-            np.save(directory / f"{name}.npy", getattr(self, name))
-        (directory / "vocab.json").write_text(json.dumps(self.terms_list, ensure_ascii=False))
+    def parts(self) -> list[Part]:
+        """The files of this index (all rewritten by each version: the scores change)."""
         params = {"format_version": FORMAT_VERSION, "k1": K1, "b": B, "units": self.n}
-        (directory / "params.json").write_text(json.dumps(params))
+        return [
+            *(Part(f"{name}.npy", _npy_writer(getattr(self, name))) for name in _ARRAYS),
+            Part("vocab.json", _json_writer(self.terms_list)),
+            Part("params.json", _json_writer(params)),
+        ]
+
+    def save(self, directory: Path) -> None:
+        for part in self.parts():
+            part.write(directory / part.rel)
 
     @classmethod
     def load(cls, directory: Path, *, mmap: bool = False) -> Lexical:
@@ -96,6 +104,14 @@ class Lexical:
         ):
             raise ValueError(f"{directory} has arrays of inconsistent sizes")
         return cls(vocab, arrays["unit_ptr"], arrays["unit_ids"], arrays)
+
+
+def _npy_writer(array: np.ndarray) -> Callable[[Path], None]:
+    return lambda path: np.save(path, array)
+
+
+def _json_writer(value: object) -> Callable[[Path], None]:
+    return lambda path: path.write_text(json.dumps(value, ensure_ascii=False))
 
 
 def _score_matrix(

@@ -5,14 +5,17 @@ Layout of an index directory:
     index/
       CURRENT            name of the live version folder (replaced atomically)
       .lock              held while writing, so two writers never interleave
-      v-<stamp>/         one complete version: manifest.json, documents.jsonl, spans.npz,
-                         passages.npy, sentences.npy (exact vectors), for large collections
-                         passages.faiss + passages.slots.npy (and the same for sentences),
-                         bm25-*/
+      v-<stamp>/         one complete version: manifest.json, documents.jsonl (and
+                         documents-<token>.jsonl for texts added since), spans.npz, passages-<token>.npy (exact vectors, one file per
+                         segment), passages.slots.npy, for large collections
+                         passages-<token>.faiss (and the same for sentences), bm25-*/
       .staging/          embedded batches of a build in progress (see qa.staging)
 
 A build writes a new version folder, then switches CURRENT with os.replace; a crash
-before the switch leaves the previous version live and untouched.
+before the switch leaves the previous version live and untouched. Files are never changed
+once written, so a new version hard-links the files it shares with the current one (document
+texts, vector segments, the approximate index) and copies their checksums from its manifest:
+adding one document writes that document, its vectors and the small files, not the index.
 
 Loading checks every file's size against the manifest, and the sha256 of files up to
 VERIFY_MAX_BYTES: that covers all of a small index, while a large one opens in about a second
@@ -26,8 +29,10 @@ import dataclasses
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -41,10 +46,14 @@ from .errors import IndexIntegrityError, QAError
 from .index import Index
 from .ingest import Document
 from .lexical import Lexical
-from .vectors import Vectors
+from .vectors import Part, Vectors
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 2  # 2: exact vectors in .npy, approximate indexes for large collections
+# 2: exact vectors in .npy, approximate indexes for large collections
+# 3: files shared between versions (vector segments, document files), linked, not rewritten
+FORMAT_VERSION = 3
+DOCUMENTS_MAX_DEAD = 0.2  # share of stored text no longer indexed before texts are rewritten
+DOCUMENTS_MAX_FILES = 16
 VERIFY_MAX_BYTES = 32 << 20  # files up to this size are hashed at every load
 LOCK_TIMEOUT_S = 600
 
@@ -107,27 +116,19 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
     tmp = directory / f".tmp-{stamp}"
     tmp.mkdir()
     try:
-        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as fh:
-            for doc in index.documents:
-                record = {"id": doc.id, "title": doc.title, "text": doc.text}
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        np.savez(
-            tmp / "spans.npz",
-            sent_doc=index.sent_doc,
-            sent_start=index.sent_start,
-            sent_end=index.sent_end,
-            passage_doc=index.passage_doc,
-            passage_first=index.passage_first,
-            passage_last=index.passage_last,
-        )
-        index.passage_vectors.save(tmp, "passages")
-        index.sentence_vectors.save(tmp, "sentences")
+        doc_entries, doc_parts = _document_parts(index, current_version(directory))
+        parts = [
+            *doc_parts,
+            Part("spans.npz", lambda path: _save_spans(index, path)),
+            *index.passage_vectors.parts("passages"),
+            *index.sentence_vectors.parts("sentences"),
+        ]
         for name, lex in (
             ("bm25-passages", index.passage_bm25),
             ("bm25-sentences", index.sentence_bm25),
         ):
-            (tmp / name).mkdir()
-            lex.save(tmp / name)
+            parts += [dataclasses.replace(p, rel=f"{name}/{p.rel}") for p in lex.parts()]
+        files = _write_parts(parts, tmp)
         manifest = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -143,18 +144,18 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
                 "sentences": index.sentence_vectors.describe(),
             },
             "sources": sources,
-            "documents": [
-                {"id": d.id, "sha256": d.sha256, "chars": len(d.text)} for d in index.documents
-            ],
+            "documents": doc_entries,
             "counts": {
                 "documents": len(index.documents),
                 "passages": index.n_passages,
                 "sentences": index.n_sentences,
             },
-            "files": _digests(tmp),
+            "files": files,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        _fsync_tree(tmp)
+        _fsync(tmp / "manifest.json")
+        for folder in {(tmp / p.rel).parent for p in parts} | {tmp}:
+            _fsync(folder)
         final = directory / stamp
         os.replace(tmp, final)
         pointer = directory / ".CURRENT.tmp"
@@ -165,8 +166,123 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    for part in parts:  # their files now live in `final`: the next version links them from there
+        if part.saved is not None:
+            part.saved(final)
     _remove_old_versions(directory, keep=stamp)
     return final
+
+
+def _write_parts(parts: list[Part], folder: Path) -> dict[str, dict[str, Any]]:
+    """Write or link every part into `folder`, fsync what was written; return the digests.
+
+    A part whose content already lives in a version folder is hard-linked from there, and its
+    digest is copied from that version's manifest: unchanged files cost neither a write nor a
+    hash. If linking fails (the version was removed, the file system has no links, the size
+    is not the recorded one), the part is written from memory like any other.
+    """
+    files: dict[str, dict[str, Any]] = {}
+    written: list[str] = []
+    manifests: dict[Path, dict[str, Any]] = {}
+    for part in parts:
+        dest = folder / part.rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        digest = _link(part, dest, manifests) if part.home is not None else None
+        if digest is None:
+            part.write(dest)
+            written.append(part.rel)
+        else:
+            files[part.rel] = digest
+    # hashlib releases the GIL on large blocks: big files hash side by side.
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        digests = pool.map(lambda rel: _file_digest(folder / rel), written)
+        files.update(zip(written, digests, strict=True))
+        list(pool.map(lambda rel: _fsync(folder / rel), written))
+    return dict(sorted(files.items()))
+
+
+def _link(part: Part, dest: Path, manifests: dict[Path, dict[str, Any]]) -> dict[str, Any] | None:
+    assert part.home is not None
+    try:
+        if part.home not in manifests:
+            manifests[part.home] = json.loads((part.home / "manifest.json").read_text())
+        digest = manifests[part.home]["files"][part.rel]
+        os.link(part.home / part.rel, dest)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if dest.stat().st_size != digest.get("bytes"):
+        dest.unlink()
+        return None
+    return {"bytes": digest["bytes"], "sha256": digest["sha256"]}
+
+
+def _save_spans(index: Index, path: Path) -> None:
+    np.savez(
+        path,
+        sent_doc=index.sent_doc,
+        sent_start=index.sent_start,
+        sent_end=index.sent_end,
+        passage_doc=index.passage_doc,
+        passage_first=index.passage_first,
+        passage_last=index.passage_last,
+    )
+
+
+def _document_parts(
+    index: Index, previous: Path | None
+) -> tuple[list[dict[str, Any]], list[Part]]:
+    """Manifest entries of the documents, and the JSON-lines files that hold their texts.
+
+    Texts are written once: documents the current version already stores (same id, text and
+    title) stay in its files, which are linked; only the others go to a new file. Once a fifth
+    of the stored characters belong to documents no longer indexed, or there are too many
+    files, all texts are written again into one file.
+    """
+    old: dict[tuple[str, str, str], str] = {}
+    old_chars: dict[str, int] = {}
+    if previous is not None:
+        try:
+            for e in json.loads((previous / "manifest.json").read_text())["documents"]:
+                old[(e["id"], e["sha256"], e["title"])] = e["file"]
+                old_chars[e["file"]] = e["file_chars"]
+        except (OSError, ValueError, KeyError, TypeError):
+            old, old_chars = {}, {}
+    keys = [(d.id, d.sha256, d.title) for d in index.documents]
+    files = [old.get(key) for key in keys]
+    kept = {f for f in files if f is not None}
+    live = sum(len(d.text) for d, f in zip(index.documents, files, strict=True) if f is not None)
+    stored = sum(old_chars[f] for f in kept)
+    if stored - live > DOCUMENTS_MAX_DEAD * stored or len(kept) >= DOCUMENTS_MAX_FILES:
+        files, kept = [None] * len(keys), set()
+    new = [d for d, f in zip(index.documents, files, strict=True) if f is None]
+    # All texts go to documents.jsonl; texts added later go to files of their own.
+    rel = f"documents-{secrets.token_hex(6)}.jsonl" if kept else "documents.jsonl"
+    chars = {f: old_chars[f] for f in kept} | {rel: sum(len(d.text) for d in new)}
+    entries = [
+        {"id": d.id, "sha256": sha, "title": d.title, "chars": len(d.text),
+         "file": f or rel, "file_chars": chars[f or rel]}  # fmt: skip
+        for d, (_, sha, _), f in zip(index.documents, keys, files, strict=True)
+    ]
+    parts = [
+        # Should the link fail, the file is written again with the documents it must hold.
+        Part(f, _documents_writer([d for d, g in zip(index.documents, files, strict=True)
+                                   if g == f]), previous)  # fmt: skip
+        for f in sorted(kept)
+    ]
+    if new:
+        parts.append(Part(rel, _documents_writer(new)))
+    return entries, parts
+
+
+def _documents_writer(documents: list[Document]) -> Callable[[Path], None]:
+    return lambda path: _write_documents(documents, path)
+
+
+def _write_documents(documents: list[Document], path: Path) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for doc in documents:
+            record = {"id": doc.id, "title": doc.title, "text": doc.text}
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def _data_files(folder: Path) -> list[str]:
@@ -175,15 +291,6 @@ def _data_files(folder: Path) -> list[str]:
         for p in folder.rglob("*")
         if p.is_file() and p.name != "manifest.json"
     )
-
-
-def _digests(folder: Path) -> dict[str, dict[str, Any]]:
-    # hashlib releases the GIL on large blocks: big vector files hash side by side.
-    files = _data_files(folder)
-    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        return dict(
-            zip(files, pool.map(lambda rel: _file_digest(folder / rel), files), strict=True)
-        )
 
 
 def _file_digest(path: Path) -> dict[str, Any]:
@@ -200,13 +307,6 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for p in folder.rglob("*"):
-        if p.is_file():
-            _fsync(p)
-    _fsync(folder)
 
 
 def _remove_old_versions(directory: Path, keep: str) -> None:
@@ -265,13 +365,15 @@ def _load_version(
     assert version is not None
     _verify(version, manifest, rebuild, hash_max=_hash_limit(verify))
     try:
-        documents = []
-        with (version / "documents.jsonl").open(encoding="utf-8") as fh:
-            for line in fh:
-                rec = json.loads(line)
-                documents.append(
-                    Document(id=rec["id"], text=rec["text"], title=rec.get("title", ""))
-                )
+        texts: dict[tuple[str, str], Document] = {}
+        for rel in sorted({e["file"] for e in manifest["documents"]}):
+            with (version / rel).open(encoding="utf-8") as fh:
+                for line in fh:
+                    rec = json.loads(line)
+                    texts[(rel, rec["id"])] = Document(
+                        id=rec["id"], text=rec["text"], title=rec.get("title", "")
+                    )
+        documents = [texts[(e["file"], e["id"])] for e in manifest["documents"]]
         spans = np.load(version / "spans.npz", allow_pickle=False)
         vectors = manifest["vectors"]
         index = Index(

@@ -7,17 +7,21 @@ Three kinds, chosen by size (`choose_kind`) or by the user:
     ivfpq  FAISS IVF-PQ (48-byte codes) whose candidates are re-scored with the exact rows;
            small in memory and quick to build for millions of vectors
 
-The exact rows are always kept (`<name>.npy`): answers re-score candidates with them, and a
-rebuild reuses them instead of re-embedding. An approximate index labels its vectors with
-*slots*, numbers that never change, so adding documents only adds vectors to it; `slot_row`
-maps a slot to the current row (-1 once its document is gone) and dead slots are filtered out
-during the search. When too many slots are dead the approximate index is rebuilt from the rows.
+The exact rows are always kept (`<name>-<token>.npy` segments): answers re-score candidates
+with them, and a rebuild reuses them instead of re-embedding. Vectors are labelled with
+*slots*, numbers that never change: `slot_row` maps a slot to the current row (-1 once its
+document is gone), and dead slots are filtered out during the search. An update writes only
+its new vectors, as one more segment, searched exactly beside the approximate index until
+they are many enough to be added to it. When too many slots are dead, everything is rebuilt
+from the exact rows.
 """
 
 from __future__ import annotations
 
 import contextlib
 import mmap
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +48,11 @@ IVF_NPROBE = 48
 RERANK_FACTOR = 4  # IVF-PQ candidates fetched per wanted result, then re-scored exactly
 RERANK_MIN = 384  # at 1M synthetic vectors: 256 gives recall@10 0.95, 384 ~0.97
 SINGLE_THREAD_MAX_QUERIES = 8
+# Vectors added since the approximate index was built are searched exactly (~0.1 ms per 1,000
+# at 384 dimensions); past this many they are added to a copy of the index, which is rewritten.
+TAIL_MIN = 2048
+TAIL_FRACTION = 0.02
+MAX_SEGMENTS = 8
 
 
 def choose_kind(n: int, requested: str = "auto") -> str:
@@ -57,48 +66,101 @@ def choose_kind(n: int, requested: str = "auto") -> str:
     return "flat" if n <= FLAT_MAX else "hnsw" if n <= HNSW_MAX else "ivfpq"
 
 
+def _token() -> str:
+    return secrets.token_hex(6)
+
+
+@dataclass(eq=False)
+class Stored:
+    """A value saved once to an immutable file, so that later versions can link that file."""
+
+    value: Any  # an array of exact rows, or a faiss index
+    token: str = field(default_factory=_token)  # names the file: never reused for other content
+    home: Path | None = None  # the version folder holding the file, once it is saved
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a saved index: written anew, or linked from the version that holds it."""
+
+    rel: str  # path inside the version folder
+    write: Callable[[Path], None]
+    home: Path | None = None  # a version folder whose `rel` holds exactly this content
+    saved: Callable[[Path], None] | None = None  # told the new version folder once it is live
+
+
 @dataclass
 class Vectors:
-    """Row-ordered exact vectors and, for hnsw/ivfpq, an approximate index over slots."""
+    """Exact vectors by slot, in segments, and an approximate index over the first slots.
 
-    rows: np.ndarray  # (n, d) float32, unit length; may be a read-only memory map
+    Slots are numbers that never change: a new vector takes the next slot in a new segment,
+    and `slot_row` maps a slot to the current row (-1 once its document is gone). The
+    approximate index covers slots [0, ann.ntotal); later slots (the "tail", the vectors
+    added since) are searched exactly and folded into the index once they are too many.
+    Segments and the approximate index are immutable once saved, so a new version links
+    their files instead of writing them again.
+    """
+
+    segments: list[Stored]  # (m, d) float32 rows, in slot order; may be read-only memory maps
+    slot_row: np.ndarray  # int64 per slot: row, or -1 for a removed vector
     kind: str = "flat"
-    ann: faiss.Index | None = None
-    slot_row: np.ndarray | None = None  # int64 per slot: row, or -1 for a removed vector
+    ann: Stored | None = None  # faiss index over slots [0, ann.ntotal)
     params: dict[str, Any] = field(default_factory=dict)
+    dim: int = 0
 
     def __post_init__(self) -> None:
+        lengths = [len(s.value) for s in self.segments]
+        self.seg_start = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        if self.segments:
+            self.dim = int(self.segments[0].value.shape[1])
+        live = np.flatnonzero(self.slot_row >= 0)
+        self.row_slot = np.empty(len(live), dtype=np.int64)
+        self.row_slot[self.slot_row[live]] = live
         self._selector: tuple[np.ndarray, Any] | None = None
-        if self.ann is not None and self.slot_row is None:
-            self.slot_row = np.arange(self.ann.ntotal, dtype=np.int64)
-        if self.slot_row is not None:
-            dead = self.slot_row < 0
-            if dead.any():
-                # Bitmap of live slots: searches skip dead ones instead of over-fetching.
-                bitmap = np.packbits(~dead, bitorder="little")
-                self._selector = (
-                    bitmap,
-                    faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)),
-                )
+        n_ann = self.ann.value.ntotal if self.ann is not None else 0
+        dead = self.slot_row[:n_ann] < 0
+        if dead.any():
+            # Bitmap of live slots: searches skip dead ones instead of over-fetching.
+            bitmap = np.packbits(~dead, bitorder="little")
+            self._selector = (bitmap, faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap)))
 
     # -- the faiss-like surface the rest of qa uses --------------------------------------
     @property
     def ntotal(self) -> int:
-        return len(self.rows)
+        return len(self.row_slot)
+
+    @property
+    def n_slots(self) -> int:
+        return int(self.seg_start[-1])
 
     @property
     def d(self) -> int:
-        return int(self.rows.shape[1])
+        return self.dim
 
     @property
     def dead_slots(self) -> int:
-        return 0 if self.slot_row is None else int((self.slot_row < 0).sum())
+        return self.n_slots - self.ntotal
+
+    @property
+    def rows(self) -> np.ndarray:
+        """All rows in order: the segment itself when it is one, in order; else a copy."""
+        if len(self.segments) == 1 and self.dead_slots == 0 and _is_identity(self.row_slot):
+            return self.segments[0].value
+        return self.reconstruct_n(0, self.ntotal)
 
     def reconstruct_batch(self, ids: np.ndarray) -> np.ndarray:
-        return np.asarray(self.rows[np.asarray(ids, dtype=np.int64)], dtype=np.float32)
+        return self._slots(self.row_slot[np.asarray(ids, dtype=np.int64)])
 
     def reconstruct_n(self, start: int, n: int) -> np.ndarray:
-        return np.asarray(self.rows[start : start + n], dtype=np.float32)
+        return self._slots(self.row_slot[start : start + n])
+
+    def _slots(self, slots: np.ndarray) -> np.ndarray:
+        out = np.empty((len(slots), self.dim), dtype=np.float32)
+        which = np.searchsorted(self.seg_start, slots, side="right") - 1
+        for i in np.unique(which):
+            hit = which == i
+            out[hit] = self.segments[i].value[slots[hit] - self.seg_start[i]]
+        return out
 
     def search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Inner products and row ids of the `k` nearest rows of each query; -1 pads."""
@@ -118,8 +180,36 @@ class Vectors:
             faiss.omp_set_num_threads(threads)
 
     def _search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        if self.ann is None:
-            return faiss.knn(q, self.rows, k, metric=faiss.METRIC_INNER_PRODUCT)
+        found = []
+        first_exact = 0
+        if self.ann is not None:
+            found.append(self._ann_search(q, k))
+            first_exact = self.ann.value.ntotal
+        for i, seg in enumerate(self.segments):
+            a, b = max(int(self.seg_start[i]), first_exact), int(self.seg_start[i + 1])
+            if a < b:
+                found.append(self._exact(q, k, seg.value[a - self.seg_start[i] :], a))
+        if len(found) == 1:
+            return found[0]
+        scores = np.concatenate([f[0] for f in found], axis=1)
+        ids = np.concatenate([f[1] for f in found], axis=1)
+        scores = np.where(ids >= 0, scores, -np.inf).astype(np.float32)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+
+    def _exact(
+        self, q: np.ndarray, k: int, rows: np.ndarray, first_slot: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        slot_row = self.slot_row[first_slot : first_slot + len(rows)]
+        # Fetch past the dead rows, which are dropped afterwards.
+        fetch = min(k + int((slot_row < 0).sum()), len(rows))
+        scores, found = faiss.knn(q, rows, fetch, metric=faiss.METRIC_INNER_PRODUCT)
+        ids = np.where(found >= 0, slot_row[np.maximum(found, 0)], -1)
+        return scores, ids
+
+    def _ann_search(self, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        assert self.ann is not None
+        ann = self.ann.value
         sel = None if self._selector is None else self._selector[1]
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW()
@@ -128,11 +218,10 @@ class Vectors:
         else:
             params = faiss.SearchParametersIVF()
             params.nprobe = int(self.params.get("nprobe", IVF_NPROBE))
-            fetch = min(max(k * RERANK_FACTOR, RERANK_MIN), self.ann.ntotal)
+            fetch = min(max(k * RERANK_FACTOR, RERANK_MIN), ann.ntotal)
         if sel is not None:
             params.sel = sel
-        scores, slots = self.ann.search(q, fetch, params=params)
-        assert self.slot_row is not None
+        scores, slots = ann.search(q, fetch, params=params)
         ids = np.where(slots >= 0, self.slot_row[np.maximum(slots, 0)], -1)
         if self.kind == "ivfpq":
             scores, ids = self._rerank(q, ids, k)
@@ -159,8 +248,10 @@ class Vectors:
         """Index `rows` (unit-length float32) with `kind`, or the kind `choose_kind` picks."""
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         kind = choose_kind(len(rows), kind)
+        slot_row = np.arange(len(rows), dtype=np.int64)
+        segments = [Stored(rows)]
         if kind == "flat":
-            return cls(rows, "flat", params={"kind": "flat"})
+            return cls(segments, slot_row, "flat", params={"kind": "flat"}, dim=rows.shape[1])
         d = rows.shape[1]
         if kind == "hnsw":
             m = int(params.get("m", HNSW_M))
@@ -188,71 +279,134 @@ class Vectors:
                 "nprobe": int(params.get("nprobe", IVF_NPROBE)),
             }
         _add_in_blocks(ann, rows)
-        return cls(rows, kind, ann, np.arange(len(rows), dtype=np.int64), p)
+        return cls(segments, slot_row, kind, Stored(ann), p, dim=d)
 
-    def updated(self, rows: np.ndarray, old_row: np.ndarray, kind: str = "auto") -> Vectors:
-        """The vectors after an update: `rows` are the new exact rows; `old_row[r]` is the row of
-        `self` that row r repeats, or -1 for a new vector. Only the new vectors are indexed."""
-        rows = np.ascontiguousarray(rows, dtype=np.float32)
-        want = choose_kind(len(rows), kind)
-        if kind == "auto" and self.kind != "flat" and FLAT_MAX // 2 < len(rows) <= 2 * HNSW_MAX:
+    def updated(self, old_row: np.ndarray, new: np.ndarray, kind: str = "auto") -> Vectors:
+        """The vectors after an update: row r repeats row `old_row[r]` of `self`, or, where that
+        is -1, is the next row of `new`. Old vectors stay where they are (no copy): the new
+        ones form one more segment, searched exactly until the tail is folded into the index."""
+        old_row = np.asarray(old_row, dtype=np.int64)
+        new = np.ascontiguousarray(new, dtype=np.float32).reshape(-1, self.dim)
+        n_rows = len(old_row)
+        want = choose_kind(n_rows, kind)
+        if kind == "auto" and self.kind != "flat" and FLAT_MAX // 2 < n_rows <= 2 * HNSW_MAX:
             # Keep an approximate index while it still suits (within 2x of the thresholds):
             # a collection near a threshold must not flip kinds, and rebuild, at every update.
             want = self.kind
-        if want != self.kind or want == "flat" or self.ann is None or self.slot_row is None:
-            return Vectors.build(rows, want, **_tuning(self.params))
-        row_slot = np.full(self.ntotal, -1, dtype=np.int64)
-        live = self.slot_row >= 0
-        row_slot[self.slot_row[live]] = np.flatnonzero(live)
-        new = np.flatnonzero(old_row < 0)
-        n_slots = self.ann.ntotal + len(new)
-        if n_slots - (len(rows) - len(new)) > MAX_DEAD_FRACTION * n_slots:
-            return Vectors.build(rows, want, **_tuning(self.params))
-        # A loaded index may be a read-only memory map, and the old Index may still be
-        # serving searches: add to a private copy.
-        ann = faiss.deserialize_index(faiss.serialize_index(self.ann))
-        slot_row = np.full(n_slots, -1, dtype=np.int64)
         kept = np.flatnonzero(old_row >= 0)
-        slot_row[row_slot[old_row[kept]]] = kept
-        slot_row[self.ann.ntotal :] = new
-        _add_in_blocks(ann, rows[new])
-        return Vectors(rows, self.kind, ann, slot_row, dict(self.params))
+        added = np.flatnonzero(old_row < 0)
+        n_slots = self.n_slots + len(new)
+        if (
+            want != self.kind
+            or (want != "flat" and self.ann is None)
+            or n_slots - n_rows > MAX_DEAD_FRACTION * n_slots
+        ):
+            rows = np.empty((n_rows, self.dim), dtype=np.float32)
+            rows[kept] = self.reconstruct_batch(old_row[kept])
+            rows[added] = new
+            return Vectors.build(rows, want, **_tuning(self.params))
+        slot_row = np.full(n_slots, -1, dtype=np.int64)
+        slot_row[self.row_slot[old_row[kept]]] = kept
+        slot_row[self.n_slots :] = added
+        segments = self.segments + ([Stored(new)] if len(new) else [])
+        if len(segments) > MAX_SEGMENTS:
+            # Many small tails: merge all but the first (and usually biggest) segment.
+            segments = [segments[0], Stored(np.concatenate([s.value for s in segments[1:]]))]
+        out = Vectors(segments, slot_row, self.kind, self.ann, dict(self.params), self.dim)
+        if self.ann is not None:
+            tail = n_slots - self.ann.value.ntotal
+            if tail > max(TAIL_MIN, TAIL_FRACTION * self.ann.value.ntotal):
+                out = out._folded()
+        return out
+
+    def _folded(self) -> Vectors:
+        """The same vectors with the exactly-searched tail added to the approximate index."""
+        assert self.ann is not None
+        # A loaded index may be a read-only memory map, and the old Vectors may still be
+        # serving searches: add to a private copy.
+        ann = faiss.deserialize_index(faiss.serialize_index(self.ann.value))
+        tail = np.arange(ann.ntotal, self.n_slots)
+        for a in range(0, len(tail), 65536):
+            ann.add(self._slots(tail[a : a + 65536]))
+        return Vectors(
+            self.segments, self.slot_row, self.kind, Stored(ann), dict(self.params), self.dim
+        )
 
     # -- files -----------------------------------------------------------------------------
-    def save(self, folder: Path, name: str) -> None:
-        """Write `<name>.npy` (exact rows); hnsw/ivfpq add `<name>.faiss` and `<name>.slots.npy`."""
-        np.save(folder / f"{name}.npy", np.ascontiguousarray(self.rows, dtype=np.float32))
+    def parts(self, name: str) -> list[Part]:
+        """The files of these vectors: one `.npy` per segment, the approximate index, and the
+        slot map. Segments and index files keep their names, so a new version can link them."""
+        out = []
+        stored = [(s, f"{name}-{s.token}.npy", _npy_writer(s.value)) for s in self.segments]
         if self.ann is not None:
-            faiss.write_index(self.ann, str(folder / f"{name}.faiss"))
-            np.save(folder / f"{name}.slots.npy", self.slot_row)
+            ann = self.ann.value
+            stored.append(
+                (self.ann, f"{name}-{self.ann.token}.faiss", lambda p: faiss.write_index(ann, str(p)))
+            )
+        for item, rel, write in stored:
+            out.append(Part(rel, write, item.home, lambda home, s=item: setattr(s, "home", home)))
+        out.append(Part(f"{name}.slots.npy", _npy_writer(self.slot_row)))
+        return out
+
+    def save(self, folder: Path, name: str) -> None:
+        """Write every file under `folder` (`store.save` links unchanged ones instead)."""
+        for part in self.parts(name):
+            part.write(folder / part.rel)
 
     @classmethod
     def load(cls, folder: Path, name: str, params: dict[str, Any], *, mmap: bool = True) -> Vectors:
         """Open saved vectors; with `mmap` the rows and HNSW storage stay on disk until touched."""
-        rows = np.load(folder / f"{name}.npy", mmap_mode="r" if mmap else None, allow_pickle=False)
-        if rows.dtype != np.float32 or rows.ndim != 2:
-            raise ValueError(f"{name}.npy holds {rows.dtype} {rows.shape}, not float32 rows")
-        _random_access(rows)
-        kind = params.get("kind", "flat")
-        if kind == "flat":
-            return cls(rows, "flat", params=dict(params))
-        # IO_FLAG_MMAP_IFC maps flat codes (the HNSW storage) in place; PQ codes are small
-        # and faiss cannot map them, so IVF-PQ is read into memory.
-        flags = faiss.IO_FLAG_MMAP_IFC if mmap and kind == "hnsw" else 0
-        ann = faiss.read_index(str(folder / f"{name}.faiss"), flags)
+        segments = []
+        for token in params.get("segments", []):
+            rows = np.load(
+                folder / f"{name}-{token}.npy", mmap_mode="r" if mmap else None, allow_pickle=False
+            )
+            if rows.dtype != np.float32 or rows.ndim != 2 or rows.shape[1] != params["dim"]:
+                raise ValueError(f"{name}-{token}.npy holds {rows.dtype} {rows.shape}, not rows")
+            _random_access(rows)
+            segments.append(Stored(rows, token, folder))
         slot_row = np.load(folder / f"{name}.slots.npy", allow_pickle=False)
-        if ann.ntotal != len(slot_row) or ann.d != rows.shape[1]:
-            raise ValueError(f"{name}.faiss does not match {name}.npy")
-        return cls(rows, kind, ann, slot_row.astype(np.int64, copy=False), dict(params))
+        if slot_row.ndim != 1 or len(slot_row) != sum(len(s.value) for s in segments):
+            raise ValueError(f"{name}.slots.npy does not match the segments")
+        kind = params.get("kind", "flat")
+        ann = None
+        if kind != "flat":
+            # IO_FLAG_MMAP_IFC maps flat codes (the HNSW storage) in place; PQ codes are small
+            # and faiss cannot map them, so IVF-PQ is read into memory.
+            flags = faiss.IO_FLAG_MMAP_IFC if mmap and kind == "hnsw" else 0
+            token = params["ann"]
+            index = faiss.read_index(str(folder / f"{name}-{token}.faiss"), flags)
+            if index.ntotal > len(slot_row) or index.d != params["dim"]:
+                raise ValueError(f"{name}-{token}.faiss does not match its vectors")
+            ann = Stored(index, token, folder)
+        vectors = cls(
+            segments, slot_row.astype(np.int64, copy=False), kind, ann,
+            {k: v for k, v in params.items() if k not in _DESCRIBED}, int(params["dim"]),
+        )  # fmt: skip
+        if vectors.ntotal != params.get("vectors", vectors.ntotal):
+            raise ValueError(f"{name} holds {vectors.ntotal} vectors, not {params['vectors']}")
+        return vectors
 
     def describe(self) -> dict[str, Any]:
-        """Parameters for the manifest."""
+        """Parameters for the manifest, with the names of the files that hold the vectors."""
         return {
             **self.params,
             "kind": self.kind,
+            "dim": self.dim,
             "vectors": self.ntotal,
             "dead_slots": self.dead_slots,
+            "segments": [s.token for s in self.segments],
+            "ann": self.ann.token if self.ann is not None else None,
+            "ann_slots": self.ann.value.ntotal if self.ann is not None else 0,
         }
+
+
+def _is_identity(a: np.ndarray) -> bool:
+    return bool(len(a) == 0 or (a[0] == 0 and a[-1] == len(a) - 1 and np.all(np.diff(a) == 1)))
+
+
+def _npy_writer(array: np.ndarray) -> Callable[[Path], None]:
+    return lambda path: np.save(path, np.ascontiguousarray(array))
 
 
 def _random_access(rows: np.ndarray) -> None:
@@ -264,8 +418,12 @@ def _random_access(rows: np.ndarray) -> None:
             handle.madvise(mmap.MADV_RANDOM)
 
 
+_DESCRIBED = ("vectors", "dead_slots", "segments", "ann", "ann_slots", "dim")
+
+
 def _tuning(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in params.items() if k not in ("kind", "nlist")}
+    """The parameters a rebuild keeps."""
+    return {k: v for k, v in params.items() if k not in (*_DESCRIBED, "kind", "nlist")}
 
 
 def _add_in_blocks(ann: faiss.Index, rows: np.ndarray, block: int = 65536) -> None:

@@ -88,7 +88,7 @@ def test_save_load_round_trip(tmp_path: Path, fake_embedder, index_type: str) ->
     b = Assistant.load(tmp_path, embedder=fake_embedder)
     assert_same_index(a.index, b.index)
     assert b.index.index_type == index_type
-    assert isinstance(b.index.sentence_vectors.rows, np.memmap)
+    assert isinstance(b.index.sentence_vectors.segments[0].value, np.memmap)
     manifest = store.read_manifest(tmp_path)
     assert manifest is not None
     assert manifest["vectors"]["sentences"]["kind"] == index_type
@@ -96,7 +96,10 @@ def test_save_load_round_trip(tmp_path: Path, fake_embedder, index_type: str) ->
     assert manifest["documents"][0] == {
         "id": "doc-0",
         "sha256": docs[0].sha256,
+        "title": docs[0].title,
         "chars": len(docs[0].text),
+        "file": manifest["documents"][-1]["file"],  # one file holds the texts of a build
+        "file_chars": sum(len(d.text) for d in docs),
     }
     query = "zqdoc7x2"
     assert [c.document for c in a.search(query)] == [c.document for c in b.search(query)]
@@ -120,7 +123,7 @@ def test_updates_embed_only_changed_documents(
         docs, index_dir=tmp_path, embedder=emb, progress=False, index_type=index_type
     )
     ann_before = a.index.sentence_vectors.ann
-    slots_before = ann_before.ntotal if ann_before is not None else 0
+    slots_before = a.index.sentence_vectors.n_slots
 
     # Adding one document embeds its passages and sentences only.
     emb.texts.clear()
@@ -128,10 +131,9 @@ def test_updates_embed_only_changed_documents(
     a.add([new])
     one = build([new], fake_embedder, progress=False)
     assert len(emb.texts) == one.n_passages + one.n_sentences
-    if index_type == "hnsw":
-        assert (
-            a.index.sentence_vectors.ann.ntotal == slots_before + one.n_sentences
-        )  # added, not rebuilt
+    # Added, not rebuilt: the new vectors are searched exactly until there are many of them.
+    assert a.index.sentence_vectors.ann is ann_before
+    assert a.index.sentence_vectors.n_slots == slots_before + one.n_sentences
     # BM25 and the vectors are in step with the spans: the new document is found both ways.
     assert a.search("zqnew0x1")[0].document == "new-0"
     row = int(np.flatnonzero(a.index.sent_doc == a.index.doc_position["new-0"])[0])
@@ -235,7 +237,7 @@ def test_load_checks_sizes_always_and_hashes_big_files_only_when_asked(
     )
     version = store.current_version(tmp_path)
     assert version is not None
-    vectors = version / "sentences.npy"
+    (vectors,) = version.glob("sentences-*.npy")
     data = bytearray(vectors.read_bytes())
     data[-5] ^= 0xFF  # same size, different bytes
     vectors.write_bytes(bytes(data))
@@ -266,7 +268,8 @@ def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> No
     p = manifest["vectors"]["sentences"]
     assert p["kind"] == "hnsw" and p["m"] > 0 and p["ef_search"] > 0 and p["dead_slots"] == 0
     assert manifest["index_type"] == "hnsw"
-    assert {"sentences.npy", "sentences.faiss", "sentences.slots.npy"} <= set(manifest["files"])
+    files = {f"sentences-{p['segments'][0]}.npy", f"sentences-{p['ann']}.faiss", "sentences.slots.npy"}
+    assert files <= set(manifest["files"])
 
 
 def test_bm25_after_updates_equals_bm25_built_from_scratch(tmp_path: Path, fake_embedder) -> None:

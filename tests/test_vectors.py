@@ -92,12 +92,13 @@ def test_update_adds_only_new_vectors_and_forgets_removed_ones(tmp_path, kind: s
     new = clustered(50, seed=3)
     new_rows = np.concatenate([rows[keep], new])
     old_row = np.concatenate([keep, np.full(50, -1)])
-    u = v.updated(new_rows, old_row, kind)
+    u = v.updated(old_row, new, kind)
     assert u.kind == kind
-    assert u.ann is not None and v.ann is not None
-    assert u.ann.ntotal == v.ann.ntotal + 50  # not rebuilt: only the new vectors were added
-    assert v.ann.ntotal == 3000  # the old index is untouched (it may still be serving)
-    assert u.dead_slots == 100
+    # Not rebuilt, not even copied: the new vectors are a segment of their own, searched
+    # exactly, and the old index (which may still be serving) is shared as it is.
+    assert u.ann is v.ann and u.ann is not None and u.ann.value.ntotal == 3000
+    assert u.segments[0] is v.segments[0] and len(u.segments) == 2
+    assert u.n_slots == 3050 and u.dead_slots == 100
     # Every row is found by its own vector, under its new row number.
     probe = np.array([0, 5, len(keep) - 1, len(keep), len(new_rows) - 1])
     _, ids = u.search(new_rows[probe], 1)
@@ -116,8 +117,9 @@ def test_too_many_dead_slots_rebuild_the_index() -> None:
     rows = clustered(3000)
     v = Vectors.build(rows, "hnsw")
     keep = np.arange(1000, 3000)  # a third removed: more than MAX_DEAD_FRACTION
-    u = v.updated(rows[keep], keep, "hnsw")
-    assert u.ann is not None and u.ann.ntotal == 2000 and u.dead_slots == 0
+    u = v.updated(keep, np.zeros((0, D), dtype=np.float32), "hnsw")
+    assert u.ann is not None and u.ann.value.ntotal == 2000 and u.dead_slots == 0
+    np.testing.assert_array_equal(u.rows, rows[keep])
 
 
 def test_auto_keeps_an_approximate_index_and_switches_when_growing(monkeypatch) -> None:
@@ -125,9 +127,9 @@ def test_auto_keeps_an_approximate_index_and_switches_when_growing(monkeypatch) 
     rows = clustered(3000)
     v = Vectors.build(rows[:2000], "auto")
     assert v.kind == "flat" and v.ann is None
-    u = v.updated(rows, np.concatenate([np.arange(2000), np.full(1000, -1)]))
+    u = v.updated(np.concatenate([np.arange(2000), np.full(1000, -1)]), rows[2000:])
     assert u.kind == "hnsw"  # grown past the threshold
-    w = u.updated(rows[:1990], np.arange(1990))
+    w = u.updated(np.arange(1990), np.zeros((0, D), dtype=np.float32))
     assert w.kind == "hnsw"  # auto does not flip back to flat for a small shrink
 
 
