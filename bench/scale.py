@@ -1,6 +1,7 @@
 """Vector search at 10k, 100k and 1M passages, and adding one document to a 100k-passage index.
 
     python bench/scale.py [--sizes 10000 100000 1000000] [--queries 1000] [--add-one]
+    python bench/scale.py --sizes --add-one      # only the add/remove figures
 
 Vectors are synthetic (384 dimensions, unit length): clusters with a low-dimensional spread
 inside each, a rough stand-in for sentence embeddings, whose neighbourhoods are far from
@@ -11,8 +12,9 @@ memory-mapped and runs one query at a time: its load time, search latency p50/p9
 resident memory (VmHWM, see `peak_rss_bytes`) are reported, with recall@10 against exact search.
 
 --add-one builds a real index (chunking, BM25, vectors) of synthetic documents with about
-100k passages, using a fast stand-in embedder, then times `Assistant.add` of one document.
-Results are written to bench/results/scale.json.
+100k passages, using a fast stand-in embedder, then times `Assistant.add` of one document
+(twice), the bytes those adds wrote, and `Assistant.remove` of each. Results are written to
+bench/results/scale.json; figures a run does not measure are kept from the previous one.
 """
 
 from __future__ import annotations
@@ -219,18 +221,15 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
         file=sys.stderr,
         flush=True,
     )
+    before = _file_sizes(folder)
     new = Document(
         id="new-doc",
         text="A fresh note about zebra crossings.\n\nIt has two paragraphs, and one more sentence.",
         title="Fresh",
     )
+    second = Document(id="new-doc-2", text=new.text + " Changed.", title="Fresh")
     times = []
-    for attempt in range(2):
-        doc = (
-            new
-            if attempt == 0
-            else Document(id="new-doc-2", text=new.text + " Changed.", title="Fresh")
-        )
+    for doc in (new, second):
         t = time.perf_counter()
         a.add([doc], progress=False)
         times.append(time.perf_counter() - t)
@@ -238,17 +237,42 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
     b = Assistant.load(folder, embedder=emb)
     load_s = time.perf_counter() - t
     assert b.search("zebra crossings")[0].document in ("new-doc", "new-doc-2")
+    written = _written_bytes(folder, before)
+    remove_times = []
+    for doc in (new, second):
+        t = time.perf_counter()
+        a.remove(doc.id)
+        remove_times.append(time.perf_counter() - t)
+    assert "new-doc" not in {c.document for c in a.search("zebra crossings")}
     result = {
         "passages": idx.n_passages,
         "sentences": idx.n_sentences,
         "kinds": [idx.passage_vectors.kind, idx.sentence_vectors.kind],
         "base_build_s_fake_embedder": build_s,
+        "index_bytes": sum(before.values()),
         "add_one_document_s": times,
+        "bytes_written_by_the_two_adds": written,
+        "remove_one_document_s": remove_times,
         "full_index_load_s": load_s,
     }
     print(f"   {json.dumps(result)}", file=sys.stderr, flush=True)
     shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _file_sizes(folder: Path) -> dict[tuple[int, int], int]:
+    """Size of every file of the index, by (device, inode): hard links count once."""
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file():
+            st = p.stat()
+            out[(st.st_dev, st.st_ino)] = st.st_size
+    return out
+
+
+def _written_bytes(folder: Path, before: dict[tuple[int, int], int]) -> int:
+    """Bytes in files that were not there before (linked files keep their inode)."""
+    return sum(size for key, size in _file_sizes(folder).items() if key not in before)
 
 
 def main() -> int:
@@ -279,9 +303,13 @@ def main() -> int:
         )
         return 0
     work = args.work or Path(tempfile.mkdtemp(prefix="qa-scale-"))
-    results: dict = {"cpu_count": os.cpu_count(), "search": [], "add_one": None}
-    for n in args.sizes:
-        results["search"].append(bench_size(n, args.queries, args.kind, work))
+    # Figures not measured in this run (`--sizes` with no size, or no --add-one) are kept.
+    results: dict = {"search": [], "add_one": None}
+    if args.out.is_file():
+        results.update(json.loads(args.out.read_text()))
+    results["cpu_count"] = os.cpu_count()
+    if args.sizes:
+        results["search"] = [bench_size(n, args.queries, args.kind, work) for n in args.sizes]
     if args.add_one:
         results["add_one"] = bench_add_one(args.add_one_passages, work)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -296,8 +324,9 @@ def main() -> int:
         )
     if results["add_one"]:
         a = results["add_one"]
-        times = ", ".join(f"{t:.1f}s" for t in a["add_one_document_s"])
-        print(f"\nadd one document to {a['passages']:,} passages: {times}")
+        times = ", ".join(f"{t:.2f}s" for t in a["add_one_document_s"])
+        removes = ", ".join(f"{t:.2f}s" for t in a.get("remove_one_document_s", []))
+        print(f"\nadd one document to {a['passages']:,} passages: {times}; remove: {removes}")
     return 0
 
 

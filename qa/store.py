@@ -152,7 +152,7 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
             },
             "files": files,
         }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        (tmp / "manifest.json").write_text(_manifest_text(manifest))
         _fsync(tmp / "manifest.json")
         for folder in {(tmp / p.rel).parent for p in parts} | {tmp}:
             _fsync(folder)
@@ -171,6 +171,15 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
             part.saved(final)
     _remove_old_versions(directory, keep=stamp)
     return final
+
+
+def _manifest_text(manifest: dict[str, Any]) -> str:
+    """Indented JSON, but the documents one per line: with indent, json encodes in Python,
+    ~10x slower, and a large collection has hundreds of thousands of document entries."""
+    docs = manifest["documents"]
+    text = json.dumps({**manifest, "documents": "@documents@"}, indent=1)
+    lines = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in docs)
+    return text.replace('"@documents@"', f"[\n  {lines}\n ]" if docs else "[]", 1)
 
 
 def _write_parts(parts: list[Part], folder: Path) -> dict[str, dict[str, Any]]:
@@ -228,9 +237,7 @@ def _save_spans(index: Index, path: Path) -> None:
     )
 
 
-def _document_parts(
-    index: Index, previous: Path | None
-) -> tuple[list[dict[str, Any]], list[Part]]:
+def _document_parts(index: Index, previous: Path | None) -> tuple[list[dict[str, Any]], list[Part]]:
     """Manifest entries of the documents, and the JSON-lines files that hold their texts.
 
     Texts are written once: documents the current version already stores (same id, text and
@@ -247,7 +254,7 @@ def _document_parts(
                 old_chars[e["file"]] = e["file_chars"]
         except (OSError, ValueError, KeyError, TypeError):
             old, old_chars = {}, {}
-    keys = [(d.id, d.sha256, d.title) for d in index.documents]
+    keys = [(d.id, sha, d.title) for d, sha in zip(index.documents, index.sha256s(), strict=True)]
     files = [old.get(key) for key in keys]
     kept = {f for f in files if f is not None}
     live = sum(len(d.text) for d, f in zip(index.documents, files, strict=True) if f is not None)
@@ -259,14 +266,23 @@ def _document_parts(
     rel = f"documents-{secrets.token_hex(6)}.jsonl" if kept else "documents.jsonl"
     chars = {f: old_chars[f] for f in kept} | {rel: sum(len(d.text) for d in new)}
     entries = [
-        {"id": d.id, "sha256": sha, "title": d.title, "chars": len(d.text),
-         "file": f or rel, "file_chars": chars[f or rel]}  # fmt: skip
+        {
+            "id": d.id,
+            "sha256": sha,
+            "title": d.title,
+            "chars": len(d.text),
+            "file": f or rel,
+            "file_chars": chars[f or rel],
+        }  # fmt: skip
         for d, (_, sha, _), f in zip(index.documents, keys, files, strict=True)
     ]
     parts = [
         # Should the link fail, the file is written again with the documents it must hold.
-        Part(f, _documents_writer([d for d, g in zip(index.documents, files, strict=True)
-                                   if g == f]), previous)  # fmt: skip
+        Part(
+            f,
+            _documents_writer([d for d, g in zip(index.documents, files, strict=True) if g == f]),
+            previous,
+        )  # fmt: skip
         for f in sorted(kept)
     ]
     if new:
@@ -401,7 +417,8 @@ def _load_version(
         raise IndexIntegrityError(
             f"the index in {directory} is damaged ({exc}); {rebuild}"
         ) from None
-    if [d.sha256 for d in documents] != [d["sha256"] for d in manifest["documents"]]:
+    index.doc_sha = [d.sha256 for d in documents]
+    if index.doc_sha != [d["sha256"] for d in manifest["documents"]]:
         raise IndexIntegrityError(
             f"the index in {directory} does not match its manifest; {rebuild}"
         )

@@ -341,7 +341,11 @@ class Vectors:
         if self.ann is not None:
             ann = self.ann.value
             stored.append(
-                (self.ann, f"{name}-{self.ann.token}.faiss", lambda p: faiss.write_index(ann, str(p)))
+                (
+                    self.ann,
+                    f"{name}-{self.ann.token}.faiss",
+                    lambda p: faiss.write_index(ann, str(p)),
+                )
             )
         for item, rel, write in stored:
             out.append(Part(rel, write, item.home, lambda home, s=item: setattr(s, "home", home)))

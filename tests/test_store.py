@@ -268,7 +268,11 @@ def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> No
     p = manifest["vectors"]["sentences"]
     assert p["kind"] == "hnsw" and p["m"] > 0 and p["ef_search"] > 0 and p["dead_slots"] == 0
     assert manifest["index_type"] == "hnsw"
-    files = {f"sentences-{p['segments'][0]}.npy", f"sentences-{p['ann']}.faiss", "sentences.slots.npy"}
+    files = {
+        f"sentences-{p['segments'][0]}.npy",
+        f"sentences-{p['ann']}.faiss",
+        "sentences.slots.npy",
+    }
     assert files <= set(manifest["files"])
 
 
