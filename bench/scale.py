@@ -13,7 +13,8 @@ resident memory (VmHWM, see `peak_rss_bytes`) are reported, with recall@10 again
 
 --add-one builds a real index (chunking, BM25, vectors) of synthetic documents with about
 100k passages, using a fast stand-in embedder, then times `Assistant.add` of one document
-(twice), the bytes those adds wrote, and `Assistant.remove` of each. Results are written to
+(twice), the bytes those adds wrote, `Assistant.remove` of each, and one larger add whose
+new vectors are folded into the HNSW indexes. Results are written to
 bench/results/scale.json; figures a run does not measure are kept from the previous one.
 """
 
@@ -244,6 +245,19 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
         a.remove(doc.id)
         remove_times.append(time.perf_counter() - t)
     assert "new-doc" not in {c.document for c in a.search("zebra crossings")}
+    # Enough new sentences that the exactly-searched tail is folded into the HNSW index.
+    from qa import vectors
+
+    ann = a.index.sentence_vectors.ann
+    batch = max(vectors.TAIL_MIN, int(vectors.TAIL_FRACTION * idx.n_sentences)) // 8 + 50
+    docs = [
+        Document(id=f"fold-{d.id}", text=d.text, title=d.title)
+        for d in synthetic_documents(batch, seed=1)
+    ]
+    t = time.perf_counter()
+    a.add(docs, progress=False)
+    fold_s = time.perf_counter() - t
+    assert a.index.sentence_vectors.ann is not ann
     result = {
         "passages": idx.n_passages,
         "sentences": idx.n_sentences,
@@ -253,6 +267,7 @@ def bench_add_one(target_passages: int, work: Path) -> dict:
         "add_one_document_s": times,
         "bytes_written_by_the_two_adds": written,
         "remove_one_document_s": remove_times,
+        "add_that_folds_the_tail": {"documents": batch, "seconds": fold_s},
         "full_index_load_s": load_s,
     }
     print(f"   {json.dumps(result)}", file=sys.stderr, flush=True)

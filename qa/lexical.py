@@ -72,6 +72,7 @@ class Lexical:
         self.n = int(live.sum())
         # Where each slot's score goes: its row, or a spare last cell for a dead slot.
         self._out = np.where(live, slot_row, self.n)
+        self._in_order = self.n == n_slots and bool(np.all(slot_row == np.arange(n_slots)))
         lengths = np.concatenate([np.diff(s.unit_ptr) for s in segments] or [np.zeros(0)])
         n_terms = len(self.terms_list)
         df = np.zeros(n_terms, dtype=np.int64)
@@ -174,7 +175,8 @@ class Lexical:
                 slots = s.indices[a:b] + start
                 tf = s.tf[a:b]
                 # A unit appears once per term column of a segment: plain += is exact.
-                out[self._out[slots]] += self._idf[t] * (tf / (self.norm[slots] + tf))
+                rows = slots if self._in_order else self._out[slots]
+                out[rows] += self._idf[t] * (tf / (self.norm[slots] + tf))
         return out[: self.n]
 
     def idf(self, term: str) -> float:

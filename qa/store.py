@@ -116,7 +116,7 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
     tmp = directory / f".tmp-{stamp}"
     tmp.mkdir()
     try:
-        doc_entries, doc_parts = _document_parts(index, current_version(directory))
+        doc_entries, doc_files, doc_parts = _document_parts(index, current_version(directory))
         parts = [
             *doc_parts,
             Part("spans.npz", lambda path: _save_spans(index, path)),
@@ -145,6 +145,7 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
             },
             "sources": sources,
             "documents": doc_entries,
+            "document_files": doc_files,
             "counts": {
                 "documents": len(index.documents),
                 "passages": index.n_passages,
@@ -178,7 +179,7 @@ def _manifest_text(manifest: dict[str, Any]) -> str:
     ~10x slower, and a large collection has hundreds of thousands of document entries."""
     docs = manifest["documents"]
     text = json.dumps({**manifest, "documents": "@documents@"}, indent=1)
-    lines = ",\n  ".join(json.dumps(e, ensure_ascii=False) for e in docs)
+    lines = ",\n  ".join(map(json.JSONEncoder(ensure_ascii=False).encode, docs))
     return text.replace('"@documents@"', f"[\n  {lines}\n ]" if docs else "[]", 1)
 
 
@@ -237,8 +238,11 @@ def _save_spans(index: Index, path: Path) -> None:
     )
 
 
-def _document_parts(index: Index, previous: Path | None) -> tuple[list[dict[str, Any]], list[Part]]:
-    """Manifest entries of the documents, and the JSON-lines files that hold their texts.
+def _document_parts(
+    index: Index, previous: Path | None
+) -> tuple[list[dict[str, Any]], dict[str, int], list[Part]]:
+    """Manifest entries of the documents, the characters stored in each file of texts, and
+    the parts that write (or link) those JSON-lines files.
 
     Texts are written once: documents the current version already stores (same id, text and
     title) stay in its files, which are linked; only the others go to a new file. Once a fifth
@@ -249,13 +253,14 @@ def _document_parts(index: Index, previous: Path | None) -> tuple[list[dict[str,
     old_chars: dict[str, int] = {}
     if previous is not None:
         try:
-            for e in json.loads((previous / "manifest.json").read_text())["documents"]:
+            manifest = json.loads((previous / "manifest.json").read_text())
+            old_chars = {str(f): int(n) for f, n in manifest["document_files"].items()}
+            for e in manifest["documents"]:
                 old[(e["id"], e["sha256"], e["title"])] = e["file"]
-                old_chars[e["file"]] = e["file_chars"]
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             old, old_chars = {}, {}
     keys = [(d.id, sha, d.title) for d, sha in zip(index.documents, index.sha256s(), strict=True)]
-    files = [old.get(key) for key in keys]
+    files = [old.get(key) if old.get(key) in old_chars else None for key in keys]
     kept = {f for f in files if f is not None}
     live = sum(len(d.text) for d, f in zip(index.documents, files, strict=True) if f is not None)
     stored = sum(old_chars[f] for f in kept)
@@ -264,20 +269,15 @@ def _document_parts(index: Index, previous: Path | None) -> tuple[list[dict[str,
     new = [d for d, f in zip(index.documents, files, strict=True) if f is None]
     # All texts go to documents.jsonl; texts added later go to files of their own.
     rel = f"documents-{secrets.token_hex(6)}.jsonl" if kept else "documents.jsonl"
-    chars = {f: old_chars[f] for f in kept} | {rel: sum(len(d.text) for d in new)}
+    chars = {f: old_chars[f] for f in sorted(kept)}
+    if new:
+        chars[rel] = sum(len(d.text) for d in new)
     entries = [
-        {
-            "id": d.id,
-            "sha256": sha,
-            "title": d.title,
-            "chars": len(d.text),
-            "file": f or rel,
-            "file_chars": chars[f or rel],
-        }  # fmt: skip
+        {"id": d.id, "sha256": sha, "title": d.title, "chars": len(d.text), "file": f or rel}
         for d, (_, sha, _), f in zip(index.documents, keys, files, strict=True)
     ]
+    # Should a link fail, the file is written again with the documents it must hold.
     parts = [
-        # Should the link fail, the file is written again with the documents it must hold.
         Part(
             f,
             _documents_writer([d for d, g in zip(index.documents, files, strict=True) if g == f]),
@@ -287,7 +287,7 @@ def _document_parts(index: Index, previous: Path | None) -> tuple[list[dict[str,
     ]
     if new:
         parts.append(Part(rel, _documents_writer(new)))
-    return entries, parts
+    return entries, chars, parts
 
 
 def _documents_writer(documents: list[Document]) -> Callable[[Path], None]:
