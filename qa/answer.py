@@ -26,21 +26,44 @@ SENTENCE_FEATURES = (
     "dense", "dense_gap", "bm25_rel", "bm25_abs", "passage_fused", "passage_dense",
     "sentence_fused", "cover", "cover_ctx", "dense_ctx", "want_num", "want_name",
     "num_match", "name_match", "novel", "length", "bigram", "dense_prev_win", "dense_next_win",
-    "dense_rank", "bm25_rank", "dense_z", "exact_words", "entity_cover",
+    "dense_rank", "bm25_rank", "dense_z", "exact_words", "entity_cover", "type_near",
 )  # fmt: skip
 CONFIDENCE_FEATURES = (
     "top_score", "margin", "top_dense", "top_passage_dense", "top_cover", "top_cover_ctx",
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
     "top_bm25_abs", "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
-    "top_dense_z", "question_terms",
+    "top_dense_z", "question_terms", "top_type_near", "best_type_near",
 )  # fmt: skip
+
+PAIR_FEATURES = (
+    "gap", "after", "continues", "lead_in", "nb_cover", "nb_exact", "nb_num", "nb_name",
+    "nb_dense_gap", "chars",
+)  # fmt: skip
+_COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+# A sentence that carries on from the one before it ("They told him ...", "But ...").
+_CONTINUES = re.compile(
+    r"^\W*(he|she|it|they|we|this|these|those|that|his|her|its|their|there|but|however|yet|"
+    r"so|then|also|instead|still|thus|therefore|later|both)\b",
+    re.I,
+)
+# A sentence that hands over to the next: a colon, or a quotation's attribution at its end
+# ('..., they began to threaten him," Ailana recalled.').
+_LEAD_IN = re.compile(
+    r":\W*$|[”\"]\s+[^.”\"]{0,60}\b(said|says|recalled|recalls|told|added|explained|"
+    r"continued|wrote|writes|noted|asked)\b[^.”\"]{0,60}\.?$",
+    re.I,
+)
 
 _NUM_Q = re.compile(
     r"\b(how (many|much|long|old|far|large|big|tall|high|often)|what (year|date|percentage|percent|"
     r"number|age|time|century|decade|month|day|amount)|which (year|century|decade)|when)\b",
     re.I,
 )
-_NAME_Q = re.compile(r"\b(who|whom|whose|where|which (person|country|city|company|group))\b", re.I)
+_NAME_Q = re.compile(
+    r"\b(who|whom|whose|where|which (person|country|city|company|group)|(what|which) is the name|"
+    r"named|called)\b",
+    re.I,
+)
 _NUMBERISH = re.compile(
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
     r"fifty|hundred|thousand|million|billion|dozen|half|january|february|march|april|may|june|"
@@ -69,10 +92,10 @@ class Model:
     scorer: Linear
     confidence: Linear
     threshold: float
-    # An excerpt takes the adjacent sentence too when that one scores within `pair_gap` of
-    # it and the two together stay within `pair_chars`: the answer often sits next door.
+    # An excerpt takes the adjacent sentence too when `pair` says the answer may sit there
+    # (it scores close, or carries on the same statement) and the two fit in `pair_chars`.
+    pair: Linear | None = None
     pair_chars: int = 0
-    pair_gap: float = 0.0
 
     @classmethod
     def from_dict(cls, data: dict) -> Model:
@@ -87,8 +110,8 @@ class Model:
             scorer=linear(data["sentence"], SENTENCE_FEATURES),
             confidence=linear(data["confidence"], CONFIDENCE_FEATURES),
             threshold=float(data["threshold"]),
-            pair_chars=int(data.get("excerpt", {}).get("pair_chars", 0)),
-            pair_gap=float(data.get("excerpt", {}).get("pair_gap", 0.0)),
+            pair=linear(data["pair"], PAIR_FEATURES) if "pair" in data else None,
+            pair_chars=int(data.get("pair", {}).get("max_chars", 0)),
         )
 
 
@@ -138,6 +161,36 @@ def _new_name(text: str, question_words: set[str]) -> float:
     return best
 
 
+_TOKEN = re.compile(r"\w+(?:[.,'’-]\w+)*")
+
+
+def type_near(text: str, q_terms: frozenset[str], question_words: set[str], want: str) -> float:
+    """How close a word of the wanted kind (a number, or a name the question lacks) stands to
+    a question term: 1 / (1 + words between them), 0 if none. "The head of Free Buryatia,
+    Aleksandra Garmazhapova" answers "Who heads Free Buryatia?" by its apposition."""
+    tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
+    matched = [i for i, (w, _) in enumerate(tokens) if _stem_of(w.lower()) in q_terms]
+    if not matched:
+        return 0.0
+    best = 0.0
+    for i, (w, start) in enumerate(tokens):
+        if want == "num":
+            kind = bool(_NUMBERISH.search(w))
+        else:
+            kind = start > 0 and w[0].isupper() and w.lower() not in question_words
+        if kind and w.lower() not in STOPWORDS:
+            d = min(abs(i - j) for j in matched)
+            if d > 0:
+                best = max(best, 1.0 / d)
+    return best
+
+
+@lru_cache(maxsize=262144)
+def _stem_of(word: str) -> str:
+    found = terms(word)
+    return found[0] if found else ""
+
+
 @lru_cache(maxsize=262144)
 def term_list(text: str) -> tuple[str, ...]:
     return tuple(terms(text))
@@ -158,11 +211,25 @@ def _ranks(values: np.ndarray) -> np.ndarray:
     return r
 
 
-def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
-    """Rank candidate sentences for `question` (embedded as `q`) and estimate confidence."""
+def score(
+    index: Index,
+    question: str,
+    q: np.ndarray,
+    model: Model,
+    context: tuple[str, np.ndarray] | None = None,
+) -> Scored:
+    """Rank candidate sentences for `question` (embedded as `q`) and estimate confidence.
+
+    `context` (a follow-up with what it refers back to, and its vector) picks the passages
+    instead of the question itself; see qa.followup.
+    """
     q_list = terms(question)
     q_terms = list(dict.fromkeys(q_list))
-    passages = search_passages(index, q, q_terms, model.fusion)
+    if context is None:
+        passages = search_passages(index, q, q_terms, model.fusion)
+    else:
+        c_terms = list(dict.fromkeys(terms(context[0])))
+        passages = search_passages(index, context[1], c_terms, model.fusion)
     sents = search_sentences(index, q, q_terms, model.fusion)
 
     # Candidates: every sentence of the best passages, and the best sentences on their own.
@@ -243,15 +310,16 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
         frozenset(term_list(index.sentence_text(int(s) + 1))) if hn else frozenset()
         for s, hn in zip(ids, has_next, strict=True)
     ]
-    cover, cover_ctx, num_match, name_match, novel, length, bigram, exact, ent_cover = (
-        [] for _ in range(9)
+    cover, cover_ctx, num_match, name_match, novel, length, bigram, exact, ent_cover, near = (
+        [] for _ in range(10)
     )
+    want = "num" if want_num else "name" if want_name else ""
     ctx_words_all = []
     for i, text in enumerate(texts):
         st = sets[i]
         ctx = st | prev_sets[i] | next_sets[i]
-        cover.append(sum(idf[t] for t in q_set & st) / idf_total)
-        cover_ctx.append(sum(idf[t] for t in q_set & ctx) / idf_total)
+        cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
+        cover_ctx.append(sum(idf[t] for t in sorted(q_set & ctx)) / idf_total)
         num_match.append(float(bool(_NUMBERISH.search(text))))
         name_match.append(_new_name(text, q_lower))
         novel.append(np.log1p(len(st - q_set)))
@@ -266,6 +334,7 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
         )
         ctx_words_all.append(ctx_words)
         ent_cover.append(len(entities & ctx_words) / len(entities) if entities else 1.0)
+        near.append(type_near(text, frozenset(q_set), q_lower, want) if want else 0.0)
     num_m = np.array(num_match) * want_num
     name_m = np.array(name_match) * want_name
     dense_z = (dense - dense.mean()) / (dense.std() + 1e-6)
@@ -274,6 +343,7 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
         sentence_fused, cover, cover_ctx, dense_ctx, np.full(n, want_num),
         np.full(n, want_name), num_m, name_m, novel, length, bigram, window(v_prev), window(v_next),
         1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
+        near,
     ])  # fmt: skip
     scores = model.scorer(X)
     order = np.lexsort((ids, -scores))
@@ -285,12 +355,12 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
     top_ctx = sets[top] | prev_sets[top] | next_sets[top]
     max_idf = max(idf.values(), default=1.0) or 1.0
     missing_idf = max((idf[t] for t in q_set - top_ctx), default=0.0) / max_idf
-    unknown = sum(idf[t] for t in q_set if t not in lex.vocab) / idf_total
+    unknown = sum(idf[t] for t in q_terms if t not in lex.vocab) / idf_total
     best_p = int(p_of[top])
     p_terms: set[str] = set()
     for s_ in range(int(index.passage_first[best_p]), int(index.passage_last[best_p])):
         p_terms |= set(term_list(index.sentence_text(s_)))
-    passage_cover = sum(idf[t] for t in q_set & p_terms) / idf_total
+    passage_cover = sum(idf[t] for t in sorted(q_set & p_terms)) / idf_total
     entity_missing = len(entities - ctx_words_all[top]) / len(entities) if entities else 0.0
     z = scores - scores.max()
     top_prob = 1.0 / np.exp(z).sum()
@@ -298,41 +368,83 @@ def score(index: Index, question: str, q: np.ndarray, model: Model) -> Scored:
         scores[top], scores[top] - second, dense[top], passage_dense.max(), cover[top],
         cover_ctx[top], missing_idf, unknown, num_m[top], name_m[top], want_num, want_name,
         bm25_abs[top], float(bool(_NEGATION.search(question))), entity_missing, passage_cover,
-        bigram[top], top_prob, dense_z[top], np.log1p(len(q_terms)),
+        bigram[top], top_prob, dense_z[top], np.log1p(len(q_terms)), near[top],
+        max(near[i] for i in order[:3]),
     ])  # fmt: skip
     confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
     return Scored(ids[order], scores[order], X, order, qf, passages, confidence)
 
 
-def excerpt(index: Index, scores: dict[int, float], s: int, model: Model) -> tuple[int, int]:
+def pair_features(
+    index: Index, s: int, nb: int, scores: dict[int, float], features: dict[int, np.ndarray]
+) -> np.ndarray:
+    """Features of quoting neighbour `nb` together with sentence `s` (see PAIR_FEATURES)."""
+    first, last = min(s, nb), max(s, nb)
+    f_s, f_nb = features[s], features[nb]
+    c = _COLUMN
+    return np.array([
+        scores[nb] - scores[s],
+        float(nb > s),
+        float(bool(_CONTINUES.match(index.sentence_text(last)))),
+        float(bool(_LEAD_IN.search(index.sentence_text(first).rstrip()))),
+        f_nb[c["cover"]] - f_s[c["cover"]],
+        f_nb[c["exact_words"]] - f_s[c["exact_words"]],
+        f_nb[c["num_match"]],
+        f_nb[c["name_match"]],
+        f_nb[c["dense"]] - f_s[c["dense"]],
+        np.log1p((index.sent_end[last] - index.sent_start[first]) / 100.0),
+    ])  # fmt: skip
+
+
+def excerpt(
+    index: Index,
+    scores: dict[int, float],
+    features: dict[int, np.ndarray],
+    s: int,
+    model: Model,
+    used: set[int] | frozenset[int] = frozenset(),
+) -> tuple[int, int]:
     """(first, last) sentence of the excerpt quoting sentence `s`: it alone, or it and a neighbour.
 
-    `scores` maps candidate sentences to their score; the neighbour must be in the same
-    passage, score within `model.pair_gap` of `s`, and fit in `model.pair_chars` with it.
+    `scores` and `features` map candidate sentences to their score and feature row; the
+    neighbour must be a candidate in the same passage not quoted yet (`used`), `model.pair`
+    must favour it, and the two must fit in `model.pair_chars`.
     """
+    if model.pair is None:
+        return s, s
     p = index.sent_passage[s]
     best: tuple[float, int] | None = None
     for nb in (s - 1, s + 1):
         inside = index.passage_first[p] <= nb < index.passage_last[p]
-        if inside and nb in scores and (best is None or scores[nb] > best[0]):
-            best = (scores[nb], nb)
-    if best is None or best[0] < scores[s] - model.pair_gap:
+        if not inside or nb not in scores or nb in used:
+            continue
+        first, last = min(s, nb), max(s, nb)
+        if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
+            continue
+        margin = float(model.pair(pair_features(index, s, nb, scores, features)))
+        if margin > 0 and (best is None or margin > best[0]):
+            best = (margin, nb)
+    if best is None:
         return s, s
-    first, last = min(s, best[1]), max(s, best[1])
-    if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
-        return s, s
-    return first, last
+    return min(s, best[1]), max(s, best[1])
 
 
 def select_excerpts(
-    index: Index, sentences: np.ndarray, scores: np.ndarray, model: Model, k: int
+    index: Index,
+    sentences: np.ndarray,
+    scores: np.ndarray,
+    features: np.ndarray,
+    model: Model,
+    k: int,
 ) -> list[tuple[int, int, float]]:
     """The k best excerpts (first sentence, last sentence, score), best first.
 
-    An excerpt that repeats one already chosen (a pull quote printed twice, say) is skipped:
-    a second copy of the same words is no second source.
+    `features` holds the rows of `sentences`, in the same order. An excerpt that repeats one
+    already chosen (a pull quote printed twice, say) is skipped: a second copy of the same
+    words is no second source.
     """
     by_sentence = dict(zip(sentences.tolist(), scores.tolist(), strict=True))
+    rows = dict(zip(sentences.tolist(), features, strict=True))
     chosen: list[tuple[int, int, float]] = []
     seen_words: list[frozenset[str]] = []
     used: set[int] = set()
@@ -340,7 +452,7 @@ def select_excerpts(
         sc = by_sentence[s]
         if s in used:
             continue
-        first, last = excerpt(index, by_sentence, s, model)
+        first, last = excerpt(index, by_sentence, rows, s, model, used)
         used.update(range(first, last + 1))
         doc = index.documents[index.sent_doc[first]]
         ws = word_set(doc.text[index.sent_start[first] : index.sent_end[last]])

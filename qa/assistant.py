@@ -14,7 +14,7 @@ from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder
 from .errors import QAError
-from .followup import contextualize
+from .followup import Resolved, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
@@ -162,8 +162,9 @@ class Assistant:
         question = _clean_question(question)
         if not question:
             return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
-        searched = contextualize(question, _check_history(history))
-        scored = self._score(searched)
+        resolved = resolve(question, _check_history(history))
+        searched = resolved.shown
+        scored = self._score(resolved)
         ranked = self._citations(scored)
         if not ranked or scored.confidence < self.model.threshold:
             closest = [
@@ -221,15 +222,25 @@ class Assistant:
             for p, s in zip(ranked.ids[:k], ranked.fused[:k], strict=False)
         ]
 
-    def _score(self, question: str) -> Scored:
-        q = self.embedder.embed([question])[0]
-        return score(self.index, question, q, self.model)
+    def _score(self, resolved: Resolved) -> Scored:
+        if resolved.context is None:
+            q = self.embedder.embed([resolved.question])[0]
+            return score(self.index, resolved.question, q, self.model)
+        q, c = self.embedder.embed([resolved.question, resolved.context])
+        return score(self.index, resolved.question, q, self.model, (resolved.context, c))
 
     def _subject(self) -> str:
         return "The article" if len(self.index.documents) == 1 else "The documents"
 
     def _citations(self, scored: Scored) -> list[Citation]:
-        chosen = select_excerpts(self.index, scored.sentences, scored.scores, self.model, CITATIONS)
+        chosen = select_excerpts(
+            self.index,
+            scored.sentences,
+            scored.scores,
+            scored.features[scored.order],
+            self.model,
+            CITATIONS,
+        )
         return [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
 
     def _sentence_citation(self, first: int, last: int, score: float) -> Citation:

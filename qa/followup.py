@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .text import STOPWORDS, words
 
@@ -34,17 +35,38 @@ def names(text: str) -> list[str]:
     return out
 
 
-def contextualize(question: str, history: list[dict] | None) -> str:
-    """The question to search with: the follow-up, plus what it refers back to."""
+@dataclass(frozen=True)
+class Resolved:
+    """A question ready to search: `question` picks the sentences; `context`, when set, is the
+    question with what it refers back to, and picks the passages they are read from."""
+
+    question: str
+    context: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return self.context or self.question
+
+
+def resolve(question: str, history: list[dict] | None) -> Resolved:
+    """Resolve a follow-up against the last question of `history`."""
     previous = last_user_turn(history)
     if not previous:
-        return question
+        return Resolved(question)
     content = [w for w in words(question) if w not in STOPWORDS]
     if _ELLIPTIC_START.match(question) or len(content) <= 1:
         # "And in Buryatia?" repeats the previous question with a new detail.
-        return f"{previous} {question}"
+        return Resolved(f"{previous} {question}")
     if _PRONOUN.search(question):
+        # "Where did her son call her from?" after "Who is Ailana?": the name says which
+        # passages to read, but the sentence that answers often says "he", not "Ailana", so
+        # sentences are still matched on the follow-up's own words.
         referents = names(previous) or [w for w in words(previous) if w not in STOPWORDS]
         if referents:
-            return f"{question} ({' '.join(referents)})"
-    return question
+            return Resolved(question, f"{question} ({' '.join(referents)})")
+    return Resolved(question)
+
+
+def contextualize(question: str, history: list[dict] | None) -> str:
+    """The follow-up as one question, with what it refers back to."""
+    return resolve(question, history).shown

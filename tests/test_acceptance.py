@@ -51,12 +51,11 @@ def test_article_set_is_complete(article):
     assert article[0]["answerable"] == 17 and article[0]["unanswerable"] == 5
 
 
-@not_yet("13 of 17")
+@not_yet("14 of 17")
 def test_article_top_citation_holds_the_evidence(article):
     assert article[0]["top1"] >= 16
 
 
-@not_yet("15 of 17")
 def test_article_top3_citations_hold_the_evidence(article):
     assert article[0]["top3"] == 17
 
@@ -65,7 +64,6 @@ def test_article_abstains_on_unanswerable(article):
     assert article[0]["abstained_unanswerable"] >= 4
 
 
-@not_yet("2 wrong abstentions")
 def test_article_rarely_abstains_wrongly(article):
     assert article[0]["wrongly_abstained"] <= 1
 
@@ -74,7 +72,6 @@ def test_article_followup_is_answered(article):
     assert not article[1]["d17"].abstained
 
 
-@not_yet("the top citation of d17 is about Ailana, not the call from Belarus")
 def test_article_followup_cites_the_answer(article):
     assert "Belarus" in article[1]["d17"].citations[0].text
 
@@ -83,7 +80,6 @@ def test_squad_top_citation(squad_metrics):
     assert squad_metrics["top1_rate"] >= 0.80
 
 
-@not_yet("0.928")
 def test_squad_top3_citations(squad_metrics):
     assert squad_metrics["top3_rate"] >= 0.93
 
@@ -92,7 +88,7 @@ def test_squad_excerpts_are_short(squad_metrics):
     assert squad_metrics["excerpt_chars_mean"] <= 250
 
 
-@not_yet("ROC AUC 0.709")
+@not_yet("ROC AUC 0.711")
 def test_squad_confidence_separates_answerable(squad_metrics):
     assert squad_metrics["auc"] >= 0.75
 
