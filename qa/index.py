@@ -104,7 +104,7 @@ def passage_embedding_text(doc: Document, text: str) -> str:
     return f"{doc.title}. {text}" if doc.title else text
 
 
-@dataclass
+@dataclass(slots=True)
 class _Doc:
     """One document's spans and where its vectors come from while a build streams."""
 
@@ -269,13 +269,13 @@ def _assemble(
         passage_last[kept_p] = previous.passage_last[p_old[kept_p]] + shift[kept_p]
 
     p_vectors = _vectors(
-        items, "p", previous.passage_vectors if previous else None, dim, index_type
+        items, "p", p_old, previous.passage_vectors if previous else None, dim, index_type
     )
     s_vectors = _vectors(
-        items, "s", previous.sentence_vectors if previous else None, dim, index_type
+        items, "s", s_old, previous.sentence_vectors if previous else None, dim, index_type
     )
 
-    s_lex, p_lex = _lexical(items, previous)
+    s_lex, p_lex = _lexical(items, s_old, p_old, previous)
     return Index(
         documents=docs,
         params=params,
@@ -294,18 +294,19 @@ def _assemble(
     )
 
 
-def _lexical(items: list[_Doc], previous: Index | None) -> tuple[Lexical, Lexical]:
+def _lexical(
+    items: list[_Doc], s_old: np.ndarray, p_old: np.ndarray, previous: Index | None
+) -> tuple[Lexical, Lexical]:
     """BM25 of sentences and passages; only new documents are cut into terms.
 
     Term ids continue the previous index's vocabulary, and units of unchanged documents are
     kept by the previous BM25 as they are. A passage's terms are its title's plus its
     sentences' (order does not matter).
     """
-    s_old, p_old = _old_rows(items, "s"), _old_rows(items, "p")
     if previous is None or not (s_old >= 0).any():
         previous = None
-    old_terms = previous.sentence_bm25.terms_list if previous else []
-    lookup: dict[str, int] = dict(zip(old_terms, range(len(old_terms)), strict=True))
+    # A copy of the previous ids (a copy is ~10x quicker than building the dict again).
+    lookup = previous.sentence_bm25.term_ids().copy() if previous else {}
     s_ids: list[int] = []
     s_len: list[int] = []
     p_ids: list[int] = []
@@ -330,10 +331,10 @@ def _lexical(items: list[_Doc], previous: Index | None) -> tuple[Lexical, Lexica
     s_table = (_ptr(np.array(s_len, dtype=np.int64)), np.array(s_ids, dtype=np.int32))
     p_table = (_ptr(np.array(p_len, dtype=np.int64)), np.array(p_ids, dtype=np.int32))
     if previous is None:
-        return Lexical.from_ids(vocab, *s_table), Lexical.from_ids(vocab, *p_table)
+        return Lexical.from_ids(vocab, *s_table, lookup), Lexical.from_ids(vocab, *p_table, lookup)
     return (
-        previous.sentence_bm25.updated(s_old, vocab, *s_table),
-        previous.passage_bm25.updated(p_old, vocab, *p_table),
+        previous.sentence_bm25.updated(s_old, vocab, *s_table, lookup),
+        previous.passage_bm25.updated(p_old, vocab, *p_table, lookup),
     )
 
 
@@ -365,10 +366,15 @@ def _ptr(lengths: np.ndarray) -> np.ndarray:
 
 
 def _vectors(
-    items: list[_Doc], unit: str, old: Vectors | None, dim: int, index_type: str
+    items: list[_Doc],
+    unit: str,
+    olds: np.ndarray,
+    old: Vectors | None,
+    dim: int,
+    index_type: str,
 ) -> Vectors:
-    """The rows of every document in order; old rows are referred to, not copied."""
-    olds = _old_rows(items, unit)
+    """The rows of every document in order (`olds`: see `_old_rows`); old rows are referred
+    to, not copied."""
     fresh = [
         np.asarray(it.p_vec if unit == "p" else it.s_vec, dtype=np.float32)
         for it in items

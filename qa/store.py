@@ -175,12 +175,14 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
 
 
 def _manifest_text(manifest: dict[str, Any]) -> str:
-    """Indented JSON, but the documents one per line: with indent, json encodes in Python,
-    ~10x slower, and a large collection has hundreds of thousands of document entries."""
-    docs = manifest["documents"]
+    """Indented JSON, but each column of the documents on one line: with indent, json
+    encodes in Python, ~10x slower, and a collection may have hundreds of thousands."""
+    columns = ",\n  ".join(
+        f"{json.dumps(name)}: {json.dumps(values, ensure_ascii=False)}"
+        for name, values in manifest["documents"].items()
+    )
     text = json.dumps({**manifest, "documents": "@documents@"}, indent=1)
-    lines = ",\n  ".join(map(json.JSONEncoder(ensure_ascii=False).encode, docs))
-    return text.replace('"@documents@"', f"[\n  {lines}\n ]" if docs else "[]", 1)
+    return text.replace('"@documents@"', f"{{\n  {columns}\n }}", 1)
 
 
 def _write_parts(parts: list[Part], folder: Path) -> dict[str, dict[str, Any]]:
@@ -240,9 +242,9 @@ def _save_spans(index: Index, path: Path) -> None:
 
 def _document_parts(
     index: Index, previous: Path | None
-) -> tuple[list[dict[str, Any]], dict[str, int], list[Part]]:
-    """Manifest entries of the documents, the characters stored in each file of texts, and
-    the parts that write (or link) those JSON-lines files.
+) -> tuple[dict[str, list[Any]], dict[str, int], list[Part]]:
+    """The documents for the manifest (a column per field: id, sha256, title, chars, file),
+    the characters stored in each file of texts, and the parts that write (or link) them.
 
     Texts are written once: documents the current version already stores (same id, text and
     title) stay in its files, which are linked; only the others go to a new file. Once a fifth
@@ -255,8 +257,9 @@ def _document_parts(
         try:
             manifest = json.loads((previous / "manifest.json").read_text())
             old_chars = {str(f): int(n) for f, n in manifest["document_files"].items()}
-            for e in manifest["documents"]:
-                old[(e["id"], e["sha256"], e["title"])] = e["file"]
+            docs = manifest["documents"]
+            old_keys = zip(docs["id"], docs["sha256"], docs["title"], strict=True)
+            old = dict(zip(old_keys, docs["file"], strict=True))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             old, old_chars = {}, {}
     keys = [(d.id, sha, d.title) for d, sha in zip(index.documents, index.sha256s(), strict=True)]
@@ -272,10 +275,13 @@ def _document_parts(
     chars = {f: old_chars[f] for f in sorted(kept)}
     if new:
         chars[rel] = sum(len(d.text) for d in new)
-    entries = [
-        {"id": d.id, "sha256": sha, "title": d.title, "chars": len(d.text), "file": f or rel}
-        for d, (_, sha, _), f in zip(index.documents, keys, files, strict=True)
-    ]
+    entries = {
+        "id": [d.id for d in index.documents],
+        "sha256": index.sha256s(),
+        "title": [d.title for d in index.documents],
+        "chars": [len(d.text) for d in index.documents],
+        "file": [f or rel for f in files],
+    }
     # Should a link fail, the file is written again with the documents it must hold.
     parts = [
         Part(
@@ -382,14 +388,15 @@ def _load_version(
     _verify(version, manifest, rebuild, hash_max=_hash_limit(verify))
     try:
         texts: dict[tuple[str, str], Document] = {}
-        for rel in sorted({e["file"] for e in manifest["documents"]}):
+        docs = manifest["documents"]
+        for rel in sorted(set(docs["file"])):
             with (version / rel).open(encoding="utf-8") as fh:
                 for line in fh:
                     rec = json.loads(line)
                     texts[(rel, rec["id"])] = Document(
                         id=rec["id"], text=rec["text"], title=rec.get("title", "")
                     )
-        documents = [texts[(e["file"], e["id"])] for e in manifest["documents"]]
+        documents = [texts[key] for key in zip(docs["file"], docs["id"], strict=True)]
         spans = np.load(version / "spans.npz", allow_pickle=False)
         vectors = manifest["vectors"]
         index = Index(
@@ -418,7 +425,7 @@ def _load_version(
             f"the index in {directory} is damaged ({exc}); {rebuild}"
         ) from None
     index.doc_sha = [d.sha256 for d in documents]
-    if index.doc_sha != [d["sha256"] for d in manifest["documents"]]:
+    if index.doc_sha != manifest["documents"].get("sha256"):
         raise IndexIntegrityError(
             f"the index in {directory} does not match its manifest; {rebuild}"
         )

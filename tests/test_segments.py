@@ -163,6 +163,9 @@ def test_many_updates_equal_a_build_from_scratch(
     assert len(list(version.glob("documents*.jsonl"))) <= store.DOCUMENTS_MAX_FILES
     fresh = build(b.index.documents, fake_embedder, progress=False, index_type="hnsw")
     assert_same_index(fresh, b.index)
+    for unit in ("sentence_bm25", "passage_bm25"):  # updated in place, and loaded
+        assert set(getattr(a.index, unit).vocab) == set(getattr(fresh, unit).vocab)
+        assert set(getattr(b.index, unit).vocab) == set(getattr(fresh, unit).vocab)
     for query in (["lantern"], ["walrus", "quokka"], ["zqnew3x1"], ["titl", "item"]):
         for unit in ("sentence_bm25", "passage_bm25"):
             got, want = getattr(b.index, unit), getattr(fresh, unit)

@@ -93,13 +93,15 @@ def test_save_load_round_trip(tmp_path: Path, fake_embedder, index_type: str) ->
     assert manifest is not None
     assert manifest["vectors"]["sentences"]["kind"] == index_type
     assert manifest["vectors"]["sentences"]["vectors"] == a.index.n_sentences
-    assert manifest["documents"][0] == {
+    columns = manifest["documents"]
+    assert {name: values[0] for name, values in columns.items()} == {
         "id": "doc-0",
         "sha256": docs[0].sha256,
         "title": docs[0].title,
         "chars": len(docs[0].text),
         "file": "documents.jsonl",  # one file holds the texts of a build
     }
+    assert columns["id"] == [d.id for d in docs]
     assert manifest["document_files"] == {"documents.jsonl": sum(len(d.text) for d in docs)}
     query = "zqdoc7x2"
     assert [c.document for c in a.search(query)] == [c.document for c in b.search(query)]
