@@ -52,7 +52,7 @@ class Staging:
             except OSError:
                 pass  # a read-only index folder: build without staging
         self.docs: dict[tuple[str, str], StagedDoc] = {}
-        for meta in sorted(folder.glob("b-*.json")):
+        for meta in _batches(folder):
             try:
                 entries = json.loads(meta.read_text())["docs"]
             except (OSError, ValueError, KeyError):
@@ -111,8 +111,17 @@ class Staging:
             for p in (path.with_suffix(".json"), path):  # the .json first: it marks a batch
                 p.unlink(missing_ok=True)
         self._open.clear()
-        if not any(self.folder.glob("b-*.json")):
+        if not _batches(self.folder):
             clear(self.folder)
+
+
+def _batches(folder: Path) -> list[Path]:
+    """The batch listings in `folder`; none if another writer has just removed it (a glob
+    racing with that removal raises)."""
+    try:
+        return sorted(folder.glob("b-*.json"))
+    except FileNotFoundError:
+        return []
 
 
 def clear(folder: Path) -> None:
