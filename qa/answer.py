@@ -314,6 +314,7 @@ def score(
         [] for _ in range(10)
     )
     want = "num" if want_num else "name" if want_name else ""
+    q_frozen = frozenset(q_set)
     ctx_words_all = []
     for i, text in enumerate(texts):
         st = sets[i]
@@ -334,7 +335,7 @@ def score(
         )
         ctx_words_all.append(ctx_words)
         ent_cover.append(len(entities & ctx_words) / len(entities) if entities else 1.0)
-        near.append(type_near(text, frozenset(q_set), q_lower, want) if want else 0.0)
+        near.append(type_near(text, q_frozen, q_lower, want) if want else 0.0)
     num_m = np.array(num_match) * want_num
     name_m = np.array(name_match) * want_name
     dense_z = (dense - dense.mean()) / (dense.std() + 1e-6)
@@ -396,6 +397,12 @@ def pair_features(
     ])  # fmt: skip
 
 
+def passage_neighbours(index: Index, s: int) -> list[int]:
+    """The sentences just before and after `s` that lie in its passage."""
+    p = index.sent_passage[s]
+    return [nb for nb in (s - 1, s + 1) if index.passage_first[p] <= nb < index.passage_last[p]]
+
+
 def excerpt(
     index: Index,
     scores: dict[int, float],
@@ -412,11 +419,9 @@ def excerpt(
     """
     if model.pair is None:
         return s, s
-    p = index.sent_passage[s]
     best: tuple[float, int] | None = None
-    for nb in (s - 1, s + 1):
-        inside = index.passage_first[p] <= nb < index.passage_last[p]
-        if not inside or nb not in scores or nb in used:
+    for nb in passage_neighbours(index, s):
+        if nb not in scores or nb in used:
             continue
         first, last = min(s, nb), max(s, nb)
         if index.sent_end[last] - index.sent_start[first] > model.pair_chars:

@@ -65,8 +65,3 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         if referents:
             return Resolved(question, f"{question} ({' '.join(referents)})")
     return Resolved(question)
-
-
-def contextualize(question: str, history: list[dict] | None) -> str:
-    """The follow-up as one question, with what it refers back to."""
-    return resolve(question, history).shown

@@ -24,6 +24,7 @@ from .answer import (
     Model,
     default_model,
     pair_features,
+    passage_neighbours,
     score,
     select_excerpts,
 )
@@ -174,11 +175,9 @@ def pair_rows(samples: list[Sample], scorer: Linear) -> tuple[np.ndarray, np.nda
         gold = dict(zip(s.sentences.tolist(), s.y.tolist(), strict=True))
         for i in np.argsort(-scores, kind="stable")[:3]:
             top = int(s.sentences[i])
-            p = idx.sent_passage[top]
-            for nb in (top - 1, top + 1):
+            for nb in passage_neighbours(idx, top):
                 # A neighbour that scores higher is an excerpt of its own, quoted before this one.
-                inside = idx.passage_first[p] <= nb < idx.passage_last[p]
-                if inside and nb in by and by[nb] <= by[top]:
+                if nb in by and by[nb] <= by[top]:
                     X.append(pair_features(idx, top, nb, by, rows))
                     y.append(gold[nb] and not gold[top])
                     groups.append(s.group)
