@@ -19,6 +19,7 @@ from .followup import _QUESTION_WORDS as _QW
 from .index import Index
 from .retrieve import Fusion, Ranked, search_passages, search_sentences
 from .text import STOPWORDS, terms, words
+from .tokens import FEATURES as TOKEN_FEATURES
 
 _QUESTION_WORDS = frozenset(w.lower() for w in _QW)
 
@@ -39,6 +40,7 @@ PAIR_FEATURES = (
     "gap", "after", "continues", "lead_in", "nb_cover", "nb_exact", "nb_num", "nb_name",
     "nb_dense_gap", "chars",
 )  # fmt: skip
+TOKEN_SENTENCE_FEATURES = SENTENCE_FEATURES + TOKEN_FEATURES
 _COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
 # A sentence that carries on from the one before it ("They told him ...", "But ...").
 _CONTINUES = re.compile(
@@ -96,9 +98,12 @@ class Model:
     # (it scores close, or carries on the same statement) and the two fit in `pair_chars`.
     pair: Linear | None = None
     pair_chars: int = 0
+    # The same, learned with the token-alignment features too (qa.tokens), for indexes that
+    # keep token vectors.
+    tokens: Model | None = None
 
     @classmethod
-    def from_dict(cls, data: dict) -> Model:
+    def from_dict(cls, data: dict, features: tuple[str, ...] = SENTENCE_FEATURES) -> Model:
         def linear(part: dict, names: tuple[str, ...]) -> Linear:
             coef = part["coef"]
             return Linear(
@@ -107,11 +112,17 @@ class Model:
 
         return cls(
             fusion=Fusion(**data["fusion"]),
-            scorer=linear(data["sentence"], SENTENCE_FEATURES),
+            scorer=linear(data["sentence"], features),
             confidence=linear(data["confidence"], CONFIDENCE_FEATURES),
             threshold=float(data["threshold"]),
             pair=linear(data["pair"], PAIR_FEATURES) if "pair" in data else None,
             pair_chars=int(data.get("pair", {}).get("max_chars", 0)),
+            tokens=(
+                # Its own scorer and pair model; the confidence and threshold are shared.
+                cls.from_dict({**data, **data["tokens"], "tokens": None}, TOKEN_SENTENCE_FEATURES)
+                if data.get("tokens")
+                else None
+            ),
         )
 
 
@@ -131,6 +142,7 @@ class Scored:
     question_features: np.ndarray  # len(CONFIDENCE_FEATURES)
     passages: Ranked
     confidence: float
+    model: Model  # the one that scored (with or without token features): its threshold, pair
 
 
 def question_type(question: str) -> tuple[float, float]:
@@ -217,12 +229,16 @@ def score(
     q: np.ndarray,
     model: Model,
     context: tuple[str, np.ndarray] | None = None,
+    q_tokens: np.ndarray | None = None,
 ) -> Scored:
     """Rank candidate sentences for `question` (embedded as `q`) and estimate confidence.
 
     `context` (a follow-up with what it refers back to, and its vector) picks the passages
-    instead of the question itself; see qa.followup.
+    instead of the question itself; see qa.followup. With `q_tokens` (the question's content
+    token vectors, qa.tokens.question_vectors) and an index that keeps token vectors, the
+    model learned with token-alignment features scores instead.
     """
+    token_model = model.tokens if index.tokens is not None and q_tokens is not None else None
     q_list = terms(question)
     q_terms = list(dict.fromkeys(q_list))
     if context is None:
@@ -239,10 +255,9 @@ def score(
     cand.update(dict.fromkeys(int(s) for s in sents.ids[:SENTENCES_READ]))
     ids = np.fromiter(cand, dtype=np.int64, count=len(cand))
     if len(ids) == 0:
-        zeros = np.zeros((0, len(SENTENCE_FEATURES)))
-        return Scored(
-            ids, np.zeros(0), zeros, ids, np.zeros(len(CONFIDENCE_FEATURES)), passages, 0.0
-        )
+        zeros = np.zeros((0, len(model.scorer.coef)))
+        qf0 = np.zeros(len(model.confidence.coef))
+        return Scored(ids, np.zeros(0), zeros, ids, qf0, passages, 0.0, model)
     n = len(ids)
 
     # Vectors of the candidates and of their neighbours (same document only).
@@ -373,7 +388,13 @@ def score(
         max(near[i] for i in order[:3]),
     ])  # fmt: skip
     confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
-    return Scored(ids[order], scores[order], X, order, qf, passages, confidence)
+    if token_model is not None:
+        # Token alignment re-ranks the candidates; how sure we are stays the measure above.
+        assert index.tokens is not None and q_tokens is not None
+        X = np.column_stack([X, index.tokens.features(q_tokens, ids)])
+        model, scores = token_model, token_model.scorer(X)
+        order = np.lexsort((ids, -scores))
+    return Scored(ids[order], scores[order], X, order, qf, passages, confidence, model)
 
 
 def pair_features(

@@ -12,13 +12,14 @@ from pathlib import Path
 from . import store
 from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
-from .embed import Embedder, default_embedder
+from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
 from .followup import Resolved, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
 from .staging import Staging
+from .tokens import question_vectors
 
 MAX_QUESTION_CHARS = 2000
 CITATIONS = 3
@@ -166,7 +167,7 @@ class Assistant:
         searched = resolved.shown
         scored = self._score(resolved)
         ranked = self._citations(scored)
-        if not ranked or scored.confidence < self.model.threshold:
+        if not ranked or scored.confidence < scored.model.threshold:
             closest = [
                 self._passage_citation(int(p), float(s))
                 for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)
@@ -223,11 +224,18 @@ class Assistant:
         ]
 
     def _score(self, resolved: Resolved) -> Scored:
-        if resolved.context is None:
-            q = self.embedder.embed([resolved.question])[0]
-            return score(self.index, resolved.question, q, self.model)
-        q, c = self.embedder.embed([resolved.question, resolved.context])
-        return score(self.index, resolved.question, q, self.model, (resolved.context, c))
+        with one_blas_thread():
+            return self._score_unlimited(resolved)
+
+    def _score_unlimited(self, resolved: Resolved) -> Scored:
+        texts = [resolved.question] + ([resolved.context] if resolved.context else [])
+        if self.index.tokens is not None and self.model.tokens is not None:
+            vectors, found = self.embedder.embed_with_tokens(texts)
+        else:
+            vectors, found = self.embedder.embed(texts), None
+        q_tokens = question_vectors(found[0].words, found[0].vectors) if found else None
+        context = (resolved.context, vectors[1]) if resolved.context else None
+        return score(self.index, resolved.question, vectors[0], self.model, context, q_tokens)
 
     def _subject(self) -> str:
         return "The article" if len(self.index.documents) == 1 else "The documents"
@@ -238,7 +246,7 @@ class Assistant:
             scored.sentences,
             scored.scores,
             scored.features[scored.order],
-            self.model,
+            scored.model,
             CITATIONS,
         )
         return [self._sentence_citation(first, last, sc) for first, last, sc in chosen]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import threadpoolctl
 
 from .errors import QAError
 
@@ -24,10 +29,25 @@ class Embedder(ABC):
     name: str
     dim: int
     fingerprint: str  # changes whenever the vectors would change; stored in the manifest
+    has_tokens: bool = False  # embed_with_tokens() gives token vectors (see qa.tokens)
 
     @abstractmethod
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         """Vectors for `texts`, shape (len(texts), dim), unit length."""
+
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[Tokens] | None]:
+        """The vectors, and each text's token vectors if the model has them (None if not)."""
+        return self.embed(texts, batch_size=batch_size), None
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """One text's wordpieces (no [CLS]/[SEP]) and their contextual vectors, (len(words), d)."""
+
+    words: list[str]
+    vectors: np.ndarray
 
 
 class MiniLMEmbedder(Embedder):
@@ -36,6 +56,7 @@ class MiniLMEmbedder(Embedder):
     name = MODEL_NAME
     dim = 384
     fingerprint = WEIGHTS_SHA256
+    has_tokens = True
 
     def __init__(self, *, threads: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -70,6 +91,46 @@ class MiniLMEmbedder(Embedder):
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[Tokens] | None]:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        import torch
+
+        # One forward pass gives both: the pooled sentence vector and the token vectors it
+        # pools, so token vectors cost no model time.
+        outputs: list[dict[str, Any]] = self.model.encode(  # type: ignore[assignment]
+            list(texts), batch_size=batch_size, output_value=None, show_progress_bar=False
+        )
+        pooled = torch.stack([o["sentence_embedding"] for o in outputs])
+        vectors = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
+        tokenizer = self.model.tokenizer
+        special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+        tokens = []
+        for o in outputs:
+            ids = o["input_ids"][o["attention_mask"].bool()]
+            keep = torch.tensor([int(i) not in special for i in ids], dtype=torch.bool)
+            tokens.append(
+                Tokens(
+                    tokenizer.convert_ids_to_tokens(ids[keep].tolist()),
+                    o["token_embeddings"][: len(ids)][keep].numpy(),
+                )
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32), tokens
+
+
+@functools.cache
+def _blas() -> threadpoolctl.ThreadpoolController:
+    return threadpoolctl.ThreadpoolController()
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager:
+    """numpy's BLAS on one thread, for the small products around model calls. A second BLAS
+    thread gains nothing there, and once woken it spins, taking a core from the model's own
+    threads in the next call (measured: a warm ask took twice as long)."""
+    return _blas().limit(limits=1, user_api="blas")
 
 
 def _check_weights(weights: Path) -> None:

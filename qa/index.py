@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from .chunk import ChunkParams, chunk
-from .embed import Embedder
+from .embed import Embedder, Tokens, one_blas_thread
 from .errors import QAError
 from .ingest import Document
 from .lexical import Lexical
 from .staging import Staging
 from .text import terms
+from .tokens import MAX_SENTENCES, TokenVectors, basis, quantise
 from .vectors import Vectors
 
 # Texts embedded per batch: an interrupted build re-embeds at most one batch (~30 s of MiniLM
@@ -43,6 +44,7 @@ class Index:
     sentence_bm25: Lexical
     index_type: str = "auto"  # as requested: flat, hnsw, ivfpq or auto (kept for updates)
     doc_sha: list[str] | None = None  # documents' content hashes, when already known
+    tokens: TokenVectors | None = None  # sentences' token vectors (small collections only)
     # sentence -> the first passage that holds it (for context display and scoring)
     sent_passage: np.ndarray = field(init=False)
 
@@ -121,6 +123,7 @@ class _Doc:
     s_old: int = -1
     p_vec: np.ndarray | None = None  # vectors once embedded or taken from staging
     s_vec: np.ndarray | None = None
+    s_tokens: list[np.ndarray] | None = None  # token codes per sentence, if kept
 
 
 def build(
@@ -155,6 +158,11 @@ def build(
     seen: set[str] = set()
     pending: list[_Doc] = []
     pending_texts = 0
+    # Token vectors are kept while the collection stays small; past MAX_SENTENCES they are
+    # dropped, and the scorer does without them.
+    keep_tokens = embedder.has_tokens
+    old_tokens = previous.tokens if previous is not None and prev_rows else None
+    n_sentences = 0
     for doc in documents:
         if doc.id in seen:
             raise QAError(f"two documents share the id {doc.id!r}; ids must be unique")
@@ -165,6 +173,8 @@ def build(
         if old is not None and old[1] == sha:
             _, _, p0, p1, s0, s1 = old
             item = _Doc(doc, sha, p1 - p0, s1 - s0, p_old=p0, s_old=s0)
+            if keep_tokens and old_tokens is not None:
+                item.s_tokens = old_tokens.sentences(s0, s1)
         else:
             c = chunk(doc.text, params)
             item = _Doc(doc, sha, len(c.passage_first), len(c.sent_start), c.sent_start,
@@ -176,13 +186,18 @@ def build(
                 pending.append(item)
                 pending_texts += len(c.passage_first) + len(c.sent_start)
         items.append(item)
+        n_sentences += item.n_sent
+        if keep_tokens and n_sentences > MAX_SENTENCES:
+            keep_tokens = False
+            for it in items:
+                it.s_tokens = None
         bar.seen(item.n_pass)
         if item.p_vec is not None or item.p_old >= 0:
             bar.done(item.n_pass)
         if pending_texts >= batch_texts:
-            _embed_batch(pending, embedder, staged, bar)
+            _embed_batch(pending, embedder, staged, bar, keep_tokens)
             pending, pending_texts = [], 0
-    _embed_batch(pending, embedder, staged, bar)
+    _embed_batch(pending, embedder, staged, bar, keep_tokens)
     bar.close()
 
     unchanged = (
@@ -194,15 +209,42 @@ def build(
             for it, d in zip(items, previous.documents, strict=True)
         )
         and index_type in ("auto", previous.passage_vectors.kind)
+        and (previous.tokens is not None) == keep_tokens
     )
     if unchanged:
         assert previous is not None
         return previous
-    return _assemble(items, params, previous, embedder.dim, index_type)
+    tokens = _token_vectors(items, embedder, previous) if keep_tokens else None
+    return _assemble(items, params, previous, embedder.dim, index_type, tokens)
+
+
+def _token_vectors(items: list[_Doc], embedder: Embedder, previous: Index | None) -> TokenVectors:
+    """All sentences' token codes; those not kept yet (a build resumed from staging, an index
+    saved without them) are embedded now."""
+    missing = [it for it in items if it.s_tokens is None]
+    texts = []
+    for it in missing:
+        starts: np.ndarray
+        ends: np.ndarray
+        if it.sent_start is not None and it.sent_end is not None:
+            starts, ends = it.sent_start, it.sent_end
+        else:  # reused from `previous`: its spans are there
+            assert previous is not None and it.s_old >= 0
+            starts = previous.sent_start[it.s_old : it.s_old + it.n_sent]
+            ends = previous.sent_end[it.s_old : it.s_old + it.n_sent]
+        texts += [it.doc.text[a:b] for a, b in zip(starts, ends, strict=True)]
+    if texts:
+        codes: list[np.ndarray | None] = [None] * len(texts)
+        embed_all(embedder, texts, progress=False, tokens=codes)
+        row = 0
+        for it in missing:
+            it.s_tokens = codes[row : row + it.n_sent]  # type: ignore[assignment]
+            row += it.n_sent
+    return TokenVectors.of([c for it in items for c in it.s_tokens or []])
 
 
 def _embed_batch(
-    batch: list[_Doc], embedder: Embedder, staged: Staging | None, bar: _Progress
+    batch: list[_Doc], embedder: Embedder, staged: Staging | None, bar: _Progress, tokens: bool
 ) -> None:
     """Embed the passages and sentences of `batch` in one length-sorted pass; keep it on disk."""
     if not batch:
@@ -219,8 +261,14 @@ def _embed_batch(
         s_texts += [text[a:b] for a, b in zip(st, en, strict=True)]
     n_pass = len(p_texts)
     share = n_pass / max(1, n_pass + len(s_texts))
+    codes: list[np.ndarray | None] | None = [None] * (n_pass + len(s_texts)) if tokens else None
     vectors = embed_all(
-        embedder, p_texts + s_texts, progress=False, on_block=lambda n: bar.done(n * share)
+        embedder,
+        p_texts + s_texts,
+        progress=False,
+        on_block=lambda n: bar.done(n * share),
+        tokens=codes,
+        tokens_from=n_pass,
     )
     if staged is not None:
         staged.put(
@@ -231,12 +279,19 @@ def _embed_batch(
     for it in batch:
         np_, ns = it.n_pass, it.n_sent
         it.p_vec, it.s_vec = vectors[p_row : p_row + np_], vectors[s_row : s_row + ns]
+        if codes is not None:
+            it.s_tokens = codes[s_row : s_row + ns]  # type: ignore[assignment]
         p_row += np_
         s_row += ns
 
 
 def _assemble(
-    items: list[_Doc], params: ChunkParams, previous: Index | None, dim: int, index_type: str
+    items: list[_Doc],
+    params: ChunkParams,
+    previous: Index | None,
+    dim: int,
+    index_type: str,
+    tokens: TokenVectors | None,
 ) -> Index:
     """Concatenate the documents' spans and vectors; index vectors and terms."""
     n_pass = np.array([it.n_pass for it in items], dtype=np.int64)
@@ -291,6 +346,7 @@ def _assemble(
         sentence_bm25=s_lex,
         index_type=index_type,
         doc_sha=[it.sha for it in items],
+        tokens=tokens,
     )
 
 
@@ -390,6 +446,22 @@ def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(arrays).astype(dtype, copy=False) if arrays else np.zeros(0, dtype=dtype)
 
 
+def _keep_tokens(
+    tokens: list[np.ndarray | None], rows: np.ndarray, found: list[Tokens], tokens_from: int
+) -> None:
+    """Project and quantise the token vectors of `rows` at or past `tokens_from`, in one
+    product, on one BLAS thread (see qa.embed.one_blas_thread)."""
+    wanted = [(int(r), t) for r, t in zip(rows, found, strict=True) if r >= tokens_from]
+    if not wanted:
+        return
+    with one_blas_thread():
+        codes = quantise(basis().project(np.concatenate([t.vectors for _, t in wanted])))
+    start = 0
+    for r, t in wanted:
+        tokens[r] = codes[start : start + len(t.vectors)]
+        start += len(t.vectors)
+
+
 class _Progress:
     """A tqdm bar counting passages, with an ETA when the number of documents is known."""
 
@@ -435,8 +507,13 @@ def embed_all(
     *,
     progress: bool = True,
     on_block: Callable[[int], None] | None = None,
+    tokens: list[np.ndarray | None] | None = None,
+    tokens_from: int = 0,
 ) -> np.ndarray:
-    """Embed in length-sorted blocks (as one big `encode` would), reporting each block."""
+    """Embed in length-sorted blocks (as one big `encode` would), reporting each block.
+
+    With `tokens` (a list as long as `texts`), the token vectors of texts from `tokens_from`
+    on are stored there too, as int8 codes in the token basis (see qa.tokens)."""
     out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     if not len(texts):
         return out
@@ -448,7 +525,12 @@ def embed_all(
         bar = tqdm(total=len(texts), unit="text", desc="embedding", file=sys.stderr, smoothing=0.1)
     for i in range(0, len(texts), EMBED_BLOCK):
         rows = order[i : i + EMBED_BLOCK]
-        out[rows] = embedder.embed([texts[r] for r in rows])
+        if tokens is None:
+            out[rows] = embedder.embed([texts[r] for r in rows])
+        else:
+            out[rows], found = embedder.embed_with_tokens([texts[r] for r in rows])
+            assert found is not None, "embed_all(tokens=...) needs an embedder with tokens"
+            _keep_tokens(tokens, rows, found, tokens_from)
         if bar is not None:
             bar.update(len(rows))
         if on_block is not None:

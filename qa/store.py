@@ -8,7 +8,8 @@ Layout of an index directory:
       v-<stamp>/         one complete version: manifest.json, documents.jsonl (and
                          documents-<token>.jsonl for texts added since), spans.npz, passages-<token>.npy (exact vectors, one file per
                          segment), passages.slots.npy, for large collections
-                         passages-<token>.faiss (and the same for sentences), bm25-*/
+                         passages-<token>.faiss (and the same for sentences), bm25-*/,
+                         tokens.npz (sentences' token vectors, small collections only)
       .staging/          embedded batches of a build in progress (see qa.staging)
 
 A build writes a new version folder, then switches CURRENT with os.replace; a crash
@@ -46,6 +47,7 @@ from .errors import IndexIntegrityError, QAError
 from .index import Index
 from .ingest import Document
 from .lexical import Lexical
+from .tokens import DIM, TokenVectors, basis
 from .vectors import Part, Vectors
 
 FORMAT = "qa-index"
@@ -123,6 +125,8 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
             *index.passage_vectors.parts("passages"),
             *index.sentence_vectors.parts("sentences"),
         ]
+        if index.tokens is not None:
+            parts.append(Part("tokens.npz", index.tokens.save))
         for name, lex in (
             ("bm25-passages", index.passage_bm25),
             ("bm25-sentences", index.sentence_bm25),
@@ -143,6 +147,9 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
                 "passages": index.passage_vectors.describe(),
                 "sentences": index.sentence_vectors.describe(),
             },
+            "tokens": (
+                {"dim": DIM, "basis": basis().fingerprint} if index.tokens is not None else None
+            ),
             "sources": sources,
             "documents": doc_entries,
             "document_files": doc_files,
@@ -413,6 +420,7 @@ def _load_version(
             passage_bm25=Lexical.load(version / "bm25-passages", mmap=mmap),
             sentence_bm25=Lexical.load(version / "bm25-sentences", mmap=mmap),
             index_type=manifest.get("index_type", "auto"),
+            tokens=_load_tokens(version, manifest),
         )
         counts = manifest["counts"]
         if (index.n_passages, index.n_sentences) != (counts["passages"], counts["sentences"]) or (
@@ -420,6 +428,8 @@ def _load_version(
             index.sentence_vectors.ntotal,
         ) != (index.n_passages, index.n_sentences):
             raise ValueError("vector and span counts differ")
+        if index.tokens is not None and index.tokens.n_sentences != index.n_sentences:
+            raise ValueError("token vectors and sentences differ in number")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
         raise IndexIntegrityError(
             f"the index in {directory} is damaged ({exc}); {rebuild}"
@@ -430,6 +440,15 @@ def _load_version(
             f"the index in {directory} does not match its manifest; {rebuild}"
         )
     return index
+
+
+def _load_tokens(version: Path, manifest: dict[str, Any]) -> TokenVectors | None:
+    """The token vectors, unless there are none or they were made with another basis (the
+    next build then makes them anew)."""
+    about = manifest.get("tokens")
+    if not about or about.get("basis") != basis().fingerprint or about.get("dim") != DIM:
+        return None
+    return TokenVectors.load(version / "tokens.npz")
 
 
 def verify(directory: Path) -> dict[str, Any]:

@@ -20,19 +20,24 @@ from .answer import (
     CONFIDENCE_FEATURES,
     PAIR_FEATURES,
     SENTENCE_FEATURES,
+    TOKEN_SENTENCE_FEATURES,
     Linear,
     Model,
-    default_model,
     pair_features,
     passage_neighbours,
     score,
     select_excerpts,
 )
 from .assistant import Assistant
+from .embed import Embedder
 from .evaluate import eval_cache_dir, roc_auc, squad_articles
 from .followup import Resolved, resolve
+from .ingest import Document
+from .tokens import DIM, question_vectors
+from .tokens import basis as tokens_basis
 
 WEIGHTS = Path(__file__).with_name("weights.json")
+BASIS = Path(__file__).with_name("token_basis.npz")
 MAX_MEAN_CHARS = 225
 # Strong regularisation: on the article dev set (leave one question out) it catches 4 of 5
 # unanswerable questions where C=1 catches 3, at the same AUC on SQuAD.
@@ -53,7 +58,8 @@ class Sample:
     golds: list[str]
 
 
-def collect(eval_dir: Path, model: Model, cache: dict) -> list[Sample]:
+def collect(eval_dir: Path, model: Model, cache: dict, tokens: bool = False) -> list[Sample]:
+    """Every dev question scored by `model`: with `tokens`, by its token-feature model."""
     samples: list[Sample] = []
     items: list[tuple[str, Assistant, Resolved, list[str], bool]] = []
     for doc, qas in squad_articles(eval_dir / "squad2" / "dev-articles.json"):
@@ -84,12 +90,17 @@ def collect(eval_dir: Path, model: Model, cache: dict) -> list[Sample]:
     texts = [t for it in items for t in (it[2].question, it[2].context) if t]
     todo = list(dict.fromkeys(t for t in texts if t not in vectors))
     if todo:
-        vectors.update(zip(todo, seed.embedder.embed(todo, batch_size=64), strict=True))
+        found_v, found_t = seed.embedder.embed_with_tokens(todo, batch_size=64)
+        assert found_t is not None, "tuning needs the real model"
+        vectors.update(zip(todo, zip(found_v, found_t, strict=True), strict=True))
     for group, a, resolved, golds, answerable in items:
         question = resolved.question
-        q = vectors[question]
-        context = (resolved.context, vectors[resolved.context]) if resolved.context else None
-        sc = score(a.index, question, q, model, context)
+        q, q_tok = vectors[question]
+        context = (resolved.context, vectors[resolved.context][0]) if resolved.context else None
+        q_tokens = question_vectors(q_tok.words, q_tok.vectors) if tokens else None
+        if tokens:
+            assert a.index.tokens is not None and model.tokens is not None
+        sc = score(a.index, question, q, model, context, q_tokens)
         sents = sc.sentences[np.argsort(sc.order)]  # back to candidate order, matching X rows
         y = np.array([any(g and g in a.index.sentence_text(int(s)) for g in golds) for s in sents])
         samples.append(
@@ -210,25 +221,52 @@ def fit_confidence(samples: list[Sample], C: float) -> Linear:
     return Linear(coef, float(lr.intercept_[0] - (coef * mu).sum()))
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qa.tune")
-    ap.add_argument(
-        "--eval-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "eval"
-    )
-    ap.add_argument("--write", action="store_true", help="write qa/weights.json")
-    args = ap.parse_args(argv)
-    base = json.loads(WEIGHTS.read_text())
-    base.pop("excerpt", None)  # the pair rule before the pair model
-    model = default_model()
-    cache: dict = {}
-    samples = collect(args.eval_dir, model, cache)
+def fit_basis(eval_dir: Path, embedder: Embedder) -> None:
+    """The token basis (see qa.tokens): the top DIM principal directions of the model's
+    token vectors over every sentence of the SQuAD dev articles and the seed article."""
+    from .chunk import ChunkParams, chunk
+
+    docs = [doc for doc, _ in squad_articles(eval_dir / "squad2" / "dev-articles.json")]
+    docs += [Document(p.name, p.read_text()) for p in (eval_dir.parent / "seeds").glob("*.txt")]
+    texts = []
+    for doc in docs:
+        c = chunk(doc.text, ChunkParams())
+        texts += [doc.text[a:b] for a, b in zip(c.sent_start, c.sent_end, strict=True)]
+    _, found = embedder.embed_with_tokens(texts, batch_size=64)
+    assert found is not None
+    rows = np.concatenate([t.vectors for t in found]).astype(np.float64)
+    mean = rows.mean(0)
+    _, _, vt = np.linalg.svd(rows - mean, full_matrices=False)
+    np.savez(BASIS, mean=mean.astype(np.float32), proj=vt[:DIM].T.astype(np.float32))
+    print(f"wrote {BASIS} from {len(rows)} tokens of {len(texts)} sentences", file=sys.stderr)
+
+
+def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[dict, list[Sample]]:
+    """Fit one mode's scorer and pair model, and without tokens the confidence and threshold;
+    return its weights section (`base` with them replaced) and the dev samples scored by it."""
+    names = TOKEN_SENTENCE_FEATURES if tokens else SENTENCE_FEATURES
+    mode = "with token features" if tokens else "without token features"
+    print(f"== {mode}", file=sys.stderr)
+
+    def as_model(section: dict) -> Model:
+        if not tokens:
+            return Model.from_dict(section)
+        return Model.from_dict({**weights_plain, "tokens": section})
+
+    weights_plain = base if not tokens else cache["_plain"]
+    base = dict(base)
+    coef = base["sentence"]["coef"]
+    # A first run has no token weights yet: start them at zero.
+    base["sentence"] = {**base["sentence"], "coef": {n: coef.get(n, 0.0) for n in names}}
+    model = as_model(base)
+    samples = collect(eval_dir, model, cache, tokens)
     groups = sorted({s.group for s in samples if s.group != "seed"})
     print(f"{len(samples)} questions, {len(groups)} SQuAD articles + seed", file=sys.stderr)
+    current = model.tokens if tokens and model.tokens else model
     print(
-        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, model.scorer)),
+        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, current.scorer)),
         file=sys.stderr,
     )
-
     # Leave one article out: fit on the others, measure on it.
     for C in (0.1, 1.0):
         res = []
@@ -249,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     base["sentence"] = {
         "intercept": scorer.intercept,
-        "coef": dict(zip(SENTENCE_FEATURES, scorer.coef.tolist(), strict=True)),
+        "coef": dict(zip(names, scorer.coef.tolist(), strict=True)),
     }
 
     # Excerpts: when to quote a neighbour too. The pair model and the offset and length cap
@@ -265,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     for chars in (300, 350, 400, 450):
         for offset in (-6.0, -5.0, -4.5, -4.0, -3.5, -3.0, -2.0, 100.0):
             base["pair"] = fit_pair(PX, Py, offset, chars)
-            top1, top3, mean = excerpt_figures(squad_only, Model.from_dict(base))
+            top1, top3, mean = excerpt_figures(squad_only, scoring(as_model(base)))
             print(
                 f"  max_chars {chars} offset {offset}: top1 {top1:.3f} top3 {top3:.3f} mean chars {mean:.0f}",
                 file=sys.stderr,
@@ -283,9 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     held = []
     pg = np.array(Pg)
     for g in groups:
-        m = Model.from_dict({**base, "pair": fit_pair(PX[pg != g], Py[pg != g], offset, chars)})
+        m = as_model({**base, "pair": fit_pair(PX[pg != g], Py[pg != g], offset, chars)})
         test = [s for s in squad_only if s.group == g]
-        held.append((len([s for s in test if s.answerable]), *excerpt_figures(test, m)))
+        held.append((len([s for s in test if s.answerable]), *excerpt_figures(test, scoring(m))))
     n = sum(h[0] for h in held)
     print(
         "pair rule held out by article: top1 {:.3f} top3 {:.3f} mean chars {:.0f}".format(
@@ -294,9 +332,11 @@ def main(argv: list[str] | None = None) -> int:
         file=sys.stderr,
     )
 
+    if tokens:  # the confidence and threshold are those learned without token features
+        return base, samples
     # Re-score with the new scorer: the confidence features depend on the chosen sentence.
-    model = Model.from_dict(base)
-    samples = collect(args.eval_dir, model, cache)
+    model = as_model(base)
+    samples = collect(eval_dir, model, cache, tokens)
     aucs = []
     for g in groups:
         train = [s for s in samples if s.group != g]
@@ -339,8 +379,40 @@ def main(argv: list[str] | None = None) -> int:
     base["threshold"] = float(best[1])
     for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
         print(line, file=sys.stderr)
+    return base, samples
+
+
+def scoring(model: Model) -> Model:
+    """The model that scores the samples: the token one when there is one."""
+    return model.tokens or model
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qa.tune")
+    ap.add_argument(
+        "--eval-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "eval"
+    )
+    ap.add_argument("--write", action="store_true", help="write qa/weights.json")
+    ap.add_argument(
+        "--basis", action="store_true", help="refit the token basis first (qa/token_basis.npz)"
+    )
+    args = ap.parse_args(argv)
+    if args.basis:
+        from .embed import default_embedder
+
+        fit_basis(args.eval_dir, default_embedder())
+        tokens_basis.cache_clear()
+    base = json.loads(WEIGHTS.read_text())
+    base.pop("excerpt", None)  # the pair rule before the pair model
+    token_section = base.pop("tokens", {})
+    token_base = {**base, **token_section}
+    cache: dict = {}
+    plain, _ = tune_mode(args.eval_dir, base, cache, tokens=False)
+    cache["_plain"] = plain
+    with_tokens, _ = tune_mode(args.eval_dir, token_base, cache, tokens=True)
+    plain["tokens"] = {k: with_tokens[k] for k in ("sentence", "pair")}
     if args.write:
-        WEIGHTS.write_text(json.dumps(base, indent=1) + "\n")
+        WEIGHTS.write_text(json.dumps(plain, indent=1) + "\n")
         print(f"wrote {WEIGHTS}", file=sys.stderr)
     return 0
 
