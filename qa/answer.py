@@ -165,12 +165,20 @@ def _new_name(text: str, question_words: set[str]) -> float:
     best = 0.0
     run = 0
     last_end = -2
-    for m in _CAPITALISED.finditer(text):
-        new = m.group(0).lower().strip("'’s") not in question_words
-        run = run + 1 if new and m.start() <= last_end + 2 else (1 if new else 0)
-        last_end = m.end()
+    for word, start, end in _capitalised(text):
+        new = word not in question_words
+        run = run + 1 if new and start <= last_end + 2 else (1 if new else 0)
+        last_end = end
         best = max(best, 1.0 if run >= 2 else 0.5 if run == 1 else 0.0)
     return best
+
+
+@lru_cache(maxsize=262144)
+def _capitalised(text: str) -> tuple[tuple[str, int, int], ...]:
+    """The capitalised words of `text` (lower-cased, possessive stripped) and their spans."""
+    return tuple(
+        (m.group(0).lower().strip("'’s"), m.start(), m.end()) for m in _CAPITALISED.finditer(text)
+    )
 
 
 _TOKEN = re.compile(r"\w+(?:[.,'’-]\w+)*")
@@ -180,21 +188,39 @@ def type_near(text: str, q_terms: frozenset[str], question_words: set[str], want
     """How close a word of the wanted kind (a number, or a name the question lacks) stands to
     a question term: 1 / (1 + words between them), 0 if none. "The head of Free Buryatia,
     Aleksandra Garmazhapova" answers "Who heads Free Buryatia?" by its apposition."""
-    tokens = [(m.group(0), m.start()) for m in _TOKEN.finditer(text)]
-    matched = [i for i, (w, _) in enumerate(tokens) if _stem_of(w.lower()) in q_terms]
+    tokens = _typed_tokens(text)
+    matched = [i for i, t in enumerate(tokens) if t[1] in q_terms]
     if not matched:
         return 0.0
     best = 0.0
-    for i, (w, start) in enumerate(tokens):
-        if want == "num":
-            kind = bool(_NUMBERISH.search(w))
-        else:
-            kind = start > 0 and w[0].isupper() and w.lower() not in question_words
-        if kind and w.lower() not in STOPWORDS:
+    for i, (lower, _, number, capital, content) in enumerate(tokens):
+        kind = number if want == "num" else capital and lower not in question_words
+        if kind and content:
             d = min(abs(i - j) for j in matched)
             if d > 0:
                 best = max(best, 1.0 / d)
     return best
+
+
+@lru_cache(maxsize=262144)
+def _typed_tokens(text: str) -> tuple[tuple[str, str, bool, bool, bool], ...]:
+    """Each word of `text`: lower-cased, its stem, whether it reads as a number or date,
+    whether it is capitalised past the start, and whether it is not a stopword. Cached: the
+    same candidate sentences come back question after question."""
+    out = []
+    for m in _TOKEN.finditer(text):
+        w = m.group(0)
+        lower = w.lower()
+        out.append(
+            (
+                lower,
+                _stem_of(lower),
+                bool(_NUMBERISH.search(w)),
+                m.start() > 0 and w[0].isupper(),
+                lower not in STOPWORDS,
+            )
+        )
+    return tuple(out)
 
 
 @lru_cache(maxsize=262144)
