@@ -41,6 +41,9 @@ PAIR_FEATURES = (
     "nb_dense_gap", "chars",
 )  # fmt: skip
 TOKEN_SENTENCE_FEATURES = SENTENCE_FEATURES + TOKEN_FEATURES
+# With token vectors, the pair model also sees how much better the neighbour matches the
+# question's words: of two neighbours, the one that says "sent to work" is the answer.
+TOKEN_PAIR_FEATURES = PAIR_FEATURES + ("nb_tok_mean", "nb_tok_min")
 _COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
 # A sentence that carries on from the one before it ("They told him ...", "But ...").
 _CONTINUES = re.compile(
@@ -103,7 +106,12 @@ class Model:
     tokens: Model | None = None
 
     @classmethod
-    def from_dict(cls, data: dict, features: tuple[str, ...] = SENTENCE_FEATURES) -> Model:
+    def from_dict(
+        cls,
+        data: dict,
+        features: tuple[str, ...] = SENTENCE_FEATURES,
+        pair_features: tuple[str, ...] = PAIR_FEATURES,
+    ) -> Model:
         def linear(part: dict, names: tuple[str, ...]) -> Linear:
             coef = part["coef"]
             return Linear(
@@ -115,11 +123,15 @@ class Model:
             scorer=linear(data["sentence"], features),
             confidence=linear(data["confidence"], CONFIDENCE_FEATURES),
             threshold=float(data["threshold"]),
-            pair=linear(data["pair"], PAIR_FEATURES) if "pair" in data else None,
+            pair=linear(data["pair"], pair_features) if "pair" in data else None,
             pair_chars=int(data.get("pair", {}).get("max_chars", 0)),
             tokens=(
                 # Its own scorer and pair model; the confidence and threshold are shared.
-                cls.from_dict({**data, **data["tokens"], "tokens": None}, TOKEN_SENTENCE_FEATURES)
+                cls.from_dict(
+                    {**data, **data["tokens"], "tokens": None},
+                    TOKEN_SENTENCE_FEATURES,
+                    TOKEN_PAIR_FEATURES,
+                )
                 if data.get("tokens")
                 else None
             ),
@@ -426,11 +438,12 @@ def score(
 def pair_features(
     index: Index, s: int, nb: int, scores: dict[int, float], features: dict[int, np.ndarray]
 ) -> np.ndarray:
-    """Features of quoting neighbour `nb` together with sentence `s` (see PAIR_FEATURES)."""
+    """Features of quoting neighbour `nb` together with sentence `s` (see PAIR_FEATURES, and
+    TOKEN_PAIR_FEATURES when the rows hold token features)."""
     first, last = min(s, nb), max(s, nb)
     f_s, f_nb = features[s], features[nb]
     c = _COLUMN
-    return np.array([
+    base = np.array([
         scores[nb] - scores[s],
         float(nb > s),
         float(bool(_CONTINUES.match(index.sentence_text(last)))),
@@ -442,6 +455,10 @@ def pair_features(
         f_nb[c["dense"]] - f_s[c["dense"]],
         np.log1p((index.sent_end[last] - index.sent_start[first]) / 100.0),
     ])  # fmt: skip
+    if len(f_s) == len(SENTENCE_FEATURES):
+        return base
+    tok = len(SENTENCE_FEATURES)
+    return np.concatenate([base, f_nb[tok : tok + 2] - f_s[tok : tok + 2]])
 
 
 def passage_neighbours(index: Index, s: int) -> list[int]:

@@ -20,6 +20,7 @@ from .answer import (
     CONFIDENCE_FEATURES,
     PAIR_FEATURES,
     SENTENCE_FEATURES,
+    TOKEN_PAIR_FEATURES,
     TOKEN_SENTENCE_FEATURES,
     Linear,
     Model,
@@ -205,7 +206,13 @@ def fit_pair(X: np.ndarray, y: np.ndarray, offset: float, max_chars: int) -> dic
     coef = lr.coef_[0] / sd
     return {
         "intercept": float(lr.intercept_[0] - (coef * mu).sum() - offset),
-        "coef": dict(zip(PAIR_FEATURES, coef.tolist(), strict=True)),
+        "coef": dict(
+            zip(
+                PAIR_FEATURES if len(coef) == len(PAIR_FEATURES) else TOKEN_PAIR_FEATURES,
+                coef.tolist(),
+                strict=True,
+            )
+        ),
         "max_chars": max_chars,
     }
 
