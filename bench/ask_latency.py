@@ -28,14 +28,15 @@ QUESTIONS = [json.loads(line)["question"] for line in (ROOT.parent / "shared/eva
 ]  # fmt: skip
 
 
-def median_ms(fn, items, rounds):
-    times = []
+def interleaved_medians_ms(fns, items, rounds):
+    times = [[] for _ in fns]
     for _ in range(rounds):
         for item in items:
-            t = time.perf_counter()
-            fn(item)
-            times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
+            for fn, out in zip(fns, times, strict=True):
+                t = time.perf_counter()
+                fn(item)
+                out.append((time.perf_counter() - t) * 1000)
+    return [statistics.median(t) for t in times]
 
 
 def main() -> int:
@@ -69,8 +70,9 @@ def main() -> int:
         v = embedder.embed([q])
         idx.passage_vectors.search(v, 10)
 
-    ask_ms = median_ms(a.ask, QUESTIONS, args.rounds)
-    floor_ms = median_ms(floor, QUESTIONS, args.rounds)
+    # Interleaved, question by question: this machine's speed drifts by +-20% over seconds
+    # (a shared host), and timing all asks, then all floors, put the drift into the ratio.
+    ask_ms, floor_ms = interleaved_medians_ms([a.ask, floor], QUESTIONS, args.rounds)
     build_s, bare_s = min(builds), min(bares)
     print(
         f"passages {idx.n_passages}, sentences {idx.n_sentences}, questions {len(QUESTIONS)} x {args.rounds} rounds"

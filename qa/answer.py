@@ -236,6 +236,21 @@ def _typed_tokens(text: str) -> tuple[tuple[str, str, bool, bool, bool], ...]:
 
 
 @lru_cache(maxsize=262144)
+def _has_number(text: str) -> float:
+    return float(bool(_NUMBERISH.search(text)))
+
+
+@lru_cache(maxsize=262144)
+def _continues(text: str) -> float:
+    return float(bool(_CONTINUES.match(text)))
+
+
+@lru_cache(maxsize=262144)
+def _leads_in(text: str) -> float:
+    return float(bool(_LEAD_IN.search(text.rstrip())))
+
+
+@lru_cache(maxsize=262144)
 def _stem_of(word: str) -> str:
     found = terms(word)
     return found[0] if found else ""
@@ -374,7 +389,7 @@ def score(
         ctx = st | prev_sets[i] | next_sets[i]
         cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
         cover_ctx.append(sum(idf[t] for t in sorted(q_set & ctx)) / idf_total)
-        num_match.append(float(bool(_NUMBERISH.search(text))))
+        num_match.append(_has_number(text))
         name_match.append(_new_name(text, q_lower))
         novel.append(np.log1p(len(st - q_set)))
         length.append(np.log1p(len(text) / 100.0))
@@ -446,8 +461,8 @@ def pair_features(
     base = np.array([
         scores[nb] - scores[s],
         float(nb > s),
-        float(bool(_CONTINUES.match(index.sentence_text(last)))),
-        float(bool(_LEAD_IN.search(index.sentence_text(first).rstrip()))),
+        _continues(index.sentence_text(last)),
+        _leads_in(index.sentence_text(first)),
         f_nb[c["cover"]] - f_s[c["cover"]],
         f_nb[c["exact_words"]] - f_s[c["exact_words"]],
         f_nb[c["num_match"]],
