@@ -28,6 +28,7 @@ SENTENCE_FEATURES = (
     "sentence_fused", "cover", "cover_ctx", "dense_ctx", "want_num", "want_name",
     "num_match", "name_match", "novel", "length", "bigram", "dense_prev_win", "dense_next_win",
     "dense_rank", "bm25_rank", "dense_z", "exact_words", "entity_cover", "type_near",
+    "cover_all",
 )  # fmt: skip
 CONFIDENCE_FEATURES = (
     "top_score", "margin", "top_dense", "top_passage_dense", "top_cover", "top_cover_ctx",
@@ -381,6 +382,7 @@ def score(
     cover, cover_ctx, num_match, name_match, novel, length, bigram, exact, ent_cover, near = (
         [] for _ in range(10)
     )
+    cover_all: list[float] = []  # unweighted: idf alone undervalues a question's common words
     want = "num" if want_num else "name" if want_name else ""
     q_frozen = frozenset(q_set)
     ctx_words_all = []
@@ -388,6 +390,7 @@ def score(
         st = sets[i]
         ctx = st | prev_sets[i] | next_sets[i]
         cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
+        cover_all.append(len(q_set & st) / len(q_set) if q_set else 0.0)
         cover_ctx.append(sum(idf[t] for t in sorted(q_set & ctx)) / idf_total)
         num_match.append(_has_number(text))
         name_match.append(_new_name(text, q_lower))
@@ -412,7 +415,7 @@ def score(
         sentence_fused, cover, cover_ctx, dense_ctx, np.full(n, want_num),
         np.full(n, want_name), num_m, name_m, novel, length, bigram, window(v_prev), window(v_next),
         1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
-        near,
+        near, cover_all,
     ])  # fmt: skip
     scores = model.scorer(X)
     order = np.lexsort((ids, -scores))
