@@ -45,7 +45,7 @@ TOKEN_SENTENCE_FEATURES = SENTENCE_FEATURES + TOKEN_FEATURES
 # With token vectors, the pair model also sees how much better the neighbour matches the
 # question's words: of two neighbours, the one that says "sent to work" is the answer.
 TOKEN_PAIR_FEATURES = PAIR_FEATURES + ("nb_tok_mean", "nb_tok_min")
-_COLUMN = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+_COLUMN = {name: i for i, name in enumerate(TOKEN_SENTENCE_FEATURES)}
 # A sentence that carries on from the one before it ("They told him ...", "But ...").
 _CONTINUES = re.compile(
     r"^\W*(he|she|it|they|we|this|these|those|that|his|her|its|their|there|but|however|yet|"
@@ -475,8 +475,8 @@ def pair_features(
     ])  # fmt: skip
     if len(f_s) == len(SENTENCE_FEATURES):
         return base
-    tok = len(SENTENCE_FEATURES)
-    return np.concatenate([base, f_nb[tok : tok + 2] - f_s[tok : tok + 2]])
+    tok = [c["tok_mean"], c["tok_min"]]
+    return np.concatenate([base, f_nb[tok] - f_s[tok]])
 
 
 def passage_neighbours(index: Index, s: int) -> list[int]:

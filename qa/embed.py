@@ -107,11 +107,13 @@ class MiniLMEmbedder(Embedder):
         pooled = torch.stack([o["sentence_embedding"] for o in outputs])
         vectors = torch.nn.functional.normalize(pooled, p=2, dim=1).numpy()
         tokenizer = self.model.tokenizer
-        special = {tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id}
+        special = torch.tensor(
+            [tokenizer.cls_token_id, tokenizer.sep_token_id, tokenizer.pad_token_id]
+        )
         tokens = []
         for o in outputs:
             ids = o["input_ids"][o["attention_mask"].bool()]
-            keep = torch.tensor([int(i) not in special for i in ids], dtype=torch.bool)
+            keep = ~torch.isin(ids, special)
             tokens.append(
                 Tokens(
                     tokenizer.convert_ids_to_tokens(ids[keep].tolist()),

@@ -196,7 +196,9 @@ def pair_rows(samples: list[Sample], scorer: Linear) -> tuple[np.ndarray, np.nda
     return np.array(X), np.array(y), groups
 
 
-def fit_pair(X: np.ndarray, y: np.ndarray, offset: float, max_chars: int) -> dict:
+def fit_pair(
+    X: np.ndarray, y: np.ndarray, offset: float, max_chars: int, names: tuple[str, ...]
+) -> dict:
     """The pair model as stored in weights.json: logistic regression, its decision moved by
     `offset` (pair when the log-odds exceed it)."""
     from sklearn.linear_model import LogisticRegression
@@ -206,13 +208,7 @@ def fit_pair(X: np.ndarray, y: np.ndarray, offset: float, max_chars: int) -> dic
     coef = lr.coef_[0] / sd
     return {
         "intercept": float(lr.intercept_[0] - (coef * mu).sum() - offset),
-        "coef": dict(
-            zip(
-                PAIR_FEATURES if len(coef) == len(PAIR_FEATURES) else TOKEN_PAIR_FEATURES,
-                coef.tolist(),
-                strict=True,
-            )
-        ),
+        "coef": dict(zip(names, coef.tolist(), strict=True)),
         "max_chars": max_chars,
     }
 
@@ -248,19 +244,19 @@ def fit_basis(eval_dir: Path, embedder: Embedder) -> None:
     print(f"wrote {BASIS} from {len(rows)} tokens of {len(texts)} sentences", file=sys.stderr)
 
 
-def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[dict, list[Sample]]:
+def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None) -> dict:
     """Fit one mode's scorer and pair model, and without tokens the confidence and threshold;
-    return its weights section (`base` with them replaced) and the dev samples scored by it."""
+    return its weights section (`base` with them replaced). With `plain` (the weights learned
+    without token features), the mode with them, whose model sits in `plain`'s "tokens"."""
+    tokens = plain is not None
     names = TOKEN_SENTENCE_FEATURES if tokens else SENTENCE_FEATURES
+    pair_names = TOKEN_PAIR_FEATURES if tokens else PAIR_FEATURES
     mode = "with token features" if tokens else "without token features"
     print(f"== {mode}", file=sys.stderr)
 
     def as_model(section: dict) -> Model:
-        if not tokens:
-            return Model.from_dict(section)
-        return Model.from_dict({**weights_plain, "tokens": section})
+        return Model.from_dict(section if plain is None else {**plain, "tokens": section})
 
-    weights_plain = base if not tokens else cache["_plain"]
     base = dict(base)
     coef = base["sentence"]["coef"]
     # A first run has no token weights yet: start them at zero.
@@ -269,9 +265,10 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
     samples = collect(eval_dir, model, cache, tokens)
     groups = sorted({s.group for s in samples if s.group != "seed"})
     print(f"{len(samples)} questions, {len(groups)} SQuAD articles + seed", file=sys.stderr)
-    current = model.tokens if tokens and model.tokens else model
     print(
-        "current weights: top1/top3 {:.3f}/{:.3f}".format(*top1_rate(samples, current.scorer)),
+        "current weights: top1/top3 {:.3f}/{:.3f}".format(
+            *top1_rate(samples, scoring(model).scorer)
+        ),
         file=sys.stderr,
     )
     # Leave one article out: fit on the others, measure on it.
@@ -309,7 +306,7 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
     best_pair = None
     for chars in (300, 350, 400, 450):
         for offset in (-6.0, -5.0, -4.5, -4.0, -3.5, -3.0, -2.0, 100.0):
-            base["pair"] = fit_pair(PX, Py, offset, chars)
+            base["pair"] = fit_pair(PX, Py, offset, chars, pair_names)
             top1, top3, mean = excerpt_figures(squad_only, scoring(as_model(base)))
             print(
                 f"  max_chars {chars} offset {offset}: top1 {top1:.3f} top3 {top3:.3f} mean chars {mean:.0f}",
@@ -319,7 +316,7 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
                 best_pair = ((top1, top3), (offset, chars))
     assert best_pair is not None
     offset, chars = best_pair[1]
-    base["pair"] = fit_pair(PX, Py, offset, chars)
+    base["pair"] = fit_pair(PX, Py, offset, chars, pair_names)
     print(
         f"pair rule offset {offset} max_chars {chars}: SQuAD top1/top3 {best_pair[0][0]:.3f}/{best_pair[0][1]:.3f}",
         file=sys.stderr,
@@ -328,7 +325,9 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
     held = []
     pg = np.array(Pg)
     for g in groups:
-        m = as_model({**base, "pair": fit_pair(PX[pg != g], Py[pg != g], offset, chars)})
+        m = as_model(
+            {**base, "pair": fit_pair(PX[pg != g], Py[pg != g], offset, chars, pair_names)}
+        )
         test = [s for s in squad_only if s.group == g]
         held.append((len([s for s in test if s.answerable]), *excerpt_figures(test, scoring(m))))
     n = sum(h[0] for h in held)
@@ -340,7 +339,7 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
     )
 
     if tokens:  # the confidence and threshold are those learned without token features
-        return base, samples
+        return base
     # Re-score with the new scorer: the confidence features depend on the chosen sentence.
     model = as_model(base)
     samples = collect(eval_dir, model, cache, tokens)
@@ -386,7 +385,7 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, tokens: bool) -> tuple[di
     base["threshold"] = float(best[1])
     for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
         print(line, file=sys.stderr)
-    return base, samples
+    return base
 
 
 def scoring(model: Model) -> Model:
@@ -414,9 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     token_section = base.pop("tokens", {})
     token_base = {**base, **token_section}
     cache: dict = {}
-    plain, _ = tune_mode(args.eval_dir, base, cache, tokens=False)
-    cache["_plain"] = plain
-    with_tokens, _ = tune_mode(args.eval_dir, token_base, cache, tokens=True)
+    plain = tune_mode(args.eval_dir, base, cache)
+    with_tokens = tune_mode(args.eval_dir, token_base, cache, plain)
     plain["tokens"] = {k: with_tokens[k] for k in ("sentence", "pair")}
     if args.write:
         WEIGHTS.write_text(json.dumps(plain, indent=1) + "\n")
