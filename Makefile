@@ -32,6 +32,7 @@ lint: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check qa tests bench
+	$(VENV)/bin/mypy qa
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

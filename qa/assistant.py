@@ -56,6 +56,7 @@ class Assistant:
         embedder: Embedder | None = None,
         progress: bool = True,
         index_type: str = "auto",
+        model: Model | None = None,
     ) -> Assistant:
         """Index `paths` (files, folders, .jsonl), reusing a saved index in `index_dir` if current.
 
@@ -63,6 +64,7 @@ class Assistant:
         model or chunking differ is rebuilt, re-embedding only the documents that changed.
         Documents are read and embedded in batches, so a huge .jsonl is never held whole, and
         an interrupted build resumes. `index_type` is flat, hnsw, ivfpq, or auto (by size).
+        `model` is the learned scorer and confidence (default: `qa/weights.json`).
         """
         if isinstance(paths, (str, os.PathLike)):
             paths = [paths]
@@ -74,7 +76,7 @@ class Assistant:
         expected = count_documents(sources) if progress else None
         return cls.from_documents(
             read_paths(sources), index_dir=index_dir, embedder=embedder, sources=sources,
-            progress=progress, index_type=index_type, expected_documents=expected,
+            progress=progress, index_type=index_type, expected_documents=expected, model=model,
         )  # fmt: skip
 
     @classmethod
@@ -88,6 +90,7 @@ class Assistant:
         progress: bool = True,
         index_type: str = "auto",
         expected_documents: int | None = None,
+        model: Model | None = None,
     ) -> Assistant:
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir) if index_dir is not None else None
@@ -107,7 +110,7 @@ class Assistant:
             store.save(index, directory, embedder, sources=list(sources))
         if staging is not None:
             staging.discard()
-        return cls(index, embedder=embedder, index_dir=directory, sources=sources)
+        return cls(index, embedder=embedder, index_dir=directory, sources=sources, model=model)
 
     @classmethod
     def load(

@@ -10,12 +10,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.stats import rankdata
 
 from .errors import QAError
 from .ingest import Document
+
+if TYPE_CHECKING:
+    from .assistant import Assistant
+    from .results import Answer
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,12 @@ def _judge(asked, golds: list[str], answerable: bool) -> Asked:
 
 
 # -- the article QA set (JSON lines: id, question, answers, evidence, history) -----------------
-def article_qa(path: Path, assistant) -> tuple[dict[str, float], list[tuple[dict, object]]]:
+def article_qa(
+    path: Path, assistant: Assistant
+) -> tuple[dict[str, float], list[tuple[dict, Answer]]]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    results, details = [], []
+    results: list[Asked] = []
+    details: list[tuple[dict, Answer]] = []
     for row in rows:
         asked = assistant.ask_ranked(row["question"], row.get("history"))
         answerable = row.get("evidence") is not None

@@ -253,7 +253,8 @@ def _embed_batch(
     s_texts: list[str] = []
     for it in batch:
         text, st, en = it.doc.text, it.sent_start, it.sent_end
-        assert st is not None and en is not None and it.passage_first is not None
+        assert st is not None and en is not None
+        assert it.passage_first is not None and it.passage_last is not None
         p_texts += [
             passage_embedding_text(it.doc, text[st[a] : en[b - 1]])
             for a, b in zip(it.passage_first, it.passage_last, strict=True)
@@ -309,10 +310,10 @@ def _assemble(
     passage_first = np.empty(len(p_old), dtype=np.int32)
     passage_last = np.empty(len(p_old), dtype=np.int32)
     for out, old, parts in (
-        (sent_start, s_old, [it.sent_start for _, it in new]),
-        (sent_end, s_old, [it.sent_end for _, it in new]),
-        (passage_first, p_old, [it.passage_first + s_offset[i] for i, it in new]),
-        (passage_last, p_old, [it.passage_last + s_offset[i] for i, it in new]),
+        (sent_start, s_old, [_chunked(it.sent_start) for _, it in new]),
+        (sent_end, s_old, [_chunked(it.sent_end) for _, it in new]),
+        (passage_first, p_old, [_chunked(it.passage_first) + s_offset[i] for i, it in new]),
+        (passage_last, p_old, [_chunked(it.passage_last) + s_offset[i] for i, it in new]),
     ):
         out[old < 0] = _cat(parts, out.dtype.type)
     if previous is not None and (s_old >= 0).any():
@@ -440,6 +441,12 @@ def _vectors(
     if old is not None and (olds >= 0).any():
         return old.updated(olds, new, index_type)
     return Vectors.build(new, index_type)
+
+
+def _chunked(spans: np.ndarray | None) -> np.ndarray:
+    """The spans of a document chunked in this build (a reused one has none of its own)."""
+    assert spans is not None
+    return spans
 
 
 def _cat(arrays: list[np.ndarray], dtype: type) -> np.ndarray:

@@ -17,14 +17,23 @@ Term ids are append-only: ids of an older index stay valid in a newer one.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-from .vectors import MAX_DEAD_FRACTION, MAX_SEGMENTS, Part, _token
+from .vectors import (
+    MAX_DEAD_FRACTION,
+    MAX_SEGMENTS,
+    Part,
+    _token,
+    home_setter,
+    json_writer,
+    npy_writer,
+)
 
 K1, B = 1.2, 0.75
 FORMAT_VERSION = 3
@@ -70,6 +79,7 @@ class Lexical:
         ids; `term_ids`: every term's id, if known (the same for both, saves rebuilding them)."""
         self.segments = segments
         self._term_ids = term_ids
+        self.vocab: dict[str, int]
         self.terms_list = list(chain.from_iterable(s.terms for s in segments))  # id -> term
         self.seg_start = np.concatenate([[0], np.cumsum([s.units for s in segments])]).astype(
             np.int64
@@ -235,13 +245,13 @@ class Lexical:
         }  # fmt: skip
         out = []
         for s in self.segments:
-            saved = _home_setter(s)
+            saved = home_setter(s)
             for name in _ARRAYS:
                 rel = f"{s.token}.{name}.npy"
-                out.append(Part(rel, _npy_writer(getattr(s, name)), s.home, saved))
-            out.append(Part(f"{s.token}.terms.json", _json_writer(s.terms), s.home, saved))
-        out.append(Part("slots.npy", _npy_writer(self.slot_row)))
-        out.append(Part("params.json", _json_writer(params)))
+                out.append(Part(rel, npy_writer(getattr(s, name)), s.home, saved))
+            out.append(Part(f"{s.token}.terms.json", json_writer(s.terms), s.home, saved))
+        out.append(Part("slots.npy", npy_writer(self.slot_row)))
+        out.append(Part("params.json", json_writer(params)))
         return out
 
     def save(self, directory: Path) -> None:
@@ -256,7 +266,7 @@ class Lexical:
             params.get("b"),
         ) != (K1, B):
             raise ValueError(f"{directory} holds BM25 of another format")
-        mode = "r" if mmap else None
+        mode: Literal["r"] | None = "r" if mmap else None
         segments, n_terms = [], 0
         for token in params["segments"]:
             arrays = {
@@ -277,21 +287,6 @@ class Lexical:
         if lex.n != params["units"]:
             raise ValueError(f"{directory} has arrays of inconsistent sizes")
         return lex
-
-
-def _home_setter(segment: Segment) -> Callable[[Path], None]:
-    def saved(home: Path) -> None:
-        segment.home = home
-
-    return saved
-
-
-def _npy_writer(array: np.ndarray) -> Callable[[Path], None]:
-    return lambda path: np.save(path, np.ascontiguousarray(array))
-
-
-def _json_writer(value: object) -> Callable[[Path], None]:
-    return lambda path: path.write_text(json.dumps(value, ensure_ascii=False))
 
 
 def _ptr(lengths: np.ndarray) -> np.ndarray:

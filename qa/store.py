@@ -249,7 +249,7 @@ def _save_spans(index: Index, path: Path) -> None:
 
 def _document_parts(
     index: Index, previous: Path | None
-) -> tuple[dict[str, list[Any]], dict[str, int], list[Part]]:
+) -> tuple[dict[str, object], dict[str, int], list[Part]]:
     """The documents for the manifest (a column per field: id, sha256, title, chars, file),
     the characters stored in each file of texts, and the parts that write (or link) them.
 

@@ -65,7 +65,7 @@ def collect(eval_dir: Path, model: Model, cache: dict, tokens: bool = False) -> 
     items: list[tuple[str, Assistant, Resolved, list[str], bool]] = []
     for doc, qas in squad_articles(eval_dir / "squad2" / "dev-articles.json"):
         a = cache.get(doc.id) or Assistant.from_documents(
-            [doc], index_dir=eval_cache_dir(f"squad-{doc.id}"), progress=False
+            [doc], index_dir=eval_cache_dir(f"squad-{doc.id}"), progress=False, model=model
         )
         cache[doc.id] = a
         for q in qas:
@@ -79,7 +79,7 @@ def collect(eval_dir: Path, model: Model, cache: dict, tokens: bool = False) -> 
                 )
             )
     seed = cache.get("seed") or Assistant.from_paths(
-        list((eval_dir.parent / "seeds").glob("*.txt")), progress=False
+        list((eval_dir.parent / "seeds").glob("*.txt")), progress=False, model=model
     )
     cache["seed"] = seed
     for line in (eval_dir / "article_qa_dev.jsonl").read_text().splitlines():
@@ -257,10 +257,14 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None
     def as_model(section: dict) -> Model:
         return Model.from_dict(section if plain is None else {**plain, "tokens": section})
 
-    base = dict(base)
-    coef = base["sentence"]["coef"]
-    # A first run has no token weights yet: start them at zero.
-    base["sentence"] = {**base["sentence"], "coef": {n: coef.get(n, 0.0) for n in names}}
+    # A feature new since weights.json was written (or a first run's token features) starts
+    # at zero.
+    base = {
+        **base,
+        "sentence": _with_zeros(base["sentence"], names),
+        "pair": _with_zeros(base["pair"], pair_names),
+        "confidence": _with_zeros(base["confidence"], CONFIDENCE_FEATURES),
+    }
     model = as_model(base)
     samples = collect(eval_dir, model, cache, tokens)
     groups = sorted({s.group for s in samples if s.group != "seed"})
@@ -386,6 +390,12 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None
     for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
         print(line, file=sys.stderr)
     return base
+
+
+def _with_zeros(section: dict, names: tuple[str, ...]) -> dict:
+    """A linear model's section of weights.json with exactly `names`, missing ones at zero."""
+    coef = section.get("coef", {})
+    return {**section, "coef": {n: float(coef.get(n, 0.0)) for n in names}}
 
 
 def scoring(model: Model) -> Model:

@@ -19,6 +19,7 @@ from the exact rows.
 from __future__ import annotations
 
 import contextlib
+import json
 import mmap
 import secrets
 from collections.abc import Callable
@@ -212,7 +213,7 @@ class Vectors:
         ann = self.ann.value
         sel = None if self._selector is None else self._selector[1]
         if self.kind == "hnsw":
-            params = faiss.SearchParametersHNSW()
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # not in faiss's stubs
             params.efSearch = max(int(self.params.get("ef_search", HNSW_EF_SEARCH)), k)
             fetch = k
         else:
@@ -253,6 +254,7 @@ class Vectors:
         if kind == "flat":
             return cls(segments, slot_row, "flat", params={"kind": "flat"}, dim=rows.shape[1])
         d = rows.shape[1]
+        ann: faiss.Index
         if kind == "hnsw":
             m = int(params.get("m", HNSW_M))
             ann = faiss.IndexHNSWFlat(d, m, faiss.METRIC_INNER_PRODUCT)
@@ -270,7 +272,8 @@ class Vectors:
                 train = rows[np.sort(pick)]
             # Polysemous training only serves Hamming filtering, which is not used, and costs
             # ten times the rest of training.
-            faiss.downcast_index(ann).do_polysemous_training = False
+            ivfpq: Any = faiss.downcast_index(ann)  # an IndexIVFPQ; the stubs know only Index
+            ivfpq.do_polysemous_training = False
             ann.train(train)
             p = {
                 "kind": kind,
@@ -337,19 +340,16 @@ class Vectors:
         """The files of these vectors: one `.npy` per segment, the approximate index, and the
         slot map. Segments and index files keep their names, so a new version can link them."""
         out = []
-        stored = [(s, f"{name}-{s.token}.npy", _npy_writer(s.value)) for s in self.segments]
+        stored: list[tuple[Stored, str, Callable[[Path], None]]] = [
+            (s, f"{name}-{s.token}.npy", npy_writer(s.value)) for s in self.segments
+        ]
         if self.ann is not None:
-            ann = self.ann.value
             stored.append(
-                (
-                    self.ann,
-                    f"{name}-{self.ann.token}.faiss",
-                    lambda p: faiss.write_index(ann, str(p)),
-                )
+                (self.ann, f"{name}-{self.ann.token}.faiss", _faiss_writer(self.ann.value))
             )
         for item, rel, write in stored:
-            out.append(Part(rel, write, item.home, lambda home, s=item: setattr(s, "home", home)))
-        out.append(Part(f"{name}.slots.npy", _npy_writer(self.slot_row)))
+            out.append(Part(rel, write, item.home, home_setter(item)))
+        out.append(Part(f"{name}.slots.npy", npy_writer(self.slot_row)))
         return out
 
     def save(self, folder: Path, name: str) -> None:
@@ -409,8 +409,28 @@ def _is_identity(a: np.ndarray) -> bool:
     return bool(len(a) == 0 or (a[0] == 0 and a[-1] == len(a) - 1 and np.all(np.diff(a) == 1)))
 
 
-def _npy_writer(array: np.ndarray) -> Callable[[Path], None]:
+def home_setter(item: Any) -> Callable[[Path], None]:
+    """Part.saved for a file saved once (a Stored, or a BM25 segment): records its new home."""
+
+    def saved(home: Path) -> None:
+        item.home = home
+
+    return saved
+
+
+def npy_writer(array: np.ndarray) -> Callable[[Path], None]:
     return lambda path: np.save(path, np.ascontiguousarray(array))
+
+
+def json_writer(value: object) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        path.write_text(json.dumps(value, ensure_ascii=False))
+
+    return write
+
+
+def _faiss_writer(index: faiss.Index) -> Callable[[Path], None]:
+    return lambda path: faiss.write_index(index, str(path))
 
 
 def _random_access(rows: np.ndarray) -> None:

@@ -1,5 +1,8 @@
 """Answer selection details with a fake embedder: follow-ups, excerpts, answer-type proximity."""
 
+import json
+from importlib import resources
+
 import pytest
 
 from qa import Assistant
@@ -96,3 +99,18 @@ def test_excerpts_never_overlap(assistant):
 def test_type_near_measures_how_close_the_wanted_kind_stands(question, sentence, want, expected):
     got = type_near(sentence, frozenset(terms(question)), set(words(question)), want)
     assert got == pytest.approx(expected)
+
+
+def test_tuning_starts_a_new_feature_at_zero():
+    """qa.tune can run after a feature is added, before weights.json knows it."""
+    from qa.answer import SENTENCE_FEATURES, Model
+    from qa.tune import _with_zeros
+
+    data = json.loads(resources.files("qa").joinpath("weights.json").read_text())
+    del data["sentence"]["coef"]["cover_all"]
+    with pytest.raises(KeyError):
+        Model.from_dict(data)
+    data["sentence"] = _with_zeros(data["sentence"], SENTENCE_FEATURES)
+    assert data["sentence"]["coef"]["cover_all"] == 0.0
+    assert list(data["sentence"]["coef"]) == list(SENTENCE_FEATURES)
+    Model.from_dict(data)

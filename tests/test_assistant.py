@@ -1,11 +1,13 @@
 """The public API with a fake embedder: offsets, citations, abstention, persistence, errors."""
 
+import dataclasses
 import json
 
 import pytest
 
 import qa
 from qa import Answer, Assistant, Citation, QAError
+from qa.answer import default_model
 
 ARTICLE = """Lighthouses of the North
 
@@ -74,8 +76,9 @@ def test_bad_question_and_history_raise_qaerror(article, fake_embedder):
 
 
 def test_abstention_shows_closest_passages_not_citations(article, fake_embedder):
-    a = Assistant.from_paths([article], embedder=fake_embedder)
-    a.model = type(a.model)(a.model.fusion, a.model.scorer, a.model.confidence, threshold=1.01)
+    shy = dataclasses.replace(default_model(), threshold=1.01)  # no answer is sure enough
+    a = Assistant.from_paths([article], embedder=fake_embedder, model=shy)
+    assert a.model is shy
     answer = a.ask("Which football club won the league?")
     assert answer.abstained and answer.citations == [] and answer.closest
     assert answer.text.startswith("The article does not say")
