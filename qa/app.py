@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import html
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -26,6 +28,8 @@ from .results import Answer
 
 if TYPE_CHECKING:
     from .assistant import Assistant
+
+log = logging.getLogger(__name__)
 
 # Questions about the seed article, shown as clickable examples (from the dev set).
 EXAMPLES = [
@@ -145,7 +149,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     # On the page, a problem shows as a notice and leaves every panel as it was (a raised
     # gr.Error would mark each output component with an error badge).
     def refused(message: str) -> str:
-        gr.Warning(message, title="Not done")
+        gr.Warning(html.escape(message), title="Not done")  # Gradio renders it as HTML
         return f"**Not done.** {escape_markdown(message)}"
 
     def respond(question, messages, history):
@@ -174,6 +178,10 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             message = chat.add_uploads(list(files or []), progress=progress)
         except QAError as exc:
             return None, refused(f"{exc}. The collection is unchanged."), gr.skip(), gr.skip()
+        except Exception as exc:  # an upload is hostile: a parser may fail in any way
+            log.exception("adding uploads failed")
+            message = f"the files could not be added ({type(exc).__name__})"
+            return None, refused(f"{message}. The collection is unchanged."), gr.skip(), gr.skip()
         return None, escape_markdown(message), *collection()
 
     def remove(document_id):
@@ -303,15 +311,25 @@ def open_assistant(paths: Sequence[str], index_dir: Path, **kwargs: Any) -> Assi
 
 
 def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool]:
-    """(user, password) or None, and whether the password was generated here."""
+    """(user, password) or None, and whether the password was generated here.
+
+    Anyone who reaches the app can add and remove documents, so an app others can reach (a
+    public link, or a host other than this machine's loopback) gets a password unless told
+    otherwise with --no-auth."""
     if args.auth:
         user, sep, password = args.auth.partition(":")
         if not sep or not user or not password:
             raise QAError("--auth takes USER:PASS, for example --auth reader:correct-horse")
         return (user, password), False
-    if args.share and not args.no_auth:
+    if exposed(args) and not args.no_auth:
         return ("qa", secrets.token_urlsafe(12)), True
     return None, False
+
+
+def exposed(args: argparse.Namespace) -> bool:
+    """Whether others can reach the app: a public link, or a host beyond loopback."""
+    host = str(args.host).strip("[]").lower()
+    return bool(args.share) or not (host in ("localhost", "::1") or host.startswith("127."))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -335,8 +353,9 @@ def serve(args: argparse.Namespace) -> int:
         print("qa: could not open a public link; the app is only on the local address")
     if auth and generated:
         print(f"qa: log in as user {auth[0]!r} with password {auth[1]!r}")
-    elif args.share and not auth:
-        print("qa: warning: the public link has no password (--no-auth)")
+    elif exposed(args) and not auth:
+        where = "the public link" if args.share else f"the app on {args.host}"
+        print(f"qa: warning: {where} has no password (--no-auth)")
     print("qa: press Ctrl-C to stop")
     demo.block_thread()
     return 0

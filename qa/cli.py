@@ -1,4 +1,5 @@
-"""The `qa` command: index, ask, chat, eval, bench, serve. Parses input, calls the library."""
+"""The `qa` command: index, verify, ask, search, chat, eval, serve. Parses input, calls the
+library."""
 
 from __future__ import annotations
 
@@ -27,28 +28,38 @@ def _parser() -> argparse.ArgumentParser:
         help="where the index lives (default: %(default)s)",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # --index-dir also after the command (`qa index seeds/ --index-dir x`), as messages write it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--index-dir", type=Path, default=argparse.SUPPRESS, help="where the index lives"
+    )
 
-    s = sub.add_parser("index", help="index files, folders or .jsonl collections")
-    s.add_argument("paths", nargs="+", help=".txt/.md files, folders, or BEIR-style .jsonl")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common])
+
+    s = command("index", "index files, folders or .jsonl collections")
+    s.add_argument(
+        "paths", nargs="+", help=".txt/.md/.html/.pdf/.docx files, folders, or BEIR-style .jsonl"
+    )
     s.add_argument(
         "--index-type", choices=["auto", "flat", "hnsw", "ivfpq"], default="auto",
         help="vector index: exact (flat), HNSW or IVF-PQ; auto picks by size (default: %(default)s)",
     )  # fmt: skip
 
-    sub.add_parser("verify", help="check every file of the index against its manifest checksums")
+    command("verify", "check every file of the index against its manifest checksums")
 
-    s = sub.add_parser("ask", help="answer one question from the index")
+    s = command("ask", "answer one question from the index")
     s.add_argument("question")
     s.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
 
-    s = sub.add_parser("search", help="the best passages for a query (retrieval only)")
+    s = command("search", "the best passages for a query (retrieval only)")
     s.add_argument("query")
     s.add_argument("-k", type=int, default=5)
     s.add_argument("--json", action="store_true")
 
-    sub.add_parser("chat", help="chat in the terminal; follow-up questions use the history")
+    command("chat", "chat in the terminal; follow-up questions use the history")
 
-    s = sub.add_parser("eval", help="measure answers or retrieval on a dev set")
+    s = command("eval", "measure answers or retrieval on a dev set")
     s.add_argument("path", help="QA JSON-lines, SQuAD v2 JSON, or a BEIR folder")
     s.add_argument(
         "--documents",
@@ -60,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         "--limit", type=int, default=None, help="use only the first N articles or queries"
     )
 
-    s = sub.add_parser("serve", help="the web chat (Gradio)")
+    s = command("serve", "the web chat (Gradio)")
     s.add_argument(
         "paths",
         nargs="*",
@@ -73,7 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--auth", default=None, metavar="USER:PASS")
     s.add_argument(
-        "--no-auth", action="store_true", help="allow --share without a password (not advised)"
+        "--no-auth",
+        action="store_true",
+        help="allow --share or a non-loopback --host without a password (not advised)",
     )
     return p
 
@@ -157,6 +170,13 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _index_dir_flag(index_dir: Path) -> str:
+    """` --index-dir DIR` unless DIR is the default, for commands that messages suggest."""
+    import shlex
+
+    return "" if index_dir == DEFAULT_INDEX else f" --index-dir {shlex.quote(str(index_dir))}"
+
+
 def _open(index_dir: Path):
     """The saved index, or a clear message saying how to build one."""
     from .assistant import Assistant
@@ -164,7 +184,8 @@ def _open(index_dir: Path):
 
     if current_version(index_dir) is None:
         raise QAError(
-            f"no index in {index_dir}/; build one with `qa index seeds/` (or your own files)"
+            f"no index in {index_dir}/; build one with "
+            f"`qa index seeds/{_index_dir_flag(index_dir)}` (or your own files)"
         )
     return Assistant.load(index_dir)
 

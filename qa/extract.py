@@ -6,10 +6,11 @@ import dataclasses
 import io
 import logging
 import re
+import zipfile
 from pathlib import Path
 
 from .errors import QAError
-from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, Document, read_file
+from .ingest import MAX_DOCUMENT_CHARS, RICH_SUFFIXES, TEXT_SUFFIXES, Document, read_file
 
 # pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
 # around the one-line message a user should see; an app that configures logging still gets them.
@@ -25,6 +26,9 @@ _BLOCK_TAGS = [
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
     "nav", "ol", "p", "pre", "section", "table", "tr", "ul",
 ]  # fmt: skip
+_BLOCK_SET = frozenset(_BLOCK_TAGS)
+# A .docx is a zip; its parts are read whole, so their unpacked size is checked first.
+MAX_DOCX_UNPACKED = 200 * 1024 * 1024
 _CONTROL = {c: " " for c in range(32) if chr(c) not in "\t\n"} | {0x7F: " "}
 
 
@@ -50,31 +54,55 @@ def extract(path: Path) -> tuple[str, str]:
 
 
 def html_text(data: bytes, name: str = "the page") -> tuple[str, str]:
-    """Visible text of an HTML page, one paragraph per block element."""
-    from bs4 import BeautifulSoup
+    """Visible text of an HTML page, one paragraph per block element.
+
+    The tree is read in one walk and never edited: inserting a break beside each of many
+    sibling tags costs a search of the siblings each time (80 KB of `<hr>` took 53 s).
+    """
+    from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
     if b"\x00" in data[:8192]:
         raise QAError(f"{name} looks like a binary file, not HTML")
     soup = BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    for tag in soup.find_all(_SKIP_TAGS):
-        tag.decompose()
-    for br in soup.find_all("br"):
-        br.replace_with("\n")
-    # Block boundaries become blank lines; inline tags (a, em, span) stay inside their sentence.
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n\n")
-        tag.insert_after("\n\n")
-    for cell in soup.find_all(["td", "th"]):
-        if cell.find_previous_sibling(["td", "th"]):
-            cell.insert_before(" | ")
-    return tidy(soup.get_text()), title
+    out: list[str] = []
+    # An explicit stack: deeply nested pages must not exhaust Python's recursion limit.
+    # Items are nodes to read, or strings to emit once a block's children are read.
+    stack: list[object] = [soup]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str) and not isinstance(node, NavigableString):
+            out.append(node)
+        elif isinstance(node, Tag):
+            if node.name in _SKIP_TAGS:
+                continue
+            if node.name == "br":
+                out.append("\n")
+                continue
+            # Block boundaries become blank lines; inline tags (a, em, span) stay inside
+            # their sentence; table cells after the first in a row are set off by " | ".
+            block = node.name in _BLOCK_SET
+            if block:
+                out.append("\n\n")
+            children: list[object] = []
+            first_cell = True
+            for child in node.children:
+                if isinstance(child, Tag) and child.name in ("td", "th"):
+                    if not first_cell:
+                        children.append(" | ")
+                    first_cell = False
+                children.append(child)
+            if block:
+                children.append("\n\n")
+            stack.extend(reversed(children))
+        elif type(node) in (NavigableString, CData):  # not comments, doctypes, instructions
+            out.append(str(node))
+    return tidy("".join(out)), title
 
 
 def pdf_text(data: bytes, name: str) -> tuple[str, str]:
     """Text of every page, pages separated by blank lines."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -84,28 +112,52 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
         title = str(reader.metadata.title or "") if reader.metadata else ""
     except QAError:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise QAError(f"{name} is not a readable PDF ({exc}); re-export it and try again") from None
+    except Exception as exc:  # a hostile file can make any part of the parser fail
+        kind = type(exc).__name__
+        raise QAError(
+            f"{name} is not a readable PDF ({kind}); re-export it and try again"
+        ) from None
     return tidy("\n\n".join(pages)), title.strip()
 
 
 def docx_text(data: bytes, name: str) -> tuple[str, str]:
     """Paragraphs and table rows of a Word document, in reading order."""
     import docx
-    from docx.table import Table
+    from docx.table import Table, _Cell
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            unpacked = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise QAError(f"{name} is not a readable .docx file; re-save it in Word") from None
+    if unpacked > MAX_DOCX_UNPACKED:
+        raise QAError(
+            f"{name} unpacks to {_size(unpacked)}; the limit is {_size(MAX_DOCX_UNPACKED)}"
+        )
+    blocks: list[str] = []
+    chars = 0
+    try:
         document = docx.Document(io.BytesIO(data))
-    except Exception as exc:  # python-docx raises zip, XML and key errors alike
+        for item in document.iter_inner_content():
+            if isinstance(item, Table):
+                for row in item.rows:
+                    # Each cell once: `row.cells` repeats a cell for every grid column it
+                    # spans, and a hostile span of millions would be read millions of times.
+                    cells = [_Cell(tc, item) for tc in row._tr.tc_lst]
+                    blocks.append(" | ".join(cell.text for cell in cells))
+                    chars += len(blocks[-1])
+            else:
+                blocks.append(item.text)
+                chars += len(blocks[-1])
+            if chars > MAX_DOCUMENT_CHARS:
+                raise QAError(f"{name} is too large; the limit is {MAX_DOCUMENT_CHARS:,} chars")
+        title = (document.core_properties.title or "").strip()
+    except QAError:
+        raise
+    except Exception as exc:  # python-docx raises zip, XML, key and value errors alike
         kind = type(exc).__name__
         raise QAError(f"{name} is not a readable .docx file ({kind}); re-save it in Word") from None
-    blocks: list[str] = []
-    for item in document.iter_inner_content():
-        if isinstance(item, Table):
-            blocks += [" | ".join(cell.text for cell in row.cells) for row in item.rows]
-        else:
-            blocks.append(item.text)
-    return tidy("\n\n".join(blocks)), (document.core_properties.title or "").strip()
+    return tidy("\n\n".join(blocks)), title
 
 
 def tidy(text: str) -> str:

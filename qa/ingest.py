@@ -78,13 +78,16 @@ def decode(data: bytes, name: str) -> str:
 _CONTROL_TO_SPACE = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: " "}
 
 
+_KINDS = ".txt, .md, .html, .pdf, .docx or .jsonl"
+
+
 def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
     """Yield the documents under `paths`: text files, directories (recursively) and JSON lines."""
     seen: set[str] = set()
     for given in paths:
         path = Path(given)
         if not path.exists():
-            raise QAError(f"{given} does not exist; pass a .txt/.md file, a folder or a .jsonl file")
+            raise QAError(f"{given} does not exist; pass a folder or a file ({_KINDS})")
         if path.is_dir():
             files = list(_walk(path))
             if not files:
@@ -93,7 +96,7 @@ def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
             files = [path]
         else:
             # A FIFO or device (/dev/zero) would block or never end.
-            raise QAError(f"{given} is not a regular file or folder; pass a .txt/.md/.jsonl file")
+            raise QAError(f"{given} is not a regular file or folder; pass a file ({_KINDS})")
         for file in files:
             key = str(file.resolve())
             if key in seen:
@@ -175,6 +178,8 @@ def read_jsonl(path: Path) -> Iterator[Document]:
                 record = json.loads(decode(raw, where))
             except json.JSONDecodeError as exc:
                 raise QAError(f"{where}: not valid JSON ({exc.msg})") from None
+            except (ValueError, RecursionError):  # a number of thousands of digits, deep nesting
+                raise QAError(f"{where}: a JSON value too large or too deeply nested") from None
             if not isinstance(record, dict):
                 raise QAError(f"{where}: each line must be a JSON object with `_id` and `text`")
             doc_id = record.get("_id", record.get("id"))
@@ -193,6 +198,8 @@ def count_documents(paths: Iterable[str | os.PathLike[str]]) -> int | None:
         for given in paths:
             path = Path(given)
             for file in _walk(path) if path.is_dir() else [path]:
+                if not file.is_file():  # a FIFO would block; read_paths refuses it
+                    return None
                 if file.suffix.lower() in JSONL_SUFFIXES:
                     with file.open("rb") as fh:
                         total += sum(1 for line in fh if line.strip())

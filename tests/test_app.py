@@ -245,16 +245,19 @@ def args(**kw) -> argparse.Namespace:
         ({"auth": "ann:s3cret:x"}, ("ann", "s3cret:x"), False),
         ({"share": True, "auth": "ann:pw"}, ("ann", "pw"), False),
         ({"share": True, "no_auth": True}, None, False),
+        ({"host": "localhost"}, None, False),
+        ({"host": "0.0.0.0", "no_auth": True}, None, False),
     ],
 )
 def test_resolve_auth(options, auth, generated):
     assert resolve_auth(args(**options)) == (auth, generated)
 
 
-def test_share_without_auth_gets_a_random_password():
-    (user, password), generated = resolve_auth(args(share=True))
+@pytest.mark.parametrize("options", [{"share": True}, {"host": "0.0.0.0"}, {"host": "192.168.1.5"}])
+def test_an_app_others_can_reach_gets_a_random_password(options):
+    (user, password), generated = resolve_auth(args(**options))
     assert generated and user == "qa" and len(password) >= 16
-    assert resolve_auth(args(share=True))[0][1] != password
+    assert resolve_auth(args(**options))[0][1] != password
 
 
 @pytest.mark.parametrize("bad", ["nopassword", ":pw", "user:"])

@@ -28,9 +28,13 @@ def test_help_is_instant_and_imports_no_torch():
 
 
 def test_ask_without_an_index_says_how_to_build_one(tmp_path):
-    out = run("--index-dir", str(tmp_path / "none"), "ask", "Who?")
+    where = str(tmp_path / "none")
+    out = run("--index-dir", where, "ask", "Who?")
     assert out.returncode == 2
-    assert "qa index" in out.stderr and "Traceback" not in out.stderr
+    assert f"qa index seeds/ --index-dir {where}" in out.stderr and "Traceback" not in out.stderr
+    # The option is taken after the command too, as that message writes it.
+    again = run("ask", "Who?", "--index-dir", where)
+    assert again.returncode == 2 and f"no index in {where}" in again.stderr
 
 
 @pytest.mark.model

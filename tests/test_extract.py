@@ -100,6 +100,41 @@ def test_docx_paragraphs_and_tables_in_reading_order():
     assert text == "First paragraph.\n\nSecond one.\n\na | b\n\n1 | 2\n\nAfter the table."
 
 
+def test_docx_merged_cell_is_read_once(monkeypatch):
+    """A cell spanning columns is one cell: a hostile span must not repeat its text."""
+    import io
+
+    d = docx.Document()
+    t = d.add_table(rows=2, cols=3)
+    t.cell(0, 0).merge(t.cell(0, 2)).text = "Merged heading"
+    for c, value in enumerate(["1", "2", "3"]):
+        t.cell(1, c).text = value
+    buf = io.BytesIO()
+    d.save(buf)
+    text, _ = docx_text(buf.getvalue(), "m.docx")
+    assert text == "Merged heading\n\n1 | 2 | 3"
+
+
+def test_docx_that_unpacks_too_large_is_refused(monkeypatch):
+    import qa.extract
+
+    monkeypatch.setattr(qa.extract, "MAX_DOCX_UNPACKED", 1000)
+    with pytest.raises(QAError, match="unpacks to"):
+        docx_text(make_docx(["Some text."]), "z.docx")
+
+
+def test_html_nested_deeper_than_the_recursion_limit_is_read():
+    depth = 20_000
+    text, _ = html_text(b"<div>" * depth + b"Deep inside." + b"</div>" * depth)
+    assert text == "Deep inside."
+
+
+def test_html_many_block_siblings_and_table_cells():
+    page = b"<body>" + b"<hr>" * 5000 + b"<p>After rules.</p><table><tr>"
+    page += b"".join(b"<td>%d</td>" % i for i in range(3)) + b"</tr></table><!-- note --></body>"
+    assert html_text(page)[0] == "After rules.\n\n0 | 1 | 2"
+
+
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [

@@ -49,6 +49,8 @@ def test_jsonl_records(tmp_path):
         ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
         ("noid.jsonl", b'{"text": "x"}\n', "_id"),
+        ("huge.jsonl", b'{"_id": ' + b"9" * 5000 + b', "text": "x"}\n', "too large"),
+        ("deep.jsonl", b"[" * 100_000 + b"]" * 100_000 + b"\n", "too deeply nested"),
         ("x.exe", b"MZ", "unsupported file type"),
     ],
 )
@@ -65,3 +67,15 @@ def test_control_characters_become_spaces_keeping_offsets(tmp_path):
     f.write_text("a\x01b\tc\n")
     (doc,) = read_paths([f])
     assert doc.text == "a b\tc\n"
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    import os
+
+    from qa.ingest import count_documents
+
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    assert count_documents([fifo]) is None  # opening it would block until a writer came
+    with pytest.raises(QAError, match="not a regular file"):
+        list(read_paths([fifo]))
