@@ -77,6 +77,8 @@ class WebChat:
         doc = next((d for d in self.assistant.documents if d.id == c.document), None)
         if doc is None:
             return '<p class="qa-empty">That document has been removed from the collection.</p>'
+        if doc.text[c.start : c.end] != c.text:  # replaced by a new version since the answer
+            return '<p class="qa-empty">That document has changed since this answer; ask again.</p>'
         return document_html(doc, c.start, c.end)
 
     def add_uploads(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:

@@ -13,9 +13,10 @@ from .results import Answer, Citation
 SOURCE_WINDOW = 60_000  # characters shown on each side of a citation in a long document
 
 # Characters Markdown would act on, as numeric entities: chat bubbles render Markdown,
-# and a quoted sentence must show exactly as written.
+# and a quoted sentence must show exactly as written. With ":", "." and "@" a URL or address
+# in a document is not made a link, "1." at a line's start no list, "===" under it no heading.
 _MARKER = re.compile(r"&#91;(\d+)&#93;")  # an escaped [n]
-_MARKDOWN_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "\\`*_[]{}()#+-!|~$<>"}
+_MARKDOWN_ENTITIES = {ord(c): f"&#{ord(c)};" for c in "\\`*_[]{}()#+-!|~$<>:.@="}
 
 
 def escape(text: str) -> str:
@@ -40,8 +41,16 @@ def highlight(text: str, start: int, end: int) -> str:
 
 
 def answer_message(answer: Answer) -> str:
-    """The chat bubble: the answer with its [n] markers, or a clearly marked abstention."""
-    text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
+    """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
+
+    Only the markers the answer adds become references: a "[7]" inside the quoted sentence
+    (a footnote of the document's own) stays text."""
+    quote = f"“{answer.citations[0].text}”" if answer.citations else ""
+    if answer.abstained or not answer.text.startswith(quote):
+        text = escape_markdown(answer.text)
+    else:
+        rest = escape_markdown(answer.text[len(quote) :])
+        text = escape_markdown(quote) + _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', rest)
     if answer.abstained:
         note = "closest passages beside, not an answer" if answer.closest else "nothing close"
         body = f'<div class="qa-abstain"><strong>Not in the documents.</strong> {text}</div>'

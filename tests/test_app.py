@@ -82,6 +82,18 @@ def test_answer_message_marks_references_and_confidence():
     assert "confidence 0.81 · 2 sources" in out
 
 
+def test_a_documents_own_footnotes_and_links_stay_text():
+    quoted = "Ships came in 1907.[7] See www.harbour.example or ann@harbour.example."
+    c = cite(text=quoted, context=quoted)
+    answer = Answer(text=f"“{quoted}” [1]", abstained=False, confidence=0.8, citations=[c])
+    out = answer_message(answer)
+    assert out.count('class="qa-ref"') == 1 and '<sup class="qa-ref">[1]</sup>' in out
+    bare = re.sub(r"&#?\w+;", "", out)
+    for raw in ("[7]", "www.harbour", "@", "://"):
+        assert raw not in bare  # a footnote, not a reference; no autolinks
+    assert quoted in html.unescape(out)
+
+
 def test_abstention_is_marked_as_such():
     answer = Answer(text=f"The article does not say {XSS}.", abstained=True, confidence=0.1,
                     closest=[cite()])  # fmt: skip
@@ -189,8 +201,14 @@ def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fak
     pdf = next(d for d in reopened.documents if d.id == "paper.pdf")
     assert pdf.text == "The quay was rebuilt in 1931."
 
+    asked = chat.ask("Who was the lighthouse keeper?")
+    cited = (asked.closest if asked.abstained else asked.citations)[0]
+    assert cited.document == "notes.txt"
     again = chat.add_uploads([upload(tmp_path, "notes.txt", b"The keeper was Ada Brand.")])
     assert again == "Replaced notes.txt (25 characters)."
+    # The earlier answer's offsets point into the old text: not highlighted in the new one.
+    key = "c1" if asked.abstained else "1"
+    assert "changed since this answer" in chat.source(asked, key)
     assert chat.remove("notes.txt") == "Removed notes.txt."
     reopened = Assistant.load(chat.assistant.index_dir, embedder=fake_embedder)
     assert "notes.txt" not in [d.id for d in reopened.documents]
