@@ -236,9 +236,22 @@ class Assistant:
             vectors, found = self.embedder.embed_with_tokens(texts)
         else:
             vectors, found = self.embedder.embed(texts), None
-        q_tokens = question_vectors(found[0].words, found[0].vectors) if found else None
+        q_tokens = [question_vectors(t.words, t.vectors) for t in found] if found else None
         context = (resolved.context, vectors[1]) if resolved.context else None
-        return score(self.index, resolved.question, vectors[0], self.model, context, q_tokens)
+        scored = score(
+            self.index, resolved.question, vectors[0], self.model, context,
+            q_tokens[0] if q_tokens else None,
+        )  # fmt: skip
+        if resolved.context and resolved.about_referent:
+            # "Where is she from? (Ailana)" read whole, referent included: the reading the
+            # scorer is surer of answers. Its vector is already there; the cost is one score().
+            whole = score(
+                self.index, resolved.context, vectors[1], self.model, None,
+                q_tokens[1] if q_tokens else None,
+            )  # fmt: skip
+            if whole.confidence > scored.confidence:
+                return whole
+        return scored
 
     def _subject(self) -> str:
         return "The article" if len(self.index.documents) == 1 else "The documents"

@@ -11,18 +11,31 @@ _PRONOUN = re.compile(
     r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there)\b",
     re.IGNORECASE,
 )
+# A pronoun standing for the one the question is about ("Where is she from?"), not for a
+# possessor or an object ("Where did her son call her from?").
+_SUBJECT = re.compile(r"\b(he|she|they|it)\b", re.IGNORECASE)
+_WHO = re.compile(r"^\W*(who|whom)\b", re.IGNORECASE)
+_QUOTED = re.compile(r"^“(.+?)”", re.DOTALL)  # an answer's quoted sentence (qa.assistant)
+LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of"}  # fmt: skip
 
 
-def last_user_turn(history: list[dict] | None) -> str:
+def turns(history: list[dict] | None, role: str) -> list[str]:
+    """The non-empty `role` messages of `history`, the latest first."""
+    out = []
     for message in reversed(history or []):
-        if isinstance(message, dict) and message.get("role") == "user":
+        if isinstance(message, dict) and message.get("role") == role:
             content = message.get("content")
             if isinstance(content, str) and content.strip():
-                return content
-    return ""
+                out.append(content)
+    return out
+
+
+def last_user_turn(history: list[dict] | None) -> str:
+    users = turns(history, "user")
+    return users[0] if users else ""
 
 
 def names(text: str) -> list[str]:
@@ -42,6 +55,9 @@ class Resolved:
 
     question: str
     context: str | None = None
+    # The pronoun is the question's subject: the question with its referent ("Where is she
+    # from? (Ailana)") may pick the sentences better than the question alone.
+    about_referent: bool = False
 
     @property
     def shown(self) -> str:
@@ -49,10 +65,11 @@ class Resolved:
 
 
 def resolve(question: str, history: list[dict] | None) -> Resolved:
-    """Resolve a follow-up against the last question of `history`."""
-    previous = last_user_turn(history)
-    if not previous:
+    """Resolve a follow-up against the last questions of `history` (and the last answer)."""
+    users = turns(history, "user")
+    if not users:
         return Resolved(question)
+    previous = users[0]
     content = [w for w in words(question) if w not in STOPWORDS]
     if _ELLIPTIC_START.match(question) or len(content) <= 1:
         # "And in Buryatia?" repeats the previous question with a new detail.
@@ -61,7 +78,26 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
         # sentences are still matched on the follow-up's own words.
-        referents = names(previous) or [w for w in words(previous) if w not in STOPWORDS]
+        referents = _referents(users[:LOOK_BACK], turns(history, "assistant")[:1])
         if referents:
-            return Resolved(question, f"{question} ({' '.join(referents)})")
+            subject = bool(_SUBJECT.search(question))
+            return Resolved(question, f"{question} ({' '.join(referents)})", subject)
     return Resolved(question)
+
+
+def _referents(users: list[str], answers: list[str]) -> list[str]:
+    """What a pronoun may point at: after "Who heads X?", the full names the answer quotes
+    (she is the head); then the names of the latest question that has any ("What happened
+    to her son?" after "Who is Ailana?" still means Ailana); else the last question's words."""
+    previous = users[0]
+    found: list[str] = []
+    quoted = _QUOTED.match(answers[0]) if answers else None
+    if _WHO.match(previous) and quoted:
+        asked = set(names(previous))
+        found += [n for n in names(quoted.group(1)) if " " in n and n not in asked]
+    for turn in users:
+        if names(turn):
+            found += names(turn)
+            break
+    found = list(dict.fromkeys(found))
+    return found or [w for w in words(previous) if w not in STOPWORDS]

@@ -52,6 +52,26 @@ def test_followups_resolve_against_the_last_question(question, history, searched
     assert resolved.shown == (context or searched)
 
 
+def test_followup_referents_look_back_and_into_a_who_answer():
+    chain = [
+        {"role": "user", "content": "Who is Alan Stevenson?"},
+        {"role": "assistant", "content": "“Alan Stevenson built the Skerry light.” [1]"},
+        {"role": "user", "content": "What did his team build?"},
+    ]
+    # The last question names no one: the pronoun still points at Alan Stevenson.
+    found = resolve("Where was he born?", chain)
+    assert found.context == "Where was he born? (Alan Stevenson)" and found.about_referent
+    # "she" after "Who heads X?" is the person the answer names, not X.
+    who = [
+        {"role": "user", "content": "Who heads the Northern Lighthouse Board?"},
+        {"role": "assistant", "content": "“The head of the Board, Mary Brand, visited.” [1]"},
+    ]
+    found = resolve("What did she say?", who)
+    assert found.context == "What did she say? (Mary Brand Northern Lighthouse Board)"
+    # A possessive pronoun: the question is about her son, not her.
+    assert not resolve("Where did her son call her from?", HISTORY).about_referent
+
+
 def test_followup_answer_reports_the_question_with_its_referent(assistant):
     answer = assistant.ask("What did he build?", history=HISTORY)
     assert answer.question == "What did he build? (Alan Stevenson)"
