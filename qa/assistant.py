@@ -14,16 +14,20 @@ from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
-from .followup import Resolved, resolve
+from .followup import PRONOUNS, Resolved, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation
 from .staging import Staging
+from .text import terms
 from .tokens import question_vectors
 
 MAX_QUESTION_CHARS = 2000
 CITATIONS = 3
 
+
+# BM25 keeps pronouns as terms; they say nothing of what a follow-up asks.
+_PRONOUN_TERMS = frozenset(terms(" ".join(PRONOUNS)))
 
 class Assistant:
     """Answers questions from a set of documents, quoting the sentences it rests on."""
@@ -249,9 +253,24 @@ class Assistant:
                 self.index, resolved.context, vectors[1], self.model, None,
                 q_tokens[1] if q_tokens else None,
             )  # fmt: skip
-            if whole.confidence > scored.confidence:
+            if whole.confidence > scored.confidence and self._speaks_to(resolved.question, whole):
                 return whole
         return scored
+
+    def _speaks_to(self, question: str, scored: Scored) -> bool:
+        """Whether the best sentence, or one beside it, holds a term of `question` itself: the
+        referent may pick the sentence, but it must still say something about what was asked
+        ("Is she married?" is not answered by any sentence that merely names her)."""
+        own = set(terms(question)) - _PRONOUN_TERMS
+        if not own or not len(scored.sentences):
+            return True
+        top = int(scored.sentences[0])
+        near = [
+            s
+            for s in (top - 1, top, top + 1)
+            if 0 <= s < self.index.n_sentences and self.index.sent_doc[s] == self.index.sent_doc[top]
+        ]
+        return any(own & set(terms(self.index.sentence_text(s))) for s in near)
 
     def _subject(self) -> str:
         return "The article" if len(self.index.documents) == 1 else "The documents"

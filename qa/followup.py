@@ -7,10 +7,11 @@ from dataclasses import dataclass
 
 from .text import STOPWORDS, words
 
-_PRONOUN = re.compile(
-    r"\b(he|she|him|her|his|hers|they|them|their|theirs|it|its|this|that|these|those|there)\b",
-    re.IGNORECASE,
-)
+PRONOUNS = (
+    "he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its",
+    "this", "that", "these", "those", "there",
+)  # fmt: skip
+_PRONOUN = re.compile(rf"\b({'|'.join(PRONOUNS)})\b", re.IGNORECASE)
 # A pronoun standing for the one the question is about ("Where is she from?"), not for a
 # possessor or an object ("Where did her son call her from?").
 _SUBJECT = re.compile(r"\b(he|she|they|it)\b", re.IGNORECASE)

@@ -134,3 +134,20 @@ def test_tuning_starts_a_new_feature_at_zero():
     assert data["sentence"]["coef"]["cover_all"] == 0.0
     assert list(data["sentence"]["coef"]) == list(SENTENCE_FEATURES)
     Model.from_dict(data)
+
+
+@pytest.mark.model
+def test_subject_followups_read_with_their_referent_on_the_seed_article(real_embedder):
+    """A subject pronoun's question is also read with its referent; that reading answers only
+    when it is surer and its sentence still holds the question's own words."""
+    from conftest import SEEDS
+
+    a = Assistant.from_paths([SEEDS], embedder=real_embedder, progress=False)
+    who = [{"role": "user", "content": "Who is Ailana?"}]
+    where = a.ask("Where is she from?", who)
+    assert not where.abstained and "region of Tyva" in where.citations[0].text
+    chain = [*who, {"role": "user", "content": "What happened to her son?"}]
+    assert a.ask("Where is she from?", chain).question == "Where is she from? (Ailana)"
+    # Her name alone does not answer what the article never says.
+    assert a.ask("Is she married?", who).abstained
+    assert a.ask("How old is she?", who).abstained
