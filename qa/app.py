@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import html
 import logging
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -318,8 +319,10 @@ def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool
     Anyone who reaches the app can add and remove documents, so an app others can reach (a
     public link, or a host other than this machine's loopback) gets a password unless told
     otherwise with --no-auth."""
-    if args.auth:
-        user, sep, password = args.auth.partition(":")
+    # From the environment, the password stays out of `ps` and the shell's history.
+    given = args.auth or os.environ.get("QA_AUTH")
+    if given:
+        user, sep, password = given.partition(":")
         if not sep or not user or not password:
             raise QAError("--auth takes USER:PASS, for example --auth reader:correct-horse")
         return (user, password), False

@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--share", action="store_true", help="open a public Gradio link (password protected)"
     )
-    s.add_argument("--auth", default=None, metavar="USER:PASS")
+    s.add_argument(
+        "--auth", default=None, metavar="USER:PASS", help="a login (or set QA_AUTH=USER:PASS)"
+    )
     s.add_argument(
         "--no-auth",
         action="store_true",

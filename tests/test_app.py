@@ -267,8 +267,15 @@ def args(**kw) -> argparse.Namespace:
         ({"host": "0.0.0.0", "no_auth": True}, None, False),
     ],
 )
-def test_resolve_auth(options, auth, generated):
+def test_resolve_auth(options, auth, generated, monkeypatch):
+    monkeypatch.delenv("QA_AUTH", raising=False)
     assert resolve_auth(args(**options)) == (auth, generated)
+
+
+def test_auth_from_the_environment_keeps_the_password_off_the_command_line(monkeypatch):
+    monkeypatch.setenv("QA_AUTH", "ann:from-env")
+    assert resolve_auth(args(host="0.0.0.0")) == (("ann", "from-env"), False)
+    assert resolve_auth(args(auth="bob:given")) == (("bob", "given"), False)
 
 
 @pytest.mark.parametrize("options", [{"share": True}, {"host": "0.0.0.0"}, {"host": "192.168.1.5"}])
