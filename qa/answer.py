@@ -76,6 +76,7 @@ _NUMBERISH = re.compile(
     r"july|august|september|october|november|december|century|centuries|decade)\b",
     re.I,
 )
+_POSSESSIVE = re.compile(r"['’]s?$")  # "Ailana's" is Ailana; the s of "Sarah" or "Ross" stays
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z\w'’-]+")
 PASSAGES_READ = 4  # sentences of the top passages are all candidates
 SENTENCES_READ = 15  # plus the best sentences found directly
@@ -190,7 +191,8 @@ def _new_name(text: str, question_words: set[str]) -> float:
 def _capitalised(text: str) -> tuple[tuple[str, int, int], ...]:
     """The capitalised words of `text` (lower-cased, possessive stripped) and their spans."""
     return tuple(
-        (m.group(0).lower().strip("'’s"), m.start(), m.end()) for m in _CAPITALISED.finditer(text)
+        (_POSSESSIVE.sub("", m.group(0).lower()), m.start(), m.end())
+        for m in _CAPITALISED.finditer(text)
     )
 
 
@@ -543,7 +545,9 @@ def select_excerpts(
         used.update(range(first, last + 1))
         doc = index.documents[index.sent_doc[first]]
         ws = word_set(doc.text[index.sent_start[first] : index.sent_end[last]])
-        if any(len(ws & other) >= 0.8 * min(len(ws), len(other)) for other in seen_words if ws):
+        if not ws:  # "🙂" or "---" quotes nothing that could answer
+            continue
+        if any(len(ws & other) >= 0.8 * min(len(ws), len(other)) for other in seen_words):
             continue
         seen_words.append(ws)
         chosen.append((first, last, sc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import operator
 import os
 import sys
 import threading
@@ -17,7 +18,7 @@ from .errors import QAError
 from .followup import PRONOUNS, Resolved, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
-from .results import Answer, Citation
+from .results import Answer, Citation, quoted
 from .staging import Staging
 from .text import terms
 from .tokens import question_vectors
@@ -70,11 +71,15 @@ class Assistant:
         an interrupted build resumes. `index_type` is flat, hnsw, ivfpq, or auto (by size).
         `model` is the learned scorer and confidence (default: `qa/weights.json`).
         """
-        if isinstance(paths, (str, os.PathLike)):
+        if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         if not isinstance(paths, Iterable):
             raise QAError(f"pass a path or a list of paths, not {type(paths).__name__}")
-        sources = [str(p) for p in paths]
+        sources = []
+        for p in paths:
+            if not isinstance(p, (str, bytes, os.PathLike)):
+                raise QAError(f"a path must be a str or os.PathLike, not {type(p).__name__}")
+            sources.append(os.fsdecode(p))
         if not sources:
             raise QAError("no documents given; pass at least one file or folder")
         expected = count_documents(sources) if progress else None
@@ -175,13 +180,10 @@ class Assistant:
         scored = self._score(resolved)
         ranked = self._citations(scored)
         if not ranked or scored.confidence < scored.model.threshold:
-            closest = [
-                self._passage_citation(int(p), float(s))
-                for p, s in zip(scored.passages.ids[:2], scored.passages.fused[:2], strict=False)
-            ]
+            closest = self._closest(scored, 2)
             text = (
                 f"{self._subject()} does not say. The closest passages are shown for context; "
-                f"they do not answer “{question}”."
+                f"they do not answer {quoted(question)}."
             )
             answer = Answer(
                 text=text,
@@ -191,7 +193,7 @@ class Assistant:
                 question=searched,
             )
             return answer, ranked
-        text = f"“{ranked[0].text}” [1]"
+        text = f"{quoted(ranked[0].text)} [1]"
         if len(ranked) > 1:
             text += " See also " + ", ".join(f"[{i}]" for i in range(2, len(ranked) + 1)) + "."
         answer = Answer(
@@ -213,8 +215,12 @@ class Assistant:
         return copy.copy(self)
 
     def _search(self, query: str, k: int) -> list[Citation]:
-        if not isinstance(k, int):
-            raise QAError(f"k must be a whole number, not {type(k).__name__}")
+        try:
+            if isinstance(k, bool):
+                raise TypeError
+            k = operator.index(k)  # an int, or a NumPy integer
+        except TypeError:
+            raise QAError(f"k must be a whole number, not {type(k).__name__}") from None
         query = _clean_question(query)
         if not query or k <= 0:
             return []
@@ -297,6 +303,21 @@ class Assistant:
             text=doc.text[start:end], document=doc.id, start=start, end=end,
             context=doc.text[c_start:c_end], score=float(score), context_start=c_start,
         )  # fmt: skip
+
+    def _closest(self, scored: Scored, k: int) -> list[Citation]:
+        """The k best passages, none overlapping or repeating one already shown (passages
+        share a sentence inside long paragraphs; two documents may hold the same text)."""
+        out: list[Citation] = []
+        for p, s in zip(scored.passages.ids, scored.passages.fused, strict=False):
+            c = self._passage_citation(int(p), float(s))
+            if not any(
+                c.text == o.text or (c.document == o.document and c.start < o.end and o.start < c.end)
+                for o in out
+            ):
+                out.append(c)
+                if len(out) == k:
+                    break
+        return out
 
     def _passage_citation(self, p: int, score: float) -> Citation:
         doc = self.index.documents[self.index.passage_doc[p]]

@@ -133,14 +133,19 @@ def squad(
 # -- BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv -----------------------------------------
 def beir_qrels(folder: Path, split: str = "train") -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
-    lines = (folder / "qrels" / f"{split}.tsv").read_text().splitlines()
-    for line in lines[1:]:
-        qid, did, rel = line.split("\t")
-        qrels.setdefault(qid, {})[did] = int(rel)
+    path = folder / "qrels" / f"{split}.tsv"
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        fields = line.split("\t")
+        if not line.strip() or (lineno == 1 and fields[-1].strip() == "score"):
+            continue  # blank, or the header `query-id corpus-id score`
+        if len(fields) != 3 or not fields[2].strip().lstrip("-").isdigit():
+            raise QAError(f"{path}:{lineno}: expected `query-id<TAB>corpus-id<TAB>score`")
+        qrels.setdefault(fields[0], {})[fields[1]] = int(fields[2])
     return qrels
 
 
 def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
+    ranked = list(dict.fromkeys(ranked))  # a document found twice counts once
     dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
     ideal = sorted(relevant.values(), reverse=True)[:10]
     idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))

@@ -19,6 +19,7 @@ _WHO = re.compile(r"^\W*(who|whom)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"^“(.+?)”", re.DOTALL)  # an answer's quoted sentence (qa.assistant)
 LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s?$")  # "Ailana's", "Ross'"; not the s of "Charles Ross"
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of"}  # fmt: skip
 
@@ -45,7 +46,7 @@ def names(text: str) -> list[str]:
     for m in _NAME.finditer(text):
         parts = [w for w in m.group(0).split() if w not in _QUESTION_WORDS]
         if parts:
-            out.append(" ".join(parts).rstrip("'’s").rstrip("'’"))
+            out.append(_POSSESSIVE.sub("", " ".join(parts)))
     return out
 
 
@@ -72,8 +73,9 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         return Resolved(question)
     previous = users[0]
     content = [w for w in words(question) if w not in STOPWORDS]
-    if _ELLIPTIC_START.match(question) or len(content) <= 1:
-        # "And in Buryatia?" repeats the previous question with a new detail.
+    if _ELLIPTIC_START.match(question) or (len(content) <= 1 and not names(question)):
+        # "And in Buryatia?" or "Why?" repeats the previous question with a new detail;
+        # "Who is Ailana?" is a question of its own.
         return Resolved(f"{previous} {question}")
     if _PRONOUN.search(question):
         # "Where did her son call her from?" after "Who is Ailana?": the name says which

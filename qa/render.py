@@ -43,14 +43,9 @@ def highlight(text: str, start: int, end: int) -> str:
 def answer_message(answer: Answer) -> str:
     """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
 
-    Only the markers the answer adds become references: a "[7]" inside the quoted sentence
-    (a footnote of the document's own) stays text."""
-    quote = f"“{answer.citations[0].text}”" if answer.citations else ""
-    if answer.abstained or not answer.text.startswith(quote):
-        text = escape_markdown(answer.text)
-    else:
-        rest = escape_markdown(answer.text[len(quote) :])
-        text = escape_markdown(quote) + _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', rest)
+    Every "[n]" of `Answer.text` is a reference: a document's own footnote in the quote is
+    written "(7)" there (qa.results.quoted)."""
+    text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
     if answer.abstained:
         note = "closest passages beside, not an answer" if answer.closest else "nothing close"
         body = f'<div class="qa-abstain"><strong>Not in the documents.</strong> {text}</div>'

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+_BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
+
+
+def quoted(text: str) -> str:
+    """`text` in quotation marks for an answer's text, a "[2]" of its own (a footnote) written
+    "(2)": in `Answer.text` every "[n]" is a reference to `citations[n-1]`."""
+    return "“" + _BRACKETED_NUMBER.sub(r"(\1)", text) + "”"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """Answer selection details with a fake embedder: follow-ups, excerpts, answer-type proximity."""
 
+import dataclasses
 import json
+import re
 from importlib import resources
 
+import numpy as np
 import pytest
 
 from qa import Assistant
@@ -151,3 +154,66 @@ def test_subject_followups_read_with_their_referent_on_the_seed_article(real_emb
     # Her name alone does not answer what the article never says.
     assert a.ask("Is she married?", who).abstained
     assert a.ask("How old is she?", who).abstained
+
+
+def test_a_name_ending_in_s_keeps_its_s_and_a_possessive_loses_it():
+    from qa.answer import _capitalised, _new_name
+    from qa.followup import names
+
+    assert names("Who is Charles Ross?") == ["Charles Ross"]
+    assert names("Where is Ailana's son?") == ["Ailana"]
+    assert [w for w, _, _ in _capitalised("Then Sarah met Stalin in Paris's square.")] == [
+        "sarah", "stalin", "paris",
+    ]  # fmt: skip
+    assert _new_name("Then Sarah spoke.", {"sarah"}) == 0.0  # not a new name: the question's
+
+
+def test_a_question_with_a_name_of_its_own_is_not_a_follow_up():
+    history = [{"role": "user", "content": "How deep is Lake Baikal?"}]
+    assert resolve("Who is Ailana?", history).question == "Who is Ailana?"
+    assert resolve("Why?", history).question == "How deep is Lake Baikal? Why?"
+
+
+def test_wordless_excerpts_are_not_cited_and_do_not_hide_others(tmp_path, fake_embedder):
+    from qa.answer import select_excerpts
+
+    f = tmp_path / "lake.txt"
+    f.write_text("Baikal is deep.\n\n🙂\n\nBaikal lies in Siberia.\n\nIts water is clear.")
+    a = Assistant.from_paths([f], embedder=fake_embedder)
+    ids = np.arange(a.index.n_sentences)
+    scores = -ids.astype(float)  # in document order, the emoji second
+    rows = np.zeros((len(ids), 1))
+    chosen = select_excerpts(a.index, ids, scores, rows, dataclasses.replace(a.model, pair=None), 3)
+    texts = [a.index.sentence_text(first) for first, _, _ in chosen]
+    assert texts == ["Baikal is deep.", "Baikal lies in Siberia.", "Its water is clear."]
+
+
+def test_answer_text_brackets_are_references_only(tmp_path, fake_embedder):
+    f = tmp_path / "paris.txt"
+    f.write_text("Paris is the capital of France.[2] It lies on the Seine.")
+    a = Assistant.from_paths([f], embedder=fake_embedder)
+    a.model = dataclasses.replace(a.model, threshold=-1.0)  # answer whatever is found
+    answer = a.ask("What is the capital of France?")
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert markers and all(1 <= n <= len(answer.citations) for n in markers)
+    if "[2]" in answer.citations[0].text:  # its own footnote, quoted as "(2)"
+        assert "France.(2)" in answer.text
+    shy = dataclasses.replace(a.model, threshold=1.01)
+    a.model = shy
+    abstained = a.ask("What is [3]?")
+    assert abstained.abstained and "[3]" not in abstained.text and "(3)" in abstained.text
+
+
+def test_closest_passages_neither_overlap_nor_repeat(tmp_path, fake_embedder):
+    same = "The ferry to the island leaves at noon. It returns at six. Tickets are sold aboard."
+    long = " ".join(f"Sentence {i} tells of the harbour wall and the ferry." for i in range(40))
+    for name, text in (("a.txt", same), ("b.txt", same), ("c.txt", long)):
+        (tmp_path / name).write_text(text)
+    a = Assistant.from_paths([tmp_path], embedder=fake_embedder)
+    a.model = dataclasses.replace(a.model, threshold=1.01)  # always abstain, showing passages
+    for q in ("When does the ferry leave?", "What is the harbour wall?"):
+        closest = a.ask(q).closest
+        assert len(closest) == 2
+        x, y = closest
+        assert x.text != y.text
+        assert x.document != y.document or x.end <= y.start or y.end <= x.start

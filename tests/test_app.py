@@ -26,6 +26,7 @@ from qa.render import (
     sources_html,
 )
 from qa.results import Answer, Citation
+from qa.results import quoted as quote
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -85,13 +86,14 @@ def test_answer_message_marks_references_and_confidence():
 def test_a_documents_own_footnotes_and_links_stay_text():
     quoted = "Ships came in 1907.[7] See www.harbour.example or ann@harbour.example."
     c = cite(text=quoted, context=quoted)
-    answer = Answer(text=f"“{quoted}” [1]", abstained=False, confidence=0.8, citations=[c])
+    answer = Answer(text=f"{quote(quoted)} [1]", abstained=False, confidence=0.8, citations=[c])
+    assert "[7]" not in answer.text  # Answer.text writes a footnote "(7)": [n] are references
     out = answer_message(answer)
     assert out.count('class="qa-ref"') == 1 and '<sup class="qa-ref">[1]</sup>' in out
     bare = re.sub(r"&#?\w+;", "", out)
-    for raw in ("[7]", "www.harbour", "@", "://"):
-        assert raw not in bare  # a footnote, not a reference; no autolinks
-    assert quoted in html.unescape(out)
+    for raw in ("www.harbour", "@", "://"):
+        assert raw not in bare  # no autolinks
+    assert quoted.replace("[7]", "(7)") in html.unescape(out)
 
 
 def test_abstention_is_marked_as_such():

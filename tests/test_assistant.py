@@ -2,7 +2,9 @@
 
 import dataclasses
 import json
+import os
 
+import numpy as np
 import pytest
 
 import qa
@@ -73,6 +75,16 @@ def test_bad_question_and_history_raise_qaerror(article, fake_embedder):
         a.ask("Who?", history="not a list")  # type: ignore[arg-type]
     with pytest.raises(QAError, match="text"):
         a.ask(None)  # type: ignore[arg-type]
+    with pytest.raises(QAError, match="whole number"):
+        a.search("lighthouse", k=True)
+    assert a.search("lighthouse", k=np.int64(2)) == a.search("lighthouse", k=2)
+
+
+def test_paths_as_bytes_or_wrong_types(article, fake_embedder):
+    a = Assistant.from_paths(os.fsencode(article), embedder=fake_embedder)
+    assert [d.id for d in a.documents] == [str(article)]
+    with pytest.raises(QAError, match="not int"):
+        Assistant.from_paths([47], embedder=fake_embedder)  # type: ignore[list-item]
 
 
 def test_abstention_shows_closest_passages_not_citations(article, fake_embedder):
