@@ -16,6 +16,7 @@ from importlib import resources
 import numpy as np
 
 from .followup import _QUESTION_WORDS as _QW
+from .followup import without_possessive
 from .index import Index
 from .retrieve import Fusion, Ranked, search_passages, search_sentences
 from .text import STOPWORDS, terms, words
@@ -76,7 +77,6 @@ _NUMBERISH = re.compile(
     r"july|august|september|october|november|december|century|centuries|decade)\b",
     re.I,
 )
-_POSSESSIVE = re.compile(r"['’]s?$")  # "Ailana's" is Ailana; the s of "Sarah" or "Ross" stays
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z\w'’-]+")
 PASSAGES_READ = 4  # sentences of the top passages are all candidates
 SENTENCES_READ = 15  # plus the best sentences found directly
@@ -191,7 +191,7 @@ def _new_name(text: str, question_words: set[str]) -> float:
 def _capitalised(text: str) -> tuple[tuple[str, int, int], ...]:
     """The capitalised words of `text` (lower-cased, possessive stripped) and their spans."""
     return tuple(
-        (_POSSESSIVE.sub("", m.group(0).lower()), m.start(), m.end())
+        (without_possessive(m.group(0).lower()), m.start(), m.end())
         for m in _CAPITALISED.finditer(text)
     )
 

@@ -180,12 +180,13 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         try:
             message = chat.add_uploads(list(files or []), progress=progress)
         except QAError as exc:
-            return None, refused(f"{exc}. The collection is unchanged."), gr.skip(), gr.skip()
+            problem = str(exc)
         except Exception as exc:  # an upload is hostile: a parser may fail in any way
             log.exception("adding uploads failed")
-            message = f"the files could not be added ({type(exc).__name__})"
-            return None, refused(f"{message}. The collection is unchanged."), gr.skip(), gr.skip()
-        return None, escape_markdown(message), *collection()
+            problem = f"the files could not be added ({type(exc).__name__})"
+        else:
+            return None, escape_markdown(message), *collection()
+        return None, refused(f"{problem}. The collection is unchanged."), gr.skip(), gr.skip()
 
     def remove(document_id):
         try:

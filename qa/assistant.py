@@ -10,6 +10,8 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from . import store
 from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
@@ -29,6 +31,7 @@ CITATIONS = 3
 
 # BM25 keeps pronouns as terms; they say nothing of what a follow-up asks.
 _PRONOUN_TERMS = frozenset(terms(" ".join(PRONOUNS)))
+
 
 class Assistant:
     """Answers questions from a set of documents, quoting the sentences it rests on."""
@@ -246,19 +249,16 @@ class Assistant:
             vectors, found = self.embedder.embed_with_tokens(texts)
         else:
             vectors, found = self.embedder.embed(texts), None
-        q_tokens = [question_vectors(t.words, t.vectors) for t in found] if found else None
+
+        def q_tokens(i: int) -> np.ndarray | None:
+            return question_vectors(found[i].words, found[i].vectors) if found else None
+
         context = (resolved.context, vectors[1]) if resolved.context else None
-        scored = score(
-            self.index, resolved.question, vectors[0], self.model, context,
-            q_tokens[0] if q_tokens else None,
-        )  # fmt: skip
+        scored = score(self.index, resolved.question, vectors[0], self.model, context, q_tokens(0))
         if resolved.context and resolved.about_referent:
             # "Where is she from? (Ailana)" read whole, referent included: the reading the
             # scorer is surer of answers. Its vector is already there; the cost is one score().
-            whole = score(
-                self.index, resolved.context, vectors[1], self.model, None,
-                q_tokens[1] if q_tokens else None,
-            )  # fmt: skip
+            whole = score(self.index, resolved.context, vectors[1], self.model, None, q_tokens(1))
             if whole.confidence > scored.confidence and self._speaks_to(resolved.question, whole):
                 return whole
         return scored
@@ -274,7 +274,8 @@ class Assistant:
         near = [
             s
             for s in (top - 1, top, top + 1)
-            if 0 <= s < self.index.n_sentences and self.index.sent_doc[s] == self.index.sent_doc[top]
+            if 0 <= s < self.index.n_sentences
+            and self.index.sent_doc[s] == self.index.sent_doc[top]
         ]
         return any(own & set(terms(self.index.sentence_text(s))) for s in near)
 
@@ -311,7 +312,8 @@ class Assistant:
         for p, s in zip(scored.passages.ids, scored.passages.fused, strict=False):
             c = self._passage_citation(int(p), float(s))
             if not any(
-                c.text == o.text or (c.document == o.document and c.start < o.end and o.start < c.end)
+                c.text == o.text
+                or (c.document == o.document and c.start < o.end and o.start < c.end)
                 for o in out
             ):
                 out.append(c)

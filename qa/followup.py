@@ -19,7 +19,7 @@ _WHO = re.compile(r"^\W*(who|whom)\b", re.IGNORECASE)
 _QUOTED = re.compile(r"^“(.+?)”", re.DOTALL)  # an answer's quoted sentence (qa.assistant)
 LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
-_POSSESSIVE = re.compile(r"['’]s?$")  # "Ailana's", "Ross'"; not the s of "Charles Ross"
+_POSSESSIVE = re.compile(r"['’]s?$")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of"}  # fmt: skip
 
@@ -35,9 +35,9 @@ def turns(history: list[dict] | None, role: str) -> list[str]:
     return out
 
 
-def last_user_turn(history: list[dict] | None) -> str:
-    users = turns(history, "user")
-    return users[0] if users else ""
+def without_possessive(name: str) -> str:
+    """ "Ailana's" is Ailana, "Ross'" is Ross; the s of "Charles Ross" or "Sarah" stays."""
+    return _POSSESSIVE.sub("", name)
 
 
 def names(text: str) -> list[str]:
@@ -46,7 +46,7 @@ def names(text: str) -> list[str]:
     for m in _NAME.finditer(text):
         parts = [w for w in m.group(0).split() if w not in _QUESTION_WORDS]
         if parts:
-            out.append(_POSSESSIVE.sub("", " ".join(parts)))
+            out.append(without_possessive(" ".join(parts)))
     return out
 
 
