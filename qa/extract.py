@@ -6,6 +6,7 @@ import dataclasses
 import io
 import logging
 import re
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -30,6 +31,10 @@ _BLOCK_SET = frozenset(_BLOCK_TAGS)
 # A .docx is a zip; its parts are read whole, so their unpacked size is checked first.
 MAX_DOCX_UNPACKED = 200 * 1024 * 1024
 _CONTROL = {c: " " for c in range(32) if chr(c) not in "\t\n"} | {0x7F: " "}
+# PDFs often carry typeset ligatures ("ofﬁcial") and soft hyphens; both hide a word from
+# search and from the model, so extracted text gets plain letters.
+_LIGATURES = {0xFB00: "ff", 0xFB01: "fi", 0xFB02: "fl", 0xFB03: "ffi", 0xFB04: "ffl",
+              0xFB05: "st", 0xFB06: "st", 0xAD: None}  # fmt: skip
 
 
 def extract(path: Path) -> tuple[str, str]:
@@ -161,8 +166,10 @@ def docx_text(data: bytes, name: str) -> tuple[str, str]:
 
 
 def tidy(text: str) -> str:
-    """Collapse runs of spaces, trim lines, keep at most one blank line between paragraphs."""
+    """Collapse runs of spaces, trim lines, keep at most one blank line between paragraphs;
+    accents composed (NFC), ligatures spelt out, soft hyphens dropped."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ").translate(_CONTROL)
+    text = unicodedata.normalize("NFC", text.translate(_LIGATURES))
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

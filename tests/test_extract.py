@@ -144,6 +144,7 @@ def test_html_many_block_siblings_and_table_cells():
         ("a\n\n\n\n\nb", "a\n\nb"),
         ("x\xa0y\x07z", "x y z"),
         ("ünïcødé — “quotes”", "ünïcødé — “quotes”"),
+        ("Zu\u0308rich ofﬁcials ﬂed, af\xadter", "Zürich officials fled, after"),
     ],
 )
 def test_tidy(raw, clean):
