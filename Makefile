@@ -28,10 +28,12 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check qa tests bench
+	$(VENV)/bin/ruff format --check qa tests bench
 	$(VENV)/bin/mypy qa
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check qa tests bench
+	$(VENV)/bin/ruff format --check qa tests bench
 	$(VENV)/bin/mypy qa
 	$(VENV)/bin/python -m pytest -q
 

@@ -115,7 +115,11 @@ def chunk(text: str, params: ChunkParams = ChunkParams()) -> Chunks:
         j, total = i, 0
         while j < n and (j == i or total + words[j] <= params.max_words):
             # Leave a paragraph early only when packing short paragraphs together.
-            if j > i and para[j] != para[j - 1] and _para_words(para, words, j) > params.max_words - total:
+            if (
+                j > i
+                and para[j] != para[j - 1]
+                and _para_words(para, words, j) > params.max_words - total
+            ):
                 break
             total += words[j]
             j += 1

@@ -71,7 +71,9 @@ def fuse(
     return Ranked(ids[order].astype(np.int64), fused[order], dense[order], lex[order])
 
 
-def _hybrid(vectors, bm25, vectors_of, n: int, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
+def _hybrid(
+    vectors, bm25, vectors_of, n: int, q: np.ndarray, q_terms: list[str], fusion: Fusion
+) -> Ranked:
     """Dense top list from `vectors`, BM25 over every unit, fused."""
     depth = min(fusion.depth, n)
     if depth == 0:

@@ -28,8 +28,10 @@ from qa.cli import main  # noqa: E402
 _EMBEDDER = HashEmbedder()
 qa.embed.default_embedder = qa.assistant.default_embedder = lambda: _EMBEDDER  # type: ignore[assignment]
 
-WATCHED = tuple(str(Path(qa.embed.__file__).with_name(n))
-                for n in ("store.py", "lexical.py", "vectors.py", "staging.py"))
+WATCHED = tuple(
+    str(Path(qa.embed.__file__).with_name(n))
+    for n in ("store.py", "lexical.py", "vectors.py", "staging.py")
+)
 
 
 def _kill_at(target: int, sig: signal.Signals = signal.SIGKILL) -> None:

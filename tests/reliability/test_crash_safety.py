@@ -39,9 +39,12 @@ def corpora(tmp_path_factory):
         shutil.copy(f, root / "a")
     shutil.copytree(root / "a", root / "b")
     (root / "b" / "extra.txt").write_text(EXTRA)
-    expected = {name: answers(Assistant.from_paths([root / name], embedder=HashEmbedder(),
-                                                   progress=False))  # fmt: skip
-                for name in ("a", "b")}
+    expected = {
+        name: answers(
+            Assistant.from_paths([root / name], embedder=HashEmbedder(), progress=False)
+        )  # fmt: skip
+        for name in ("a", "b")
+    }
     assert expected["a"] != expected["b"]
     pristine = root / "pristine"
     assert run_cli("--index-dir", pristine, "index", root / "a").returncode == 0

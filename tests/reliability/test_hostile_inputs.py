@@ -276,7 +276,7 @@ FILE_CASES = {
     "garbage-html": (lambda r: _write(r / "x.html", b"<html><script>x</script>\xff\xfe"), None),
     "jsonl-odd": (lambda r: _write(r / "c.jsonl", JSONL), True),
     "jsonl-not-json": (lambda r: _write(r / "c.jsonl", b'{"_id": "1", "text": '), False),
-    "jsonl-array": (lambda r: _write(r / "c.jsonl", b'[1, 2]'), False),
+    "jsonl-array": (lambda r: _write(r / "c.jsonl", b"[1, 2]"), False),
     "jsonl-no-text": (lambda r: _write(r / "c.jsonl", b'{"_id": "1", "text": 5}'), False),
     "jsonl-dup-ids": (lambda r: _write(r / "c.jsonl", b'{"_id":"1","text":"a"}\n' * 2), False),
     "deep-folders": (_deep, True),
