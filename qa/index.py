@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +145,9 @@ def build(
     resumes where it stopped. Returns `previous` itself when nothing changed.
     """
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
-    if previous is not None and previous.params == params:
+    # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
+    # made (qa.text) only re-cuts the terms.
+    if previous is not None and _cut(previous.params) == _cut(params):
         p_b, s_b = previous.doc_rows()
         p_b, s_b = p_b.tolist(), s_b.tolist()
         prev_rows = {
@@ -216,6 +218,11 @@ def build(
         return previous
     tokens = _token_vectors(items, embedder, previous) if keep_tokens else None
     return _assemble(items, params, previous, embedder.dim, index_type, tokens)
+
+
+def _cut(params: ChunkParams) -> ChunkParams:
+    """`params` without the terms version: what decides the spans and so the vectors."""
+    return replace(params, terms_version="")
 
 
 def _token_vectors(items: list[_Doc], embedder: Embedder, previous: Index | None) -> TokenVectors:
@@ -331,7 +338,14 @@ def _assemble(
         items, "s", s_old, previous.sentence_vectors if previous else None, dim, index_type
     )
 
-    s_lex, p_lex = _lexical(items, s_old, p_old, previous)
+    same_terms = previous is not None and previous.params.terms_version == params.terms_version
+    s_lex, p_lex = _lexical(
+        items,
+        (sent_start, sent_end, passage_first, passage_last),
+        s_old,
+        p_old,
+        previous if same_terms else None,
+    )
     return Index(
         documents=docs,
         params=params,
@@ -352,13 +366,19 @@ def _assemble(
 
 
 def _lexical(
-    items: list[_Doc], s_old: np.ndarray, p_old: np.ndarray, previous: Index | None
+    items: list[_Doc],
+    spans: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    s_old: np.ndarray,
+    p_old: np.ndarray,
+    previous: Index | None,
 ) -> tuple[Lexical, Lexical]:
     """BM25 of sentences and passages; only new documents are cut into terms.
 
-    Term ids continue the previous index's vocabulary, and units of unchanged documents are
-    kept by the previous BM25 as they are. A passage's terms are its title's plus its
-    sentences' (order does not matter).
+    `spans` are the new index's sentence starts and ends and passages' first and last
+    sentences. Term ids continue the previous index's vocabulary, and units of unchanged
+    documents are kept by the previous BM25 as they are; with no `previous` (or one whose
+    terms were made another way), every document is cut. A passage's terms are its title's
+    plus its sentences' (order does not matter).
     """
     if previous is None or not (s_old >= 0).any():
         previous = None
@@ -368,22 +388,27 @@ def _lexical(
     s_len: list[int] = []
     p_ids: list[int] = []
     p_len: list[int] = []
+    sent_start, sent_end, passage_first, passage_last = spans
+    s0 = p0 = 0
     for it in items:
+        s1, p1 = s0 + it.n_sent, p0 + it.n_pass
         if it.s_old >= 0 and previous is not None:
+            s0, p0 = s1, p1
             continue
         text = it.doc.text
-        assert it.sent_start is not None and it.sent_end is not None
-        assert it.passage_first is not None and it.passage_last is not None
         sentences = []
-        for a, b in zip(it.sent_start.tolist(), it.sent_end.tolist(), strict=True):
+        for a, b in zip(sent_start[s0:s1].tolist(), sent_end[s0:s1].tolist(), strict=True):
             sentences.append([lookup.setdefault(t, len(lookup)) for t in terms(text[a:b])])
             s_ids += sentences[-1]
             s_len.append(len(sentences[-1]))
         title = [lookup.setdefault(t, len(lookup)) for t in terms(it.doc.title)]
-        for a, b in zip(it.passage_first.tolist(), it.passage_last.tolist(), strict=True):
+        firsts = (passage_first[p0:p1] - s0).tolist()
+        lasts = (passage_last[p0:p1] - s0).tolist()
+        for a, b in zip(firsts, lasts, strict=True):
             ids = [i for sent in sentences[a:b] for i in sent] + title
             p_ids += ids
             p_len.append(len(ids))
+        s0, p0 = s1, p1
     vocab = list(lookup)
     s_table = (_ptr(np.array(s_len, dtype=np.int64)), np.array(s_ids, dtype=np.int32))
     p_table = (_ptr(np.array(p_len, dtype=np.int64)), np.array(p_ids, dtype=np.int32))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import simplemma
@@ -21,7 +22,7 @@ _stemmer = Stemmer.Stemmer("english")
 
 
 # Changes whenever terms() would cut the same text differently; saved with each index.
-TERMS_VERSION = "lemma-snowball-1"
+TERMS_VERSION = "lemma-snowball-nfc-2"
 
 
 @lru_cache(maxsize=262144)
@@ -31,8 +32,9 @@ def _stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-cased word tokens; numbers like 1,351 and words like don't stay whole."""
-    return _WORD.findall(text.lower())
+    """Lower-cased word tokens; numbers like 1,351 and words like don't stay whole. Accents
+    are composed first, so "Zu\u0308rich" (as macOS writes it) is the word "zürich"."""
+    return _WORD.findall(unicodedata.normalize("NFC", text).lower())
 
 
 def terms(text: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -308,3 +309,33 @@ def test_bm25_matches_bm25s(units: list[list[str]]) -> None:
         if term in ref.vocab_dict:
             want = np.asarray(ref.get_scores_from_ids([ref.vocab_dict[term]]))[: len(units)]
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+def test_a_new_way_of_cutting_terms_re_cuts_terms_and_embeds_nothing(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    # An index saved when terms were cut another way: here, before accents were composed,
+    # so a decomposed "Zu\u0308rich" was two words.
+    docs = make_docs(12) + [Document(id="nfd", text="Offices in Zu\u0308rich closed.")]
+    old_params = ChunkParams(terms_version="older")
+    monkeypatch.setattr("qa.index.terms", lambda text: re.findall(r"\w+", text.lower()))
+    old = build(docs, fake_embedder, params=old_params, progress=False)
+    store.save(old, tmp_path, fake_embedder, sources=[])
+    monkeypatch.undo()
+    assert store.load(tmp_path, fake_embedder).params.terms_version == "older"
+
+    emb = Counting(fake_embedder)
+    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
+    assert emb.texts == []  # the spans are the same, so every vector is reused
+    assert a.index.params == ChunkParams()
+    assert a.search("Zürich", k=1)[0].document == "nfd"
+    fresh = build(docs, fake_embedder, progress=False)
+    assert_same_index(a.index, fresh)
+    query = ["zürich", "offic", "item"]
+    for lex, new in ((a.index.sentence_bm25, fresh.sentence_bm25),
+                     (a.index.passage_bm25, fresh.passage_bm25)):  # fmt: skip
+        np.testing.assert_allclose(lex.scores(query), new.scores(query))
+    # And it was saved so: the next run loads it as it is.
+    emb.texts.clear()
+    b = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
+    assert emb.texts == [] and b.index.params == ChunkParams()
