@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import operator
 import os
@@ -108,16 +109,26 @@ class Assistant:
         directory = _as_dir(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
         params = ChunkParams()
+        existed = directory is not None and directory.exists()
         staging = (
             Staging(directory / ".staging", embedder, params) if directory is not None else None
         )
         counted = _Counted(_only_documents(docs))
-        index = build(
-            counted, embedder, params=params, previous=previous, progress=progress,
-            index_type=index_type, staging=staging, expected_documents=expected_documents,
-        )  # fmt: skip
-        if not counted.n:
-            raise QAError(f"no documents found in {', '.join(sources) or 'the input'}")
+        try:
+            index = build(
+                counted, embedder, params=params, previous=previous, progress=progress,
+                index_type=index_type, staging=staging, expected_documents=expected_documents,
+            )  # fmt: skip
+            if not counted.n:
+                raise QAError(f"no documents found in {', '.join(sources) or 'the input'}")
+        except QAError:
+            # Bad input: leave no trace but the work worth resuming (batches already embedded).
+            if staging is not None and not staging.docs and not staging.used:
+                staging.discard()
+                if not existed:
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()  # type: ignore[union-attr]
+            raise
         if directory is not None and index is not previous:
             store.save(index, directory, embedder, sources=list(sources))
         if staging is not None:
@@ -139,7 +150,16 @@ class Assistant:
 
     @property
     def documents(self) -> list[Document]:
+        """The indexed documents, each with its id, title and text as read."""
         return list(self.index.documents)
+
+    def text_of(self, document: str) -> str:
+        """The text of `document` (a citation's `document`) as read: the text its offsets
+        index, also for a PDF, an HTML page, a .docx file or a JSON-lines record."""
+        position = self.index.doc_position.get(document)
+        if position is None:
+            raise QAError(f"no document {document!r} in the index")
+        return self.index.documents[position].text
 
     def add(self, docs: Sequence[Document], *, progress: bool = True) -> None:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk."""
@@ -185,8 +205,10 @@ class Assistant:
         if not ranked or scored.confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
-                f"{self._subject()} does not say. The closest passages are shown for context; "
+                f"{self._not_said()}. The closest passages are shown for context; "
                 f"they do not answer {quoted(question)}."
+                if closest
+                else f"{self._not_said()} anything that answers {quoted(question)}."
             )
             answer = Answer(
                 text=text,
@@ -279,8 +301,12 @@ class Assistant:
         ]
         return any(own & set(terms(self.index.sentence_text(s))) for s in near)
 
-    def _subject(self) -> str:
-        return "The article" if len(self.index.documents) == 1 else "The documents"
+    def _not_said(self) -> str:
+        return (
+            "The article does not say"
+            if len(self.index.documents) == 1
+            else "The documents do not say"
+        )
 
     def _citations(self, scored: Scored) -> list[Citation]:
         chosen = select_excerpts(

@@ -16,6 +16,17 @@ DEFAULT_INDEX = Path(os.environ.get("QA_INDEX_DIR", "index"))
 DEFAULT_SOURCES = ["seeds"]
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="qa",
@@ -54,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = command("search", "the best passages for a query (retrieval only)")
     s.add_argument("query")
-    s.add_argument("-k", type=int, default=5)
+    s.add_argument("-k", type=_positive, default=5, help="how many (default: %(default)s)")
     s.add_argument("--json", action="store_true")
 
     command("chat", "chat in the terminal; follow-up questions use the history")
@@ -68,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
         help="documents for a QA JSON-lines set (default: seeds/)",
     )
     s.add_argument(
-        "--limit", type=int, default=None, help="use only the first N articles or queries"
+        "--limit",
+        type=_positive,
+        default=None,
+        help="use only the first N questions, articles or queries",
     )
 
     s = command("serve", "the web chat (Gradio)")
@@ -131,11 +145,14 @@ def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     if args.command == "index":
+        before = _indexed_ids(args.index_dir)
         a = Assistant.from_paths(args.paths, index_dir=args.index_dir, index_type=args.index_type)
         idx = a.index
         print(
-            f"indexed {len(idx.documents)} documents, {idx.n_passages} passages, {idx.n_sentences} sentences in {args.index_dir}"
+            f"indexed {_count(len(idx.documents), 'document')}, {_count(idx.n_passages, 'passage')}, "
+            f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}"
         )
+        _index_notes(idx, before, args.index_dir)
         return 0
     if args.command == "verify":
         from .store import verify
@@ -144,11 +161,18 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.index_dir}: {len(manifest['files'])} files match their checksums")
         return 0
     if args.command == "ask":
-        answer = _open(args.index_dir).ask(args.question)
+        assistant = _open(args.index_dir)
+        answer = assistant.ask(args.question)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
             print(format_answer(answer))
+        for name in _changed_files(assistant, answer.citations + answer.closest):
+            print(
+                f"note: {name} has changed since it was indexed, so the quote may be out of "
+                f"date; `qa index ...{_index_dir_flag(args.index_dir)}` updates the index",
+                file=sys.stderr,
+            )
         return 0
     if args.command == "search":
         hits = _open(args.index_dir).search(args.query, k=args.k)
@@ -172,11 +196,65 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
+def _indexed_ids(index_dir: Path) -> list[str]:
+    """The document ids of the index saved in `index_dir`, if any can be read."""
+    from .store import read_manifest
+
+    try:
+        manifest = read_manifest(index_dir)
+        return list(manifest["documents"]["id"]) if manifest else []
+    except (QAError, KeyError, TypeError):
+        return []  # an unreadable index is rebuilt, and says so
+
+
+def _index_notes(index, before: list[str], index_dir: Path) -> None:
+    """Tell what a user may not expect: documents that no longer are indexed (an index holds
+    exactly the paths it was last given) and documents with no text to search."""
+    import numpy as np
+
+    gone = sorted(set(before) - {d.id for d in index.documents})
+    if gone:
+        names = ", ".join(gone[:3]) + (f" and {len(gone) - 3:,} more" if len(gone) > 3 else "")
+        print(
+            f"note: {_count(len(gone), 'document')} of the previous index in {index_dir} "
+            f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({names}): `qa index` "
+            "indexes exactly the paths it is given, so name them all to keep them",
+            file=sys.stderr,
+        )
+    sentences = np.diff(index.doc_rows()[1])
+    empty = [d.id for d, n in zip(index.documents, sentences.tolist(), strict=True) if n == 0]
+    if empty:
+        names = ", ".join(empty[:3]) + (f" and {len(empty) - 3:,} more" if len(empty) > 3 else "")
+        print(f"note: no text to search in {names}", file=sys.stderr)
+
+
 def _index_dir_flag(index_dir: Path) -> str:
     """` --index-dir DIR` unless DIR is the default, for commands that messages suggest."""
     import shlex
 
     return "" if index_dir == DEFAULT_INDEX else f" --index-dir {shlex.quote(str(index_dir))}"
+
+
+def _changed_files(assistant, citations) -> list[str]:
+    """The cited documents that are files whose text now differs from the text indexed."""
+    from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, read_file
+
+    changed = []
+    for name in dict.fromkeys(c.document for c in citations):
+        path = Path(name)
+        if path.suffix.lower() not in TEXT_SUFFIXES | RICH_SUFFIXES or not path.is_file():
+            continue  # a record of a collection, or a file read from another folder
+        try:
+            now = [d.text for d in read_file(path)]
+        except QAError:
+            now = []
+        if now != [assistant.text_of(name)]:
+            changed.append(name)
+    return changed
 
 
 def _open(index_dir: Path):
@@ -196,13 +274,21 @@ def format_answer(answer) -> str:
     lines = [answer.text, f"(confidence {answer.confidence:.2f})"]
     for i, c in enumerate(answer.citations, 1):
         lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
+        if i > 1:  # the answer's text quotes [1] only
+            lines.append(f"    {_one_line(c.text, 300)}")
     if answer.closest:
         lines.append("Closest passages (not an answer):")
         lines += [
-            f"  - {c.document}, characters {c.start}-{c.end}: {c.text[:200]}"
+            f"  - {c.document}, characters {c.start}-{c.end}: {_one_line(c.text, 200)}"
             for c in answer.closest
         ]
     return "\n".join(lines)
+
+
+def _one_line(text: str, limit: int) -> str:
+    """`text` on one line (a quote may span paragraphs or CRLF lines), cut at `limit`."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _chat(assistant) -> int:
@@ -213,7 +299,7 @@ def _chat(assistant) -> int:
     while True:
         try:
             question = input("you> ").strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt ends the chat
             print()
             return 0
         if not question:

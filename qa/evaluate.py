@@ -85,9 +85,9 @@ def _judge(asked, golds: list[str], answerable: bool) -> Asked:
 
 # -- the article QA set (JSON lines: id, question, answers, evidence, history) -----------------
 def article_qa(
-    path: Path, assistant: Assistant
+    path: Path, assistant: Assistant, *, limit: int | None = None
 ) -> tuple[dict[str, float], list[tuple[dict, Answer]]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = read_questions(path)[:limit]
     results: list[Asked] = []
     details: list[tuple[dict, Answer]] = []
     for row in rows:
@@ -97,6 +97,32 @@ def article_qa(
         results.append(_judge(asked, golds, answerable))
         details.append((row, asked[0]))
     return summarize(results), details
+
+
+def read_questions(path: Path) -> list[dict]:
+    """The rows of a QA JSON-lines set, each with a "question"; a clear error for anything else
+    (a document collection given to `qa eval` instead of `qa index`, say)."""
+    rows = []
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        raise QAError(f"{path} is not UTF-8 text (byte {exc.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise QAError(f"{path}:{lineno}: not valid JSON") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str):
+            raise QAError(
+                f"{path}:{lineno} has no \"question\": `qa eval` takes a QA set "
+                '({"id", "question", "answers", "evidence"} per line); '
+                "to search a collection of documents, `qa index` it"
+            )
+        row.setdefault("id", str(lineno))
+        rows.append(row)
+    return rows
 
 
 # -- SQuAD v2: each article indexed on its own, every question asked ---------------------------
@@ -188,6 +214,8 @@ def run_eval(
     from .assistant import Assistant
 
     p = Path(path)
+    if not p.exists():
+        raise QAError(f"no such file or folder: {path}")
     start = time.perf_counter()
     if p.is_dir() and (p / "corpus.jsonl").is_file():
         assistant = Assistant.from_paths(
@@ -197,8 +225,9 @@ def run_eval(
     elif p.suffix == ".json":
         metrics = squad(p, lambda docs: Assistant.from_documents(docs, progress=False), limit=limit)
     elif p.suffix in {".jsonl", ".ndjson"}:
+        read_questions(p)  # a wrong file is refused before any indexing
         assistant = Assistant.from_paths(documents or ["seeds"])
-        metrics, details = article_qa(p, assistant)
+        metrics, details = article_qa(p, assistant, limit=limit)
         for row, answer in details:
             mark = "abstained" if answer.abstained else "answered "
             cite = answer.citations[0].text[:80] if answer.citations else ""

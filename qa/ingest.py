@@ -177,7 +177,7 @@ def read_jsonl(path: Path) -> Iterator[Document]:
             try:
                 record = json.loads(decode(raw, where))
             except json.JSONDecodeError as exc:
-                raise QAError(f"{where}: not valid JSON ({exc.msg})") from None
+                raise QAError(f"{where}: not valid JSON ({exc.msg} column {exc.colno})") from None
             except (ValueError, RecursionError):  # a number of thousands of digits, deep nesting
                 raise QAError(f"{where}: a JSON value too large or too deeply nested") from None
             if not isinstance(record, dict):

@@ -93,7 +93,21 @@ def test_abstention_shows_closest_passages_not_citations(article, fake_embedder)
     assert a.model is shy
     answer = a.ask("Which football club won the league?")
     assert answer.abstained and answer.citations == [] and answer.closest
-    assert answer.text.startswith("The article does not say")
+    assert answer.text.startswith("The article does not say. The closest passages")
+    other = article.with_name("other.txt")
+    other.write_text("Lighthouses guide ships at night.")
+    two = Assistant.from_paths([article, other], embedder=fake_embedder, model=shy)
+    assert two.ask("Which football club won the league?").text.startswith(
+        "The documents do not say. The closest passages"
+    )
+
+
+def test_abstention_with_no_passage_to_show_offers_none(tmp_path, fake_embedder):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    answer = Assistant.from_paths([empty], embedder=fake_embedder).ask("Who won?")
+    assert answer.abstained and answer.closest == []
+    assert answer.text == "The article does not say anything that answers “Who won?”."
 
 
 def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder):
@@ -191,3 +205,18 @@ def test_no_documents_is_a_clear_error(tmp_path, fake_embedder):
     (tmp_path / "empty").mkdir()
     with pytest.raises(QAError, match="holds no"):
         Assistant.from_paths([tmp_path / "empty"], embedder=fake_embedder)
+
+
+def test_text_of_is_the_text_that_offsets_index(tmp_path, fake_embedder):
+    # A BOM and Windows line endings: offsets index the file as decoded, BOM dropped and
+    # line endings kept, which is what open(..., encoding="utf-8-sig", newline="") reads.
+    path = tmp_path / "windows.txt"
+    path.write_bytes("\ufeffFerries run daily.\r\nThe kettle was invented in 1891.\r\n".encode())
+    a = Assistant.from_paths([path], embedder=fake_embedder)
+    answer = a.ask("When was the kettle invented?")
+    for c in answer.citations:
+        assert a.text_of(c.document)[c.start : c.end] == c.text
+        raw = open(c.document, encoding="utf-8-sig", newline="").read()  # noqa: SIM115
+        assert raw[c.start : c.end] == c.text
+    with pytest.raises(QAError, match="no document 'elsewhere.txt'"):
+        a.text_of("elsewhere.txt")

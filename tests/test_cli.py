@@ -44,7 +44,7 @@ def test_index_then_ask_json_matches_the_python_api(tmp_path, real_embedder):
     index_dir = tmp_path / "index"
     out = run("--index-dir", str(index_dir), "index", str(SEEDS))
     assert out.returncode == 0, out.stderr
-    assert "indexed 1 documents" in out.stdout
+    assert "indexed 1 document, " in out.stdout
     question = "How many military deaths from Buryatia has RFE/RL recorded?"
     out = run("--index-dir", str(index_dir), "ask", question, "--json")
     assert out.returncode == 0, out.stderr
@@ -58,3 +58,97 @@ def test_index_then_ask_json_matches_the_python_api(tmp_path, real_embedder):
         assert text[c["start"] : c["end"]] == c["text"]
     out = run("--index-dir", str(index_dir), "ask", question)
     assert out.returncode == 0 and "[1]" in out.stdout
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys, fake_embedder, tmp_path):
+    """`qa ARGS...` run in this process with the fake embedder, in tmp_path: (code, out, err)."""
+    import qa.assistant
+
+    monkeypatch.setattr(qa.assistant, "default_embedder", lambda: fake_embedder)
+    monkeypatch.chdir(tmp_path)
+
+    def run_cli(*args: str) -> tuple[int, str, str]:
+        from qa.cli import main
+
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refusing an argument
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run_cli
+
+
+def write_docs(root: Path, **texts: str) -> None:
+    root.mkdir(exist_ok=True)
+    for name, text in texts.items():
+        (root / f"{name}.txt").write_text(text)
+
+
+def test_index_says_what_it_dropped_and_what_has_no_text(cli, tmp_path):
+    write_docs(
+        tmp_path / "d", kettle="The kettle was invented in 1891.", cats="Cats nap.", empty=""
+    )
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and out.startswith("indexed 3 documents, 2 passages, 2 sentences in idx")
+    assert "note: no text to search in d/empty.txt" in err
+    code, out, err = cli("index", "d/kettle.txt", "--index-dir", "idx")
+    assert code == 0 and out.startswith("indexed 1 document, 1 passage, 1 sentence in")
+    assert "2 documents of the previous index in idx are no longer indexed" in err
+    assert "d/cats.txt, d/empty.txt" in err
+
+
+def test_a_failed_index_leaves_no_folder_behind(cli, tmp_path):
+    code, _, err = cli("index", "nowhere", "--index-dir", "idx")
+    assert code == 2 and "nowhere does not exist" in err
+    assert not (tmp_path / "idx").exists()
+
+
+def test_ask_quotes_every_citation_and_notes_a_file_changed_since(cli, tmp_path):
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.\r\nThe kettle was invented in 1891.\r\n",
+               b="Cats sleep a lot.")  # fmt: skip
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "idx")
+    assert code == 0 and "[2] d/" in out
+    lines = out.splitlines()
+    second = next(i for i, line in enumerate(lines) if line.startswith("[2]"))
+    assert lines[second + 1].strip() in {"Ferries run to Oban daily.", "Cats sleep a lot."}
+    assert "\r" not in out and err == ""
+    (tmp_path / "d" / "a.txt").write_text("The kettle was invented in 1892.")
+    code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "idx")
+    assert code == 0 and "note: d/a.txt has changed since it was indexed" in err
+
+
+def test_counts_must_be_positive(cli):
+    for args in (("search", "x", "-k", "0"), ("eval", "x.jsonl", "--limit", "0")):
+        code, _, err = cli(*args)
+        assert code == 2 and "expected a whole number of at least 1, not '0'" in err
+
+
+def test_eval_refuses_a_collection_and_takes_a_limit(cli, tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text('{"_id": "1", "text": "Cats nap."}\n')
+    code, _, err = cli("eval", str(corpus))
+    assert code == 2 and 'has no "question"' in err and "qa index" in err
+    assert cli("eval", "missing.jsonl")[2] == "qa: no such file or folder: missing.jsonl\n"
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    qa_set = tmp_path / "dev.jsonl"
+    rows = [{"id": f"q{i}", "question": "When was the kettle invented?", "answers": ["1891"],
+             "evidence": "invented in 1891"} for i in range(3)]  # fmt: skip
+    qa_set.write_text("\n".join(json.dumps(r) for r in rows))
+    code, out, _ = cli("eval", str(qa_set), "--documents", "d", "--limit", "2")
+    assert code == 0 and "q1" in out and "q2" not in out
+
+
+def test_ctrl_c_at_the_chat_prompt_ends_the_chat(cli, tmp_path, monkeypatch):
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+
+    def interrupted(prompt: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("builtins.input", interrupted)
+    code, _, err = cli("chat", "--index-dir", "idx")
+    assert code == 0 and err == ""
