@@ -34,7 +34,7 @@ SENTENCE_FEATURES = (
 CONFIDENCE_FEATURES = (
     "top_score", "margin", "top_dense", "top_passage_dense", "top_cover", "top_cover_ctx",
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
-    "top_bm25_abs", "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
+    "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
     "top_dense_z", "question_terms", "top_type_near", "best_type_near",
 )  # fmt: skip
 
@@ -441,7 +441,7 @@ def score(
     qf = np.array([
         scores[top], scores[top] - second, dense[top], passage_dense.max(), cover[top],
         cover_ctx[top], missing_idf, unknown, num_m[top], name_m[top], want_num, want_name,
-        bm25_abs[top], float(bool(_NEGATION.search(question))), entity_missing, passage_cover,
+        float(bool(_NEGATION.search(question))), entity_missing, passage_cover,
         bigram[top], top_prob, dense_z[top], np.log1p(len(q_terms)), near[top],
         max(near[i] for i in order[:3]),
     ])  # fmt: skip

@@ -116,7 +116,7 @@ def read_questions(path: Path) -> list[dict]:
             raise QAError(f"{path}:{lineno}: not valid JSON") from None
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise QAError(
-                f"{path}:{lineno} has no \"question\": `qa eval` takes a QA set "
+                f'{path}:{lineno} has no "question": `qa eval` takes a QA set '
                 '({"id", "question", "answers", "evidence"} per line); '
                 "to search a collection of documents, `qa index` it"
             )

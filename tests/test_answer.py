@@ -156,6 +156,21 @@ def test_subject_followups_read_with_their_referent_on_the_seed_article(real_emb
     assert a.ask("How old is she?", who).abstained
 
 
+@pytest.mark.model
+def test_an_unrelated_document_of_odd_shape_leaves_the_answer_standing(tmp_path, real_embedder):
+    """The confidence does not read BM25's absolute score, which moves with the collection's
+    sentence lengths: one upload of 300 KB on a single line used to make this abstain."""
+    from conftest import SEEDS
+
+    junk = tmp_path / "longline.txt"
+    junk.write_text("An otter called Pebble. " + "word " * 60000)
+    q = "Which messaging app do the women use for their closed discussion groups?"
+    alone = Assistant.from_paths([SEEDS], embedder=real_embedder, progress=False).ask(q)
+    both = Assistant.from_paths([SEEDS, junk], embedder=real_embedder, progress=False).ask(q)
+    assert not alone.abstained and not both.abstained
+    assert both.citations[0].text == alone.citations[0].text
+
+
 def test_a_name_ending_in_s_keeps_its_s_and_a_possessive_loses_it():
     from qa.answer import _capitalised, _new_name
     from qa.followup import names
