@@ -95,10 +95,15 @@ class WebChat:
                 Path(path).unlink(missing_ok=True)
         if not docs:
             raise QAError("choose a file to add")
-        if progress:
-            progress(1.0, desc="Indexing")
         known = {d.id for d in self.assistant.documents}
-        self.assistant.add(docs)
+        # Progress comes from the build itself, in passages: tracking tqdm would also show the
+        # model's own batch bars, each restarting at 0%.
+        report = (
+            (lambda done, total: progress((done, total), desc="Indexing", unit="passages"))
+            if progress
+            else None
+        )
+        self.assistant.add(docs, progress=False, on_progress=report)
         return "\n".join(
             f"{'Replaced' if d.id in known else 'Added'} {d.id} ({len(d.text):,} characters)."
             for d in docs
@@ -117,8 +122,13 @@ class WebChat:
 # -- the page ------------------------------------------------------------------------------
 
 # Clicking (or Enter on) a source card asks the server to open it in the document view.
+# Selecting the card already open changes nothing there, so it brings the highlight back
+# into sight here.
 _SOURCES_JS = """
 const pick = (card) => {
+  if (card.classList.contains('is-selected')) {
+    document.querySelector('#qa-document mark')?.scrollIntoView({block: 'center'});
+  }
   for (const c of element.querySelectorAll('.is-selected')) c.classList.remove('is-selected');
   card.classList.add('is-selected');
   trigger('click', {cite: card.dataset.cite});
@@ -132,12 +142,35 @@ element.addEventListener('keydown', (e) => {
   if (c && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); pick(c); }
 });
 """
-# Scroll only the document box, so the chat beside it stays where it is.
+# The document box scrolls to the highlight. The page scrolls too, but only when the
+# highlight is out of sight: on a laptop or phone the view sits below the sources, while on
+# a tall screen the chat beside it stays where it is.
 _DOCUMENT_JS = """
 watch('value', () => {
   const box = element.querySelector('.qa-doc-text'), mark = element.querySelector('mark');
-  if (box && mark) box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  if (!box || !mark) return;
+  box.scrollTop = Math.max(0, mark.offsetTop - box.clientHeight / 3);
+  const { top, bottom } = mark.getBoundingClientRect();
+  if (top < 0 || bottom > window.innerHeight) mark.scrollIntoView({block: 'center'});
 });
+"""
+# Gradio names each chat bubble after its raw content, which here is escaped Markdown full
+# of entity codes; a screen reader should hear the text that is shown instead. Changes
+# elsewhere on the page (a progress timer ticks many times a second) are let pass.
+_PAGE_JS = """
+() => {
+  const name = (bubble) => {
+    const label = `${bubble.dataset.testid}'s message: ${bubble.innerText.trim()}`;
+    if (bubble.getAttribute('aria-label') !== label) bubble.setAttribute('aria-label', label);
+  };
+  new MutationObserver((records) => {
+    const chat = document.querySelector('#qa-chat');
+    if (!chat || !records.some((r) => chat.contains(r.target) || r.target.contains(chat))) return;
+    document.querySelectorAll('#qa-chat [data-testid=user], #qa-chat [data-testid=bot]')
+      .forEach(name);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true,
+                             attributeFilter: ['aria-label']});
+}
 """
 
 
@@ -176,7 +209,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     def show_source(answer, evt: gr.EventData):
         return chat.source(answer, str(getattr(evt, "cite", "")))
 
-    def add_files(files, progress=gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio's idiom)
+    def add_files(files, progress=gr.Progress()):  # noqa: B008 (Gradio's idiom)
         try:
             message = chat.add_uploads(list(files or []), progress=progress)
         except QAError as exc:
@@ -217,7 +250,9 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             raise fail(exc) from None
 
     # Uploads are deleted as soon as they are read; delete_cache sweeps up anything left behind.
-    blocks = gr.Blocks(title="qa", analytics_enabled=False, delete_cache=(600, 600))
+    blocks = gr.Blocks(
+        title="Ask the documents · qa", analytics_enabled=False, delete_cache=(600, 600)
+    )
     with blocks as demo:
         history = gr.State([])
         last_answer = gr.State(None)
@@ -227,16 +262,18 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         )
         with gr.Tab("Chat"), gr.Row(equal_height=False):
             with gr.Column(scale=5):
+                # No floating label: it covered the top line of the scrolled chat, and the
+                # tab already says "Chat".
                 chatbot = gr.Chatbot(
-                    label="Chat", height=480, feedback_options=None,
+                    label="Chat", show_label=False, height=480, feedback_options=None,
                     buttons=[],  # "copy" would copy the bubble's HTML, not its text
                     latex_delimiters=[], elem_id="qa-chat",
                     placeholder="Ask about the documents, or pick an example below.",
                 )  # fmt: skip
                 with gr.Row():
                     question = gr.Textbox(
-                        placeholder="Ask a question…", show_label=False, scale=5,
-                        max_lines=4, elem_id="qa-question", autofocus=True,
+                        label="Question", placeholder="Ask a question…", show_label=False,
+                        scale=5, max_lines=4, elem_id="qa-question", autofocus=True,
                     )  # fmt: skip
                     ask = gr.Button("Ask", variant="primary", scale=1, min_width=80)
                 examples = gr.Dataset(
@@ -255,7 +292,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             gr.Markdown(
                 f"Add {', '.join(sorted(UPLOAD_SUFFIXES))} files, up to "
                 f"{max_upload_bytes / 2**20:g} MB each. They join the collection for everyone "
-                "using this app and stay in the index; the uploaded files are deleted once read."
+                "using this app and stay in the index; the uploaded files are deleted once read. "
+                "A JSON-lines collection is added with `qa index`, not here."
             )
             files = gr.File(
                 label="Add documents", file_count="multiple", file_types=sorted(UPLOAD_SUFFIXES),
@@ -274,7 +312,11 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         new_chat.click(clear, None, answered[1:], **private)
         chatbot.clear(clear, None, answered[1:], **private)
         sources.click(show_source, [last_answer], [document], **private)
-        files.upload(add_files, [files], [files, status, listing, to_remove], **private)
+        # One progress display, over the files being added, not one over every output.
+        files.upload(
+            add_files, [files], [files, status, listing, to_remove], show_progress_on=[files],
+            **private,
+        )  # fmt: skip
         remove_button.click(remove, [to_remove], [status, listing, to_remove], **private)
         demo.load(collection, None, [listing, to_remove], **private)
         gr.api(ask_api, api_name="ask")
@@ -286,6 +328,7 @@ def launch_options() -> dict[str, Any]:
     """Settings for `demo.launch` shared by `qa serve` and the Spaces entry point."""
     return {
         "css": CSS,
+        "js": _PAGE_JS,
         "max_file_size": MAX_UPLOAD_BYTES,
         "allowed_paths": [],  # serve no files from disk; uploads are read, then deleted
         "footer_links": ["api"],

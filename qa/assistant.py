@@ -8,7 +8,7 @@ import operator
 import os
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -161,12 +161,19 @@ class Assistant:
             raise QAError(f"no document {document!r} in the index")
         return self.index.documents[position].text
 
-    def add(self, docs: Sequence[Document], *, progress: bool = True) -> None:
-        """Add or replace documents; only they are embedded. Saved if the index lives on disk."""
+    def add(
+        self,
+        docs: Sequence[Document],
+        *,
+        progress: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Add or replace documents; only they are embedded. Saved if the index lives on disk.
+        `on_progress` is told (passages with vectors, passages in all) as the work goes."""
         with self._writing:
             by_id = {d.id: d for d in self.index.documents}
             by_id.update({d.id: d for d in _only_documents(docs)})
-            self._rebuild(list(by_id.values()), progress)
+            self._rebuild(list(by_id.values()), progress, on_progress)
 
     def remove(self, document_id: str) -> None:
         with self._writing:
@@ -177,10 +184,16 @@ class Assistant:
                 raise QAError("cannot remove the last document; index something else first")
             self._rebuild(remaining, progress=False)
 
-    def _rebuild(self, docs: list[Document], progress: bool) -> None:
+    def _rebuild(
+        self,
+        docs: list[Document],
+        progress: bool,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         index = build(
             docs, self.embedder, params=self.index.params, previous=self.index, progress=progress,
-            index_type=self.index.index_type,
+            index_type=self.index.index_type, expected_documents=len(docs),
+            on_progress=on_progress,
         )  # fmt: skip
         if self.index_dir is not None:
             store.save(index, self.index_dir, self.embedder, sources=self.sources)

@@ -137,12 +137,15 @@ def build(
     staging: Path | Staging | None = None,
     expected_documents: int | None = None,
     batch_texts: int = BATCH_TEXTS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Index:
     """Chunk, embed and index `documents`, streamed in batches of about `batch_texts` texts.
 
     Vectors of documents unchanged since `previous` (same id and content hash) are reused;
     with `staging`, each embedded batch is also kept on disk so that an interrupted build
-    resumes where it stopped. Returns `previous` itself when nothing changed.
+    resumes where it stopped. Returns `previous` itself when nothing changed. `on_progress`
+    is told (passages with vectors, passages expected) as the build goes, for a progress
+    display other than the terminal's bar.
     """
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
     # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
@@ -155,7 +158,7 @@ def build(
             for i, (d, sha) in enumerate(zip(previous.documents, previous.sha256s(), strict=True))
         }
     staged = Staging(staging, embedder, params) if isinstance(staging, Path) else staging
-    bar = _Progress(progress, expected_documents)
+    bar = _Progress(progress, expected_documents, on_progress)
     items: list[_Doc] = []
     seen: set[str] = set()
     pending: list[_Doc] = []
@@ -495,12 +498,20 @@ def _keep_tokens(
 
 
 class _Progress:
-    """A tqdm bar counting passages, with an ETA when the number of documents is known."""
+    """A tqdm bar counting passages, with an ETA when the number of documents is known; and
+    the same counts told to `report`, if given."""
 
-    def __init__(self, enabled: bool, expected_documents: int | None) -> None:
+    def __init__(
+        self,
+        enabled: bool,
+        expected_documents: int | None,
+        report: Callable[[int, int], None] | None = None,
+    ) -> None:
         self.expected = expected_documents
+        self.report = report
         self.docs_seen = 0
         self.passages_seen = 0
+        self.passages_done = 0.0
         self.bar = None
         if enabled and (expected_documents is None or expected_documents > 1):
             from tqdm import tqdm
@@ -514,19 +525,33 @@ class _Progress:
                 unit_scale=True,
             )
 
+    def total(self) -> int:
+        """Passages expected: those read so far, or, with the number of documents known, the
+        passages per document read so far times the documents expected."""
+        if not self.expected or not self.docs_seen:
+            return self.passages_seen
+        per_doc = self.passages_seen / self.docs_seen
+        return max(self.passages_seen, round(per_doc * self.expected))
+
     def seen(self, passages: int) -> None:
         """A document was read and cut into `passages` passages."""
         self.docs_seen += 1
         self.passages_seen += passages
         if self.bar is not None and self.expected:
-            # Passages per document read so far, times the documents expected.
-            per_doc = self.passages_seen / self.docs_seen
-            self.bar.total = max(self.passages_seen, round(per_doc * self.expected))
+            self.bar.total = self.total()
+        self._report()
 
     def done(self, passages: float) -> None:
         """`passages` passages have their vectors (embedded, staged or reused)."""
+        self.passages_done += passages
         if self.bar is not None:
             self.bar.update(passages)
+        self._report()
+
+    def _report(self) -> None:
+        if self.report is not None:
+            total = self.total()
+            self.report(min(round(self.passages_done), total), total)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -108,9 +108,10 @@ def documents_html(docs: Sequence[Document]) -> str:
         f'<td>{escape(d.title)}</td><td class="qa-num">{len(d.text):,}</td></tr>'
         for d in docs
     )
+    # The wrapper scrolls sideways if a row still cannot fit a narrow screen.
     return (
-        f'<table class="qa-docs"><thead><tr><th>Document</th><th>Title</th><th>Characters</th>'
-        f"</tr></thead><tbody>{rows}</tbody></table>"
+        '<div class="qa-docs-wrap"><table class="qa-docs"><thead><tr><th>Document</th>'
+        f"<th>Title</th><th>Characters</th></tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
 
@@ -144,6 +145,9 @@ CSS = """
 .qa-cut { color: var(--body-text-color-subdued); font-style: italic; }
 .qa-sources mark, .qa-doc-text mark { background: #fde68a; color: #1f2937; border-radius: 2px;
   padding: 0 .1em; }
-.qa-docs { width: 100%; font-size: .9em; }
-.qa-docs td.qa-num { text-align: right; font-weight: 400; color: inherit; }
+.qa-docs-wrap { max-width: 100%; overflow-x: auto; }
+.qa-docs { width: 100%; font-size: .9em; margin: 0; }
+.qa-docs td { overflow-wrap: anywhere; }  /* long file names break instead of widening the page */
+.qa-docs td.qa-num { text-align: right; font-weight: 400; color: inherit;
+  overflow-wrap: normal; }
 """

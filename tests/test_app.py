@@ -15,6 +15,7 @@ from test_extract import PAGE, make_docx, make_pdf
 from qa.app import WebChat, build_demo, open_assistant, resolve_auth, serve
 from qa.assistant import Assistant
 from qa.errors import QAError
+from qa.extract import UPLOAD_SUFFIXES, read_upload
 from qa.ingest import Document
 from qa.render import (
     answer_message,
@@ -144,6 +145,7 @@ def test_document_view_of_a_long_document_shows_a_window_around_the_span():
 def test_documents_list_is_escaped():
     out = documents_html([Document(id=f"{XSS}.txt", text="x", title=XSS)])
     assert "<img" not in out and out.count("&lt;img") == 3
+    assert out.startswith('<div class="qa-docs-wrap">')  # scrolls sideways on a phone
 
 
 # -- the page's handlers, on the fake embedder ----------------------------------------------
@@ -177,6 +179,51 @@ def test_source_opens_the_cited_document(chat):
     assert "Select a source" in chat.source(None, "1")
 
 
+def page_config(chat: WebChat) -> tuple[dict[str, dict], list[dict]]:
+    """The page's components by elem_id (or text, for Markdown), and its event handlers."""
+    config = build_demo(chat.assistant).get_config_file()
+    components = {}
+    for c in config["components"]:
+        props = c.get("props", {})
+        key = props.get("elem_id") or (c["type"] == "markdown" and props.get("value"))
+        if key:
+            components[key] = {"id": c["id"], **props}
+    return components, config["dependencies"]
+
+
+def test_the_page_has_a_title_and_a_labelled_question_box(chat):
+    config = build_demo(chat.assistant).get_config_file()
+    assert config["title"] == "Ask the documents · qa"
+    components, _ = page_config(chat)
+    assert components["qa-question"]["label"] == "Question"
+    assert components["qa-chat"]["show_label"] is False  # its badge covered the first line
+
+
+def test_an_upload_shows_one_progress_display(chat):
+    components, events = page_config(chat)
+    upload_id = components["qa-upload"]["id"]
+    (event,) = [e for e in events if e["targets"] == [(upload_id, "upload")]]
+    assert len(event["outputs"]) == 4 and event["show_progress_on"] == [upload_id]
+
+
+def test_the_page_lists_exactly_the_file_types_an_upload_takes(chat, tmp_path):
+    components, _ = page_config(chat)
+    (intro,) = [text for text in components if isinstance(text, str) and text.startswith("Add ")]
+    listed = re.match(r"Add (.*) files, up to 20 MB each", intro)
+    assert listed and set(listed[1].split(", ")) == set(UPLOAD_SUFFIXES)
+    assert components["qa-upload"]["file_types"] == sorted(UPLOAD_SUFFIXES)
+    samples = {".pdf": make_pdf(["Plain words."]), ".docx": make_docx(["Plain words."]),
+               ".html": PAGE, ".htm": PAGE}  # fmt: skip
+    for suffix in UPLOAD_SUFFIXES:
+        data = samples.get(suffix, b"Plain words.")
+        assert read_upload(upload(tmp_path, f"a{suffix}", data)).text
+    # JSON lines are for `qa index`, and the page says so.
+    assert "JSON-lines collection is added with `qa index`" in intro
+    record = b'{"_id": "d1", "title": "T", "text": "Ships came in 1907."}\n'
+    with pytest.raises(QAError, match="cannot be added"):
+        read_upload(upload(tmp_path, "corpus.jsonl", record))
+
+
 def upload(tmp_path: Path, name: str, data: bytes) -> str:
     folder = tmp_path / "uploads"
     folder.mkdir(exist_ok=True)
@@ -191,10 +238,20 @@ def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fak
         upload(tmp_path, "paper.pdf", make_pdf(["The quay was rebuilt in 1931."])),
         upload(tmp_path, "memo.docx", make_docx(["Ferries leave every hour."])),
     ]
-    steps: list[str] = []
-    message = chat.add_uploads(files, progress=lambda fraction, desc="": steps.append(desc))
+    steps: list[tuple[object, str]] = []
+
+    def progress(done, desc="", unit=""):
+        steps.append((done, desc))
+
+    message = chat.add_uploads(files, progress=progress)
     assert message.splitlines()[0] == "Added notes.txt (45 characters)."
-    assert steps[-1] == "Indexing" and "Reading paper.pdf" in steps
+    assert (0.5, "Reading paper.pdf") in steps
+    # Indexing counts passages with vectors against all passages, up to all of them.
+    counts = [done for done, desc in steps if desc == "Indexing"]
+    assert counts and all(d <= t for d, t in counts)
+    assert [d for d, _ in counts] == sorted(d for d, _ in counts)
+    n_passages = chat.assistant.index.n_passages
+    assert counts[-1] == (n_passages, n_passages)
     assert not any(Path(f).exists() for f in files)
     names = [name for name, _ in chat.document_choices()]
     assert names[1:] == ["notes.txt", "page.html", "paper.pdf", "memo.docx"]

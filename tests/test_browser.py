@@ -122,6 +122,78 @@ def test_a_cited_answer_and_its_source_in_the_document(page):
     assert mark_is_visible_in_its_box(page)
 
 
+def mark_is_in_the_window(page) -> bool:
+    return page.evaluate("""() => {
+        const m = document.querySelector('#qa-document mark').getBoundingClientRect();
+        return m.top >= 0 && m.bottom <= window.innerHeight;
+    }""")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
+def test_selecting_a_source_scrolls_its_highlight_into_view(page, width, height):
+    page.set_viewport_size({"width": width, "height": height})
+    ask(page, QUESTION)
+    page.evaluate("window.scrollTo(0, 0)")
+    # By keyboard: focus the card and press Enter.
+    first = page.locator("#qa-sources .qa-cite").first
+    first.focus()
+    page.keyboard.press("Enter")
+    page.locator("#qa-document mark").wait_for()
+    page.wait_for_timeout(300)  # the scroll runs after the view re-renders
+    assert page.evaluate("window.scrollY") > 0  # the view sits below the sources here
+    assert mark_is_in_the_window(page) and mark_is_visible_in_its_box(page)
+    page.screenshot(path=str(ARTIFACTS / f"source_{width}.png"))
+
+    # Selecting the open source again, after scrolling away, brings it back.
+    page.evaluate("window.scrollTo(0, 0)")
+    first.click()
+    page.wait_for_timeout(300)
+    assert mark_is_in_the_window(page) and mark_is_visible_in_its_box(page)
+
+
+@pytest.mark.browser
+def test_names_for_assistive_technology(page):
+    assert page.title() == "Ask the documents · qa"
+    assert page.get_by_role("textbox", name="Question").count() == 1
+    question = "Is <b>Vyber</b> & *secure*?"
+    ask(page, question)
+    user = page.locator("#qa-chat [data-testid=user]").last
+    bot = page.locator("#qa-chat [data-testid=bot]").last
+    page.wait_for_function(
+        "el => el.getAttribute('aria-label').includes('confidence')", arg=bot.element_handle()
+    )
+    assert user.get_attribute("aria-label") == f"user's message: {question}"
+    label = bot.get_attribute("aria-label")
+    assert label == f"bot's message: {bot.inner_text().strip()}"
+    assert "&#" not in label and "<div" not in label and "<sup" not in label
+
+
+@pytest.mark.browser
+def test_a_phone_screen_fits_the_documents_and_nothing_covers_the_chat(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    for question in (QUESTION, "Who is Ailana?", "Who heads the rights group Free Buryatia?"):
+        ask(page, question)
+    # Scrolled a little, the chat's top line must be a message, not a badge over it.
+    top_is_message = page.evaluate("""() => {
+        const log = document.querySelector('#qa-chat [role=log]');
+        log.scrollTop = 40;
+        const r = log.getBoundingClientRect();
+        const hit = document.elementFromPoint(r.left + 24, r.top + 6);
+        return log.contains(hit);
+    }""")
+    assert top_is_message
+    page.screenshot(path=str(ARTIFACTS / "chat_390.png"))
+
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#qa-documents table")
+    table.wait_for()
+    box, panel = table.bounding_box(), page.locator("#qa-documents").bounding_box()
+    assert box["x"] >= panel["x"] and box["x"] + box["width"] <= panel["x"] + panel["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(ARTIFACTS / "documents_390.png"), full_page=True)
+
+
 @pytest.mark.browser
 def test_examples_follow_ups_and_abstentions(page):
     page.locator("#qa-examples button", has_text="Who is Ailana?").click()
