@@ -21,7 +21,7 @@ LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
-_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of"}  # fmt: skip
+_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According"}  # fmt: skip
 
 
 def turns(history: list[dict] | None, role: str) -> list[str]:
@@ -76,7 +76,10 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
     if _ELLIPTIC_START.match(question) or (len(content) <= 1 and not names(question)):
         # "And in Buryatia?" or "Why?" repeats the previous question with a new detail;
         # "Who is Ailana?" is a question of its own.
-        return Resolved(f"{previous} {question}")
+        new = names(question)
+        if not new:
+            return Resolved(f"{previous} {question}")
+        return Resolved(f"{question} ({_without_names(previous, new)})")
     if _PRONOUN.search(question):
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
@@ -86,6 +89,16 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
             subject = bool(_SUBJECT.search(question))
             return Resolved(question, f"{question} ({' '.join(referents)})", subject)
     return Resolved(question)
+
+
+def _without_names(previous: str, new: list[str]) -> str:
+    """What `previous` asks, without its names: "And in Tyva?" after "How many soldiers from
+    Buryatia came home?" asks how many soldiers came home, of Tyva instead."""
+    for name in names(previous):
+        if name not in new:
+            previous = re.sub(rf"\b{re.escape(name)}(?:['’]s?)?(?!\w)", "", previous)
+    previous = re.sub(r"^\W+|\W+$|\s+(?=[,.!])|(?<=\s)[/&-](?=\s)", "", previous)
+    return " ".join(previous.split())
 
 
 def _referents(users: list[str], answers: list[str]) -> list[str]:

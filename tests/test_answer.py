@@ -45,6 +45,19 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
         ),
         # Ellipsis: the previous question carries the meaning.
         ("And in 1998?", HISTORY, "Who is Alan Stevenson? And in 1998?", None),
+        # An elliptic follow-up with a name of its own asks the same of it instead.
+        (
+            "And in Tyva?",
+            [{"role": "user", "content": "How many soldiers from Buryatia's units came home?"}],
+            "And in Tyva? (How many soldiers from units came home)",
+            None,
+        ),
+        (
+            "What about Tyva?",
+            [{"role": "user", "content": "According to Free Buryatia, how many refused?"}],
+            "What about Tyva? (According to, how many refused)",
+            None,
+        ),
         # A self-contained follow-up is left alone.
         ("Where is the original lens shown?", HISTORY, "Where is the original lens shown?", None),
     ],
@@ -154,6 +167,10 @@ def test_subject_followups_read_with_their_referent_on_the_seed_article(real_emb
     # Her name alone does not answer what the article never says.
     assert a.ask("Is she married?", who).abstained
     assert a.ask("How old is she?", who).abstained
+    # "And in Buryatia?" asks the income of Buryatia, which the article does not give; it
+    # used to answer with Tyva's.
+    income = [{"role": "user", "content": "What is the average monthly income in Tyva?"}]
+    assert a.ask("And in Buryatia?", income).abstained
 
 
 @pytest.mark.model
