@@ -59,7 +59,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def decode(data: bytes, name: str) -> str:
-    """Decode UTF-8 text; refuse binary data that only wears a text extension."""
+    """Decode UTF-8 text (or UTF-16 with its byte-order mark, as Windows Notepad saves
+    "Unicode"); refuse binary data that only wears a text extension."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise QAError(f"{name} is not valid UTF-16; re-save it as UTF-8 text") from None
     if b"\x00" in data[:8192]:
         raise QAError(f"{name} looks like a binary file, not text; convert it to .txt first")
     try:

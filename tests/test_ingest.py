@@ -47,6 +47,7 @@ def test_jsonl_records(tmp_path):
         ("missing.txt", None, "does not exist"),
         ("bin.txt", b"\x00\x01\x02binary", "binary"),
         ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+        ("odd.txt", b"\xff\xfe" + b"a\x00\x00\xd8", "not valid UTF-16"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
         ("noid.jsonl", b'{"text": "x"}\n', "_id"),
         ("huge.jsonl", b'{"_id": ' + b"9" * 5000 + b', "text": "x"}\n', "too large"),
@@ -60,6 +61,15 @@ def test_bad_input_gives_clear_error(tmp_path, name, content, message):
         f.write_bytes(content)
     with pytest.raises(QAError, match=message):
         list(read_paths([f]))
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_unicode_text_with_a_byte_order_mark_is_read(tmp_path, encoding):
+    f = tmp_path / "notepad.txt"
+    data = "Zürich ferries run daily.\r\n".encode(encoding)
+    f.write_bytes(b"\xfe\xff" + data if encoding == "utf-16-be" else data)
+    (doc,) = read_paths([f])
+    assert doc.text == "Zürich ferries run daily.\r\n"
 
 
 def test_control_characters_become_spaces_keeping_offsets(tmp_path):
