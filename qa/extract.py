@@ -45,16 +45,16 @@ def extract(path: Path) -> tuple[str, str]:
     except OSError as exc:
         raise QAError(f"cannot read {path}: {exc.strerror}") from None
     if suffix in (".html", ".htm"):
-        text, title = html_text(data, path.name)
+        text, title = html_text(data, str(path))
     elif suffix == ".pdf":
-        text, title = pdf_text(data, path.name)
+        text, title = pdf_text(data, str(path))
     elif suffix == ".docx":
-        text, title = docx_text(data, path.name)
+        text, title = docx_text(data, str(path))
     else:
         raise QAError(f"{path}: unsupported file type {suffix}; use .html, .pdf or .docx")
     if not text.strip():
         hint = " (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
-        raise QAError(f"{path.name} contains no text to index{hint}")
+        raise QAError(f"{path} contains no text to index{hint}")
     return text, title
 
 

@@ -478,8 +478,14 @@ def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: 
     files = manifest.get("files", {})
     for rel, expected in files.items():
         path = version / rel
-        if not path.is_file() or path.stat().st_size != expected["bytes"]:
-            raise IndexIntegrityError(f"index file {path} is missing or truncated; {rebuild}")
+        if not path.is_file():
+            raise IndexIntegrityError(f"index file {path} is missing; {rebuild}")
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise IndexIntegrityError(
+                f"index file {path} has {size:,} bytes where {expected['bytes']:,} were "
+                f"written; {rebuild}"
+            )
         if hash_max is not None and expected["bytes"] > hash_max:
             continue
         if _file_digest(path)["sha256"] != expected["sha256"]:

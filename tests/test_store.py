@@ -253,8 +253,16 @@ def test_load_checks_sizes_always_and_hashes_big_files_only_when_asked(
     with pytest.raises(IndexIntegrityError, match="checksum"):
         store.verify(tmp_path)
     vectors.write_bytes(bytes(data[:-4]))
-    with pytest.raises(IndexIntegrityError, match="truncated"):
+    with pytest.raises(
+        IndexIntegrityError, match=f"has {len(data) - 4:,} bytes where {len(data):,}"
+    ):
         store.load(tmp_path, fake_embedder, verify=False)
+    vectors.write_bytes(bytes(data) + b"x")  # grown, not truncated
+    with pytest.raises(IndexIntegrityError, match=f"has {len(data) + 1:,} bytes"):
+        store.verify(tmp_path)
+    vectors.unlink()
+    with pytest.raises(IndexIntegrityError, match="is missing"):
+        store.verify(tmp_path)
 
 
 def test_manifest_records_vector_parameters(tmp_path: Path, fake_embedder) -> None:

@@ -265,7 +265,7 @@ FILE_CASES = {
     "whitespace-file": (lambda r: _write(r / "blank.md", b" \n\t\n  "), True),
     "binary-as-txt": (lambda r: _write(r / "image.txt", b"\x89PNG\r\n\x1a\n\x00\x00" * 100), False),
     "invalid-utf8": (lambda r: _write(r / "latin1.txt", b"caf\xe9 na\xefve"), False),
-    "utf16": (lambda r: _write(r / "utf16.txt", "hello".encode("utf-16")), False),
+    "utf16": (lambda r: _write(r / "utf16.txt", "hello".encode("utf-16")), True),  # with a BOM
     "bom": (lambda r: _write(r / "bom.txt", b"\xef\xbb\xbfText after a BOM."), True),
     "control-chars": (lambda r: _write(r / "ctl.txt", b"Bell\x07 escape\x1b[2J form\x0c."), True),
     "long-sentence": (lambda r: _write(r / "long.txt", LONG_SENTENCE.encode()), True),
