@@ -218,18 +218,22 @@ def _index_notes(index, before: list[str], index_dir: Path) -> None:
 
     gone = sorted(set(before) - {d.id for d in index.documents})
     if gone:
-        names = ", ".join(gone[:3]) + (f" and {len(gone) - 3:,} more" if len(gone) > 3 else "")
         print(
             f"note: {_count(len(gone), 'document')} of the previous index in {index_dir} "
-            f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({names}): `qa index` "
+            f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({_some(gone)}): `qa index` "
             "indexes exactly the paths it is given, so name them all to keep them",
             file=sys.stderr,
         )
     sentences = np.diff(index.doc_rows()[1])
     empty = [d.id for d, n in zip(index.documents, sentences.tolist(), strict=True) if n == 0]
     if empty:
-        names = ", ".join(empty[:3]) + (f" and {len(empty) - 3:,} more" if len(empty) > 3 else "")
-        print(f"note: no text to search in {names}", file=sys.stderr)
+        print(f"note: no text to search in {_some(empty)}", file=sys.stderr)
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """The first `shown` of `names`, and how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
 
 
 def _index_dir_flag(index_dir: Path) -> str:
