@@ -157,19 +157,59 @@ watch('value', () => {
 # Gradio names each chat bubble after its raw content, which here is escaped Markdown full
 # of entity codes; a screen reader should hear the text that is shown instead. Changes
 # elsewhere on the page (a progress timer ticks many times a second) are let pass.
+# The [n] markers of the latest answer become buttons that click card [n]: the same event,
+# selection and scroll. The cards are that answer's only, so the markers of earlier answers
+# stay plain text (an abstention has none; its cards are not citations). The page does this,
+# not the HTML sent, because only the page knows which bubble is now the latest.
 _PAGE_JS = """
 () => {
   const name = (bubble) => {
     const label = `${bubble.dataset.testid}'s message: ${bubble.innerText.trim()}`;
     if (bubble.getAttribute('aria-label') !== label) bubble.setAttribute('aria-label', label);
   };
+  const link = (ref, live) => {
+    if (live === ref.hasAttribute('role')) return;
+    if (live) {
+      ref.setAttribute('role', 'button');
+      ref.tabIndex = 0;
+      ref.title = `Show source ${ref.textContent} in its document`;
+    } else {
+      for (const a of ['role', 'tabindex', 'title']) ref.removeAttribute(a);
+    }
+  };
   new MutationObserver((records) => {
     const chat = document.querySelector('#qa-chat');
     if (!chat || !records.some((r) => chat.contains(r.target) || r.target.contains(chat))) return;
-    document.querySelectorAll('#qa-chat [data-testid=user], #qa-chat [data-testid=bot]')
-      .forEach(name);
+    chat.querySelectorAll('[data-testid=user], [data-testid=bot]').forEach(name);
+    const latest = [...chat.querySelectorAll('[data-testid=bot]')].pop();
+    for (const ref of chat.querySelectorAll('.qa-ref')) {
+      link(ref, Boolean(latest?.contains(ref) && ref.closest('.qa-answer')));
+    }
   }).observe(document.body, {subtree: true, childList: true, characterData: true,
                              attributeFilter: ['aria-label']});
+  const marker = (e) => e.target.closest?.('#qa-chat .qa-ref[role=button]');
+  const open = (ref) => {
+    const n = ref.textContent.replace(/\\D/g, '');
+    document.querySelector(`#qa-sources .qa-cite[data-cite="${n}"]`)?.click();
+  };
+  document.addEventListener('click', (e) => {
+    const ref = marker(e);
+    if (ref) open(ref);
+  });
+  document.addEventListener('keydown', (e) => {
+    const ref = marker(e);
+    if (ref && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); open(ref); }
+  });
+}
+"""
+# Removing a document removes it for everyone, so the browser asks first. Cancelling throws,
+# which stops the removal chained on this step's success and, with no outputs here, shows no
+# error (a throw in the removal's own js would mark its outputs with error badges).
+_CONFIRM_REMOVE_JS = """
+(id) => {
+  if (id && !confirm(`Remove ${id} from the collection for everyone using this app?`)) {
+    throw new Error('removal cancelled');
+  }
 }
 """
 
@@ -303,7 +343,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             listing = gr.HTML(documents_html(assistant.documents), elem_id="qa-documents")
             with gr.Row():
                 to_remove = gr.Dropdown(chat.document_choices(), label="Remove a document", scale=4)
-                remove_button = gr.Button("Remove", variant="stop", scale=1)
+                remove_button = gr.Button("Remove", variant="stop", scale=1, elem_id="qa-remove")
 
         answered = [question, chatbot, history, last_answer, sources, document]
         question.submit(respond, [question, chatbot, history], answered, **private)
@@ -317,7 +357,9 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             add_files, [files], [files, status, listing, to_remove], show_progress_on=[files],
             **private,
         )  # fmt: skip
-        remove_button.click(remove, [to_remove], [status, listing, to_remove], **private)
+        remove_button.click(None, [to_remove], None, js=_CONFIRM_REMOVE_JS, **private).success(
+            remove, [to_remove], [status, listing, to_remove], **private
+        )
         demo.load(collection, None, [listing, to_remove], **private)
         gr.api(ask_api, api_name="ask")
         gr.api(search_api, api_name="search")

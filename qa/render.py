@@ -44,7 +44,8 @@ def answer_message(answer: Answer) -> str:
     """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
 
     Every "[n]" of `Answer.text` is a reference: a document's own footnote in the quote is
-    written "(7)" there (qa.results.quoted)."""
+    written "(7)" there (qa.results.quoted). Markers are sent as plain text; the page makes
+    those of the latest answer open their source."""
     text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
     if answer.abstained:
         note = "closest passages beside, not an answer" if answer.closest else "nothing close"
@@ -121,7 +122,11 @@ def source_placeholder() -> str:
 
 CSS = """
 .qa-answer, .qa-abstain { line-height: 1.55; }
-.qa-ref { color: var(--color-accent); font-weight: 600; }
+.qa-ref { color: var(--body-text-color-subdued); font-weight: 600; }
+/* The latest answer's markers, made buttons by the page (qa.app._PAGE_JS). */
+.qa-ref[role=button] { color: var(--color-accent); cursor: pointer; border-radius: 3px; }
+.qa-ref[role=button]:hover { text-decoration: underline; }
+.qa-ref[role=button]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
 .qa-abstain { border-left: 3px solid #d97706; padding-left: .7em; }
 .qa-abstain strong { color: #b45309; }
 .qa-conf { margin-top: .35em; font-size: .75em; color: var(--body-text-color-subdued); }

@@ -82,6 +82,8 @@ def test_answer_message_marks_references_and_confidence():
     assert 'class="qa-answer"' in out and "qa-abstain" not in out
     assert '<sup class="qa-ref">[1]</sup>' in out and '<sup class="qa-ref">[2]</sup>' in out
     assert "confidence 0.81 · 2 sources" in out
+    # Sent as plain text: the page makes only the latest answer's markers buttons.
+    assert "role=" not in out and "tabindex" not in out
 
 
 def test_a_documents_own_footnotes_and_links_stay_text():
@@ -304,6 +306,15 @@ def test_remove_needs_a_known_document(chat):
         chat.remove("missing.txt")
     with pytest.raises(QAError, match="cannot remove the last document"):
         chat.remove(chat.assistant.documents[0].id)
+
+
+def test_the_page_asks_before_removing_a_document(chat):
+    components, events = page_config(chat)
+    button = components["qa-remove"]["id"]
+    (ask,) = [e for e in events if e["targets"] == [(button, "click")]]
+    assert not ask["backend_fn"] and "confirm(" in ask["js"]
+    (removal,) = [e for e in events if e["trigger_after"] == ask["id"]]
+    assert removal["backend_fn"] and removal["trigger_only_on_success"]
 
 
 # -- `qa serve` -----------------------------------------------------------------------------

@@ -66,7 +66,16 @@ def page(served):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.dialogs = []  # any alert() here would mean document text ran as markup
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.accept_confirm = False  # confirm() asks before a removal; cancelled unless set
+
+        def answer(dialog):
+            page.dialogs.append(dialog.message)
+            if dialog.type == "confirm" and page.accept_confirm:
+                dialog.accept()
+            else:
+                dialog.dismiss()
+
+        page.on("dialog", answer)
         page.goto(served.url)
         page.locator("#qa-question textarea").wait_for()
         try:
@@ -150,6 +159,59 @@ def test_selecting_a_source_scrolls_its_highlight_into_view(page, width, height)
     first.click()
     page.wait_for_timeout(300)
     assert mark_is_in_the_window(page) and mark_is_visible_in_its_box(page)
+
+
+def document_shows(page, card) -> None:
+    """Wait until the document view highlights `card`'s excerpt, with `card` selected."""
+    page.wait_for_function(
+        "t => document.querySelector('#qa-document mark')?.innerText === t",
+        arg=card.locator("mark").inner_text(),
+    )
+    assert page.locator("#qa-sources .is-selected").evaluate_all(
+        "(cards) => cards.map((c) => c.dataset.cite)"
+    ) == [card.get_attribute("data-cite")]
+
+
+@pytest.mark.browser
+def test_the_latest_answers_markers_open_their_sources(page):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    ask(page, "Who is Ailana?")
+    ask(page, QUESTION)
+    answers = page.locator("#qa-chat .qa-answer")
+    earlier, latest = answers.nth(answers.count() - 2), answers.last
+    latest.locator("sup.qa-ref[role=button]").first.wait_for()
+    cards = page.locator("#qa-sources .qa-cite")
+    assert latest.locator("sup.qa-ref[role=button]").count() == cards.count() >= 2
+
+    # An earlier answer's sources are no longer beside the chat: its markers are plain text.
+    old = earlier.locator("sup.qa-ref").first
+    assert old.get_attribute("role") is None and old.get_attribute("tabindex") is None
+    old.click()
+    page.wait_for_timeout(500)
+    assert page.locator("#qa-document mark").count() == 0
+    assert page.locator("#qa-sources .is-selected").count() == 0
+
+    # A click on [2] opens source [2] as its card would, scrolled into sight.
+    page.evaluate("window.scrollTo(0, 0)")
+    latest.locator("sup.qa-ref", has_text="[2]").click()
+    document_shows(page, cards.nth(1))
+    page.wait_for_timeout(300)  # the scroll runs after the view re-renders
+    assert mark_is_in_the_window(page) and mark_is_visible_in_its_box(page)
+    page.screenshot(path=str(ARTIFACTS / "marker_1366.png"))
+
+    # By keyboard: Enter on [1], then Tab to [2] and Space.
+    latest.locator("sup.qa-ref", has_text="[1]").focus()
+    page.keyboard.press("Enter")
+    document_shows(page, cards.nth(0))
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "[2]"
+    page.keyboard.press(" ")
+    document_shows(page, cards.nth(1))
+
+    # After an abstention the cards beside are closest passages, which no marker names.
+    ask(page, "What is the capital city of Tyva?")
+    assert page.locator("#qa-chat [data-testid=bot]").last.locator(".qa-abstain").count() == 1
+    page.wait_for_function("!document.querySelector('#qa-chat .qa-ref[role=button]')")
 
 
 @pytest.mark.browser
@@ -244,7 +306,7 @@ def test_the_ask_endpoint_returns_what_qa_ask_json_prints(served):
 
 
 @pytest.mark.browser
-def test_upload_shows_markup_as_text_then_remove(page, served, tmp_path):
+def test_upload_shows_markup_as_text_then_remove_after_confirming(page, served, tmp_path):
     notes = tmp_path / "harbour_notes.txt"
     notes.write_text(
         f"Harbour notes\n\nSomeone wrote {XSS} on the harbour gate in 1907.\n\n"
@@ -271,8 +333,23 @@ def test_upload_shows_markup_as_text_then_remove(page, served, tmp_path):
     page.locator("#qa-documents", has_text="harbour_notes.txt").wait_for()
     page.get_by_label("Remove a document").click()
     page.get_by_role("option", name="harbour_notes.txt").click()
-    page.get_by_role("button", name="Remove").click()
+    # Removing is for everyone, so the browser asks first; cancelling changes nothing.
+    remove = page.locator("#qa-remove")
+    remove.click()
+    page.wait_for_timeout(500)
+    assert page.dialogs == [
+        "Remove harbour_notes.txt from the collection for everyone using this app?"
+    ]
+    assert "harbour_notes.txt" in page.locator("#qa-documents").inner_text()
+    assert "Added harbour_notes.txt" in page.locator("#qa-status").inner_text()
+    assert page.get_by_text("Error", exact=True).count() == 0
+    assert "harbour_notes.txt" in [d.id for d in served.assistant.documents]
+
+    page.accept_confirm = True  # and by keyboard, accepted
+    remove.focus()
+    page.keyboard.press("Enter")
     page.locator("#qa-status", has_text="Removed harbour_notes.txt").wait_for()
+    assert len(page.dialogs) == 2
     assert "harbour_notes.txt" not in page.locator("#qa-documents").inner_text()
     assert [
         d.id for d in Assistant.load(served.index_dir, embedder=served.assistant.embedder).documents
