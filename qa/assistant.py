@@ -214,7 +214,7 @@ class Assistant:
         resolved = resolve(question, _check_history(history))
         searched = resolved.shown
         scored = self._score(resolved)
-        ranked = self._citations(scored)
+        ranked = self._citations(scored, set(terms(searched)) - _PRONOUN_TERMS)
         if not ranked or scored.confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
@@ -321,7 +321,10 @@ class Assistant:
             else "The documents do not say"
         )
 
-    def _citations(self, scored: Scored) -> list[Citation]:
+    def _citations(self, scored: Scored, asked: set[str]) -> list[Citation]:
+        """The best excerpts; after the first, those of another document only if they share
+        a term with the question (`asked`): in a small collection the third best may be about
+        anything, while one beside the answer in its own document may say it in other words."""
         chosen = select_excerpts(
             self.index,
             scored.sentences,
@@ -330,7 +333,12 @@ class Assistant:
             scored.model,
             CITATIONS,
         )
-        return [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
+        cited = [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
+        return cited[:1] + [
+            c
+            for c in cited[1:]
+            if not asked or c.document == cited[0].document or asked & set(terms(c.text))
+        ]
 
     def _sentence_citation(self, first: int, last: int, score: float) -> Citation:
         idx = self.index

@@ -220,3 +220,20 @@ def test_text_of_is_the_text_that_offsets_index(tmp_path, fake_embedder):
         assert raw[c.start : c.end] == c.text
     with pytest.raises(QAError, match="no document 'elsewhere.txt'"):
         a.text_of("elsewhere.txt")
+
+
+def test_further_citations_from_other_documents_must_share_a_word(tmp_path, fake_embedder):
+    sure = dataclasses.replace(default_model(), threshold=-1.0)  # always answer
+    for name, text in {
+        "ferry.txt": "Ferries run to Oban daily.",
+        "cats.txt": "Cats sleep a lot.",
+        "kettle.txt": "The kettle was invented in 1891.",
+        "port.txt": "Oban has a busy port.",
+    }.items():
+        (tmp_path / name).write_text(text)
+    a = Assistant.from_paths(sorted(tmp_path.glob("*.txt")), embedder=fake_embedder, model=sure)
+    answer = a.ask("When do ferries run to Oban?")
+    first = answer.citations[0].document
+    assert first.endswith("ferry.txt")
+    others = {os.path.basename(c.document) for c in answer.citations[1:] if c.document != first}
+    assert others == {"port.txt"}  # shares "Oban"; cats and kettles share nothing
