@@ -15,6 +15,7 @@ import gradio as gr  # qa.cli imports this module only for `qa serve`
 
 from .errors import QAError
 from .extract import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, read_upload
+from .ingest import Document
 from .render import (
     CSS,
     answer_message,
@@ -35,8 +36,8 @@ log = logging.getLogger(__name__)
 # Questions about the seed article, shown as clickable examples (from the dev set).
 EXAMPLES = [
     "Which messaging app do the women use for their closed discussion groups?",
-    "Who heads the rights group Free Buryatia?",
     "How many military deaths from Buryatia has RFE/RL recorded?",
+    "How many Russian troops do Ukrainian authorities say have been killed?",
     "What is the average monthly income in Tyva?",
     "Who is Ailana?",
 ]
@@ -85,14 +86,15 @@ class WebChat:
     def add_uploads(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
         """Read every uploaded file, then index them all or none; the files are deleted."""
         try:
-            docs = []
+            read: list[tuple[str, list[Document]]] = []  # each file's name and documents
             for i, path in enumerate(paths):
                 if progress:
                     progress(i / max(len(paths), 1), desc=f"Reading {Path(path).name}")
-                docs.append(read_upload(path, max_bytes=self.max_upload_bytes))
+                read.append((Path(path).name, read_upload(path, max_bytes=self.max_upload_bytes)))
         finally:
             for path in paths:
                 Path(path).unlink(missing_ok=True)
+        docs = [d for _, file_docs in read for d in file_docs]
         if not docs:
             raise QAError("choose a file to add")
         known = {d.id for d in self.assistant.documents}
@@ -104,10 +106,7 @@ class WebChat:
             else None
         )
         self.assistant.add(docs, progress=False, on_progress=report)
-        return "\n".join(
-            f"{'Replaced' if d.id in known else 'Added'} {d.id} ({len(d.text):,} characters)."
-            for d in docs
-        )
+        return "\n".join(_added(name, file_docs, known) for name, file_docs in read)
 
     def remove(self, document_id: str | None) -> str:
         if not document_id:
@@ -117,6 +116,17 @@ class WebChat:
 
     def document_choices(self) -> list[tuple[str, str]]:
         return [(display_name(d.id), d.id) for d in self.assistant.documents]
+
+
+def _added(name: str, docs: list[Document], known: set[str]) -> str:
+    """One line of the upload status: a file, or the records of a JSON-lines collection."""
+    if len(docs) == 1 and docs[0].id == name:
+        return (
+            f"{'Replaced' if name in known else 'Added'} {name} ({len(docs[0].text):,} characters)."
+        )
+    replaced = sum(d.id in known for d in docs)
+    records = f"{len(docs):,} record" + ("" if len(docs) == 1 else "s")
+    return f"Added {records} of {name}" + (f" ({replaced:,} replaced)." if replaced else ".")
 
 
 # -- the page ------------------------------------------------------------------------------
@@ -333,7 +343,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                 f"Add {', '.join(sorted(UPLOAD_SUFFIXES))} files, up to "
                 f"{max_upload_bytes / 2**20:g} MB each. They join the collection for everyone "
                 "using this app and stay in the index; the uploaded files are deleted once read. "
-                "A JSON-lines collection is added with `qa index`, not here."
+                "A JSON-lines file adds one document a record (`_id` or `id`, `title`, `text`)."
             )
             files = gr.File(
                 label="Add documents", file_count="multiple", file_types=sorted(UPLOAD_SUFFIXES),

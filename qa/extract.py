@@ -11,13 +11,20 @@ import zipfile
 from pathlib import Path
 
 from .errors import QAError
-from .ingest import MAX_DOCUMENT_CHARS, RICH_SUFFIXES, TEXT_SUFFIXES, Document, read_file
+from .ingest import (
+    JSONL_SUFFIXES,
+    MAX_DOCUMENT_CHARS,
+    RICH_SUFFIXES,
+    TEXT_SUFFIXES,
+    Document,
+    read_file,
+)
 
 # pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
 # around the one-line message a user should see; an app that configures logging still gets them.
 logging.getLogger("pypdf").addHandler(logging.NullHandler())
 
-UPLOAD_SUFFIXES = frozenset(TEXT_SUFFIXES | RICH_SUFFIXES)
+UPLOAD_SUFFIXES = frozenset(TEXT_SUFFIXES | RICH_SUFFIXES | JSONL_SUFFIXES)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 # Tags whose text is never read, and tags that start a new paragraph in the extracted text.
@@ -174,8 +181,9 @@ def tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def read_upload(path: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Document:
-    """An uploaded file as a Document named after the file, or a QAError saying what is wrong."""
+def read_upload(path: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES) -> list[Document]:
+    """An uploaded file as documents: one named after the file, or for a JSON-lines collection
+    one a record, named by its id; or a QAError saying what is wrong."""
     path = Path(path)
     name, suffix = path.name, path.suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
@@ -190,13 +198,20 @@ def read_upload(path: str | Path, *, max_bytes: int = MAX_UPLOAD_BYTES) -> Docum
     if size > max_bytes:
         raise QAError(f"{name} is {_size(size)}; the limit is {_size(max_bytes)} per file")
     try:
-        (doc,) = read_file(path)
+        docs = list(read_file(path))
     except QAError as exc:
         # Messages from the reader name the temporary path; show the user's file name instead.
         raise QAError(str(exc).replace(str(path), name)) from None
+    if suffix in JSONL_SUFFIXES:
+        if not docs:
+            raise QAError(f"{name} holds no records")
+        if len({d.id for d in docs}) < len(docs):
+            raise QAError(f"{name}: two records share an id; ids must be unique")
+        return docs
+    (doc,) = docs
     if not doc.text.strip():
         raise QAError(f"{name} contains no text to index")
-    return dataclasses.replace(doc, id=name, title=doc.title or "")
+    return [dataclasses.replace(doc, id=name, title=doc.title or "")]
 
 
 def _size(n: int) -> str:

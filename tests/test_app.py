@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import socket
 from pathlib import Path
@@ -16,7 +17,7 @@ from qa.app import WebChat, build_demo, open_assistant, resolve_auth, serve
 from qa.assistant import Assistant
 from qa.errors import QAError
 from qa.extract import UPLOAD_SUFFIXES, read_upload
-from qa.ingest import Document
+from qa.ingest import JSONL_SUFFIXES, Document
 from qa.render import (
     answer_message,
     document_html,
@@ -216,14 +217,26 @@ def test_the_page_lists_exactly_the_file_types_an_upload_takes(chat, tmp_path):
     assert components["qa-upload"]["file_types"] == sorted(UPLOAD_SUFFIXES)
     samples = {".pdf": make_pdf(["Plain words."]), ".docx": make_docx(["Plain words."]),
                ".html": PAGE, ".htm": PAGE}  # fmt: skip
+    samples |= {suffix: b'{"_id": "d1", "text": "Plain words."}\n' for suffix in JSONL_SUFFIXES}
     for suffix in UPLOAD_SUFFIXES:
         data = samples.get(suffix, b"Plain words.")
-        assert read_upload(upload(tmp_path, f"a{suffix}", data)).text
-    # JSON lines are for `qa index`, and the page says so.
-    assert "JSON-lines collection is added with `qa index`" in intro
-    record = b'{"_id": "d1", "title": "T", "text": "Ships came in 1907."}\n'
-    with pytest.raises(QAError, match="cannot be added"):
-        read_upload(upload(tmp_path, "corpus.jsonl", record))
+        assert read_upload(upload(tmp_path, f"a{suffix}", data))[0].text
+    assert "A JSON-lines file adds one document a record" in intro
+
+
+def test_a_json_lines_upload_adds_its_records(chat, tmp_path):
+    rows = [{"_id": "d1", "title": "Ships", "text": "The ships came in 1907."},
+            {"_id": "d2", "text": "The quay was rebuilt in 1931."}]  # fmt: skip
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    message = chat.add_uploads([upload(tmp_path, "corpus.jsonl", data)])
+    assert message == "Added 2 records of corpus.jsonl."
+    assert {"d1", "d2"} <= {d.id for d in chat.assistant.documents}
+    again = [{"_id": "d2", "text": "The quay was rebuilt in 1932."}]
+    data = "\n".join(json.dumps(r) for r in again).encode()
+    assert chat.add_uploads([upload(tmp_path, "more.jsonl", data)]) == (
+        "Added 1 record of more.jsonl (1 replaced)."
+    )
+    assert chat.assistant.text_of("d2") == "The quay was rebuilt in 1932."
 
 
 def upload(tmp_path: Path, name: str, data: bytes) -> str:

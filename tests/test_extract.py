@@ -185,7 +185,7 @@ def test_extract_refuses_a_file_without_text(tmp_path):
     ],
 )
 def test_good_uploads_become_documents_named_after_the_file(tmp_path, name, data):
-    doc = read_upload(write(tmp_path, name, data))
+    (doc,) = read_upload(write(tmp_path, name, data))
     assert doc.id == name
     assert "1907" in doc.text
 
@@ -201,6 +201,9 @@ BAD_UPLOADS = [
     ("disguised.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
     ("disguised.html", b"<p>\x00\x01\x02</p>", "binary file"),
     ("latin1.txt", "café".encode("latin-1"), "not valid UTF-8"),
+    ("none.jsonl", b"\n\n", "holds no records"),
+    ("twice.jsonl", b'{"_id": "1", "text": "a"}\n{"_id": "1", "text": "b"}\n', "share an id"),
+    ("bad.jsonl", b'{"_id": "1", "text": "a"}\n{oops\n', "bad.jsonl:2: not valid JSON"),
 ]
 
 
@@ -217,4 +220,13 @@ def test_uploads_over_the_limit_are_refused(tmp_path):
     path = write(tmp_path, "big.txt", b"word " * 400)
     with pytest.raises(QAError, match="big.txt is 2,000 bytes; the limit is 1,000 bytes"):
         read_upload(path, max_bytes=1000)
-    assert read_upload(path, max_bytes=2000).text.startswith("word")
+    assert read_upload(path, max_bytes=2000)[0].text.startswith("word")
+
+
+def test_a_json_lines_upload_gives_one_document_a_record(tmp_path):
+    rows = b'{"_id": "d1", "title": "Ships", "text": "Ships came in 1907."}\n{"id": 2, "text": "Two."}\n'
+    docs = read_upload(write(tmp_path, "corpus.jsonl", rows))
+    assert [(d.id, d.title, d.text) for d in docs] == [
+        ("d1", "Ships", "Ships came in 1907."),
+        ("2", "", "Two."),
+    ]

@@ -337,12 +337,12 @@ def test_any_file_bytes(data, suffix, figures):
             check_index(Assistant.from_paths([path], embedder=HashEmbedder(), progress=False))
         except QAError as exc:
             assert str(exc)
-        if suffix != ".jsonl":
-            try:
-                doc = read_upload(path)
-                assert doc.text.strip() and doc.id == path.name
-            except QAError as exc:
-                assert str(exc) and tmp not in str(exc)  # names the upload, not our temp path
+        try:
+            docs = read_upload(path)
+            assert docs and all(d.text.strip() or suffix == ".jsonl" for d in docs)
+            assert suffix == ".jsonl" or [d.id for d in docs] == [path.name]
+        except QAError as exc:
+            assert str(exc) and tmp not in str(exc)  # names the upload, not our temp path
         assert time.perf_counter() - t0 < BUILD_BOUND_S
 
 
