@@ -169,7 +169,7 @@ class Assistant:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk.
-        `on_progress` is told (passages with vectors, passages in all) as the work goes."""
+        `on_progress` is told (passages embedded, passages to embed) as the work goes."""
         with self._writing:
             by_id = {d.id: d for d in self.index.documents}
             by_id.update({d.id: d for d in _only_documents(docs)})
@@ -192,8 +192,7 @@ class Assistant:
     ) -> None:
         index = build(
             docs, self.embedder, params=self.index.params, previous=self.index, progress=progress,
-            index_type=self.index.index_type, expected_documents=len(docs),
-            on_progress=on_progress,
+            index_type=self.index.index_type, on_progress=on_progress,
         )  # fmt: skip
         if self.index_dir is not None:
             store.save(index, self.index_dir, self.embedder, sources=self.sources)

@@ -244,14 +244,23 @@ def _index_dir_flag(index_dir: Path) -> str:
 
 
 def _changed_files(assistant, citations) -> list[str]:
-    """The cited documents that are files whose text now differs from the text indexed."""
+    """The cited documents that are files modified since the index was saved and whose text
+    now differs from the text indexed. (The time comes first: it costs no reading, and a file
+    read differently by a newer version of qa, with the same bytes, is no changed file.)"""
     from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, read_file
+    from .store import current_version
 
+    version = current_version(assistant.index_dir) if assistant.index_dir else None
+    if version is None:
+        return []
+    saved = (version / "manifest.json").stat().st_mtime
     changed = []
     for name in dict.fromkeys(c.document for c in citations):
         path = Path(name)
         if path.suffix.lower() not in TEXT_SUFFIXES | RICH_SUFFIXES or not path.is_file():
             continue  # a record of a collection, or a file read from another folder
+        if path.stat().st_mtime <= saved:
+            continue
         try:
             now = [d.text for d in read_file(path)]
         except QAError:

@@ -120,6 +120,8 @@ def read_questions(path: Path) -> list[dict]:
                 '({"id", "question", "answers", "evidence"} per line); '
                 "to search a collection of documents, `qa index` it"
             )
+        if not isinstance(row.get("evidence"), str | None):
+            raise QAError(f'{path}:{lineno}: "evidence" must be a string, or null if unanswerable')
         row.setdefault("id", str(lineno))
         rows.append(row)
     return rows

@@ -62,7 +62,7 @@ def extract(path: Path) -> tuple[str, str]:
     if not text.strip():
         hint = " (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise QAError(f"{path} contains no text to index{hint}")
-    return text, title
+    return text, tidy(title)  # a title is searched too: ligatures and soft hyphens out
 
 
 def html_text(data: bytes, name: str = "the page") -> tuple[str, str]:

@@ -21,7 +21,7 @@ LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
-_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According"}  # fmt: skip
+_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According", "But", "Also", "I"}  # fmt: skip
 
 
 def turns(history: list[dict] | None, role: str) -> list[str]:
@@ -73,13 +73,16 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         return Resolved(question)
     previous = users[0]
     content = [w for w in words(question) if w not in STOPWORDS]
-    if _ELLIPTIC_START.match(question) or (len(content) <= 1 and not names(question)):
-        # "And in Buryatia?" or "Why?" repeats the previous question with a new detail;
+    starter = _ELLIPTIC_START.match(question)
+    if starter or (len(content) <= 1 and not names(question)):
+        # "And in 1998?" or "Why?" repeats the previous question with a new detail; "And in
+        # Buryatia?" asks it of Buryatia instead of the names the previous question had.
         # "Who is Ailana?" is a question of its own.
-        new = names(question)
-        if not new:
+        new = names(question[starter.end() :] if starter else question)
+        rest = _without_names(previous, new) if new else ""
+        if not rest:
             return Resolved(f"{previous} {question}")
-        return Resolved(f"{question} ({_without_names(previous, new)})")
+        return Resolved(f"{question} ({rest})")
     if _PRONOUN.search(question):
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
@@ -93,12 +96,18 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
 
 def _without_names(previous: str, new: list[str]) -> str:
     """What `previous` asks, without its names: "And in Tyva?" after "How many soldiers from
-    Buryatia came home?" asks how many soldiers came home, of Tyva instead."""
-    for name in names(previous):
-        if name not in new:
-            previous = re.sub(rf"\b{re.escape(name)}(?:['’]s?)?(?!\w)", "", previous)
-    previous = re.sub(r"^\W+|\W+$|\s+(?=[,.!])|(?<=\s)[/&-](?=\s)", "", previous)
-    return " ".join(previous.split())
+    Buryatia came home?" asks how many soldiers came home, of Tyva instead. Empty if nothing
+    would be left."""
+    kept, at = [], 0
+    for m in _NAME.finditer(previous):
+        name = " ".join(w for w in m.group(0).split() if w not in _QUESTION_WORDS)
+        if name and without_possessive(name) not in new:
+            kept.append(previous[at : m.start()])
+            at = m.end()
+    text = "".join(kept) + previous[at:]
+    text = re.sub(r"^\W+|\W+$|\s+(?=[,.!])|(?<=\s)[/&-](?=\s)", "", text)
+    text = " ".join(text.split())
+    return text if set(words(text)) - STOPWORDS else ""
 
 
 def _referents(users: list[str], answers: list[str]) -> list[str]:

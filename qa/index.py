@@ -144,8 +144,8 @@ def build(
     Vectors of documents unchanged since `previous` (same id and content hash) are reused;
     with `staging`, each embedded batch is also kept on disk so that an interrupted build
     resumes where it stopped. Returns `previous` itself when nothing changed. `on_progress`
-    is told (passages with vectors, passages expected) as the build goes, for a progress
-    display other than the terminal's bar.
+    is told (passages embedded, passages to embed among the documents read so far) as the
+    build goes, for a progress display other than the terminal's bar.
     """
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
     # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
@@ -196,9 +196,10 @@ def build(
             keep_tokens = False
             for it in items:
                 it.s_tokens = None
-        bar.seen(item.n_pass)
-        if item.p_vec is not None or item.p_old >= 0:
-            bar.done(item.n_pass)
+        ready = item.p_vec is not None or item.p_old >= 0  # staged or unchanged
+        bar.seen(item.n_pass, to_embed=not ready)
+        if ready:
+            bar.done(item.n_pass, embedded=False)
         if pending_texts >= batch_texts:
             _embed_batch(pending, embedder, staged, bar, keep_tokens)
             pending, pending_texts = [], 0
@@ -499,7 +500,9 @@ def _keep_tokens(
 
 class _Progress:
     """A tqdm bar counting passages, with an ETA when the number of documents is known; and
-    the same counts told to `report`, if given."""
+    `report`, if given, told how many passages of those to embed are embedded. (Unchanged
+    documents come first in an update and are done at once: counted in the bar's estimate,
+    they would make it run ahead and fall back when the new document is read.)"""
 
     def __init__(
         self,
@@ -511,7 +514,8 @@ class _Progress:
         self.report = report
         self.docs_seen = 0
         self.passages_seen = 0
-        self.passages_done = 0.0
+        self.to_embed = 0
+        self.embedded = 0.0
         self.bar = None
         if enabled and (expected_documents is None or expected_documents > 1):
             from tqdm import tqdm
@@ -525,33 +529,30 @@ class _Progress:
                 unit_scale=True,
             )
 
-    def total(self) -> int:
-        """Passages expected: those read so far, or, with the number of documents known, the
-        passages per document read so far times the documents expected."""
-        if not self.expected or not self.docs_seen:
-            return self.passages_seen
-        per_doc = self.passages_seen / self.docs_seen
-        return max(self.passages_seen, round(per_doc * self.expected))
-
-    def seen(self, passages: int) -> None:
+    def seen(self, passages: int, to_embed: bool = True) -> None:
         """A document was read and cut into `passages` passages."""
         self.docs_seen += 1
         self.passages_seen += passages
+        if to_embed:
+            self.to_embed += passages
         if self.bar is not None and self.expected:
-            self.bar.total = self.total()
+            # Passages per document read so far, times the documents expected.
+            per_doc = self.passages_seen / self.docs_seen
+            self.bar.total = max(self.passages_seen, round(per_doc * self.expected))
         self._report()
 
-    def done(self, passages: float) -> None:
-        """`passages` passages have their vectors (embedded, staged or reused)."""
-        self.passages_done += passages
+    def done(self, passages: float, embedded: bool = True) -> None:
+        """`passages` passages have their vectors (embedded, or staged or reused)."""
+        if embedded:
+            self.embedded += passages
         if self.bar is not None:
             self.bar.update(passages)
-        self._report()
+        if embedded:
+            self._report()
 
     def _report(self) -> None:
-        if self.report is not None:
-            total = self.total()
-            self.report(min(round(self.passages_done), total), total)
+        if self.report is not None and self.to_embed:
+            self.report(min(round(self.embedded), self.to_embed), self.to_embed)
 
     def close(self) -> None:
         if self.bar is not None:

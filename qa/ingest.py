@@ -177,6 +177,10 @@ def read_jsonl(path: Path) -> Iterator[Document]:
         raise QAError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
         for lineno, raw in enumerate(handle, 1):
+            if lineno == 1 and raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                raise QAError(
+                    f"{path} is UTF-16, but JSON lines must be UTF-8; re-save it as UTF-8"
+                )
             if not raw.strip():
                 continue
             where = f"{path}:{lineno}"

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,8 @@ class Staging:
         key = {
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
-            "chunking": asdict(params),
+            # Not the terms version: terms are cut anew; the vectors stay good.
+            "chunking": asdict(replace(params, terms_version="")),
         }
         try:
             same = json.loads((folder / "key.json").read_text()) == key

@@ -52,6 +52,19 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "And in Tyva? (How many soldiers from units came home)",
             None,
         ),
+        # A starter or "I" is no name: the previous question keeps its own.
+        (
+            "But why?",
+            [{"role": "user", "content": "What is the income in Tyva?"}],
+            "What is the income in Tyva? But why?",
+            None,
+        ),
+        (
+            "And can I bring my family?",
+            [{"role": "user", "content": "What visa do I need in Canada?"}],
+            "What visa do I need in Canada? And can I bring my family?",
+            None,
+        ),
         (
             "What about Tyva?",
             [{"role": "user", "content": "According to Free Buryatia, how many refused?"}],

@@ -261,12 +261,13 @@ def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fak
     message = chat.add_uploads(files, progress=progress)
     assert message.splitlines()[0] == "Added notes.txt (45 characters)."
     assert (0.5, "Reading paper.pdf") in steps
-    # Indexing counts passages with vectors against all passages, up to all of them.
+    # Indexing counts the passages embedded against those to embed: the new files' only.
     counts = [done for done, desc in steps if desc == "Indexing"]
     assert counts and all(d <= t for d, t in counts)
     assert [d for d, _ in counts] == sorted(d for d, _ in counts)
-    n_passages = chat.assistant.index.n_passages
-    assert counts[-1] == (n_passages, n_passages)
+    new_passages = counts[-1][1]
+    assert counts[-1] == (new_passages, new_passages)
+    assert 0 < new_passages < chat.assistant.index.n_passages
     assert not any(Path(f).exists() for f in files)
     names = [name for name, _ in chat.document_choices()]
     assert names[1:] == ["notes.txt", "page.html", "paper.pdf", "memo.docx"]

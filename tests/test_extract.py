@@ -230,3 +230,11 @@ def test_a_json_lines_upload_gives_one_document_a_record(tmp_path):
         ("d1", "Ships", "Ships came in 1907."),
         ("2", "", "Two."),
     ]
+
+
+def test_extracted_titles_are_tidied_like_the_text(tmp_path):
+    page = write(
+        tmp_path, "p.html", "<title> Ofﬁcial Infor&shy;mation </title><p>Body.</p>".encode()
+    )
+    text, title = extract(page)
+    assert title == "Official Information" and text.endswith("Body.")

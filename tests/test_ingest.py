@@ -48,6 +48,7 @@ def test_jsonl_records(tmp_path):
         ("bin.txt", b"\x00\x01\x02binary", "binary"),
         ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
         ("odd.txt", b"\xff\xfe" + b"a\x00\x00\xd8", "not valid UTF-16"),
+        ("wide.jsonl", '{"_id": "1", "text": "a"}\n'.encode("utf-16"), "JSON lines must be UTF-8"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
         ("noid.jsonl", b'{"text": "x"}\n', "_id"),
         ("huge.jsonl", b'{"_id": ' + b"9" * 5000 + b', "text": "x"}\n', "too large"),

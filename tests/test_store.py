@@ -347,3 +347,24 @@ def test_a_new_way_of_cutting_terms_re_cuts_terms_and_embeds_nothing(
     emb.texts.clear()
     b = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
     assert emb.texts == [] and b.index.params == ChunkParams()
+
+
+def test_progress_counts_only_what_an_update_embeds(fake_embedder) -> None:
+    a = Assistant.from_documents(make_docs(10), embedder=fake_embedder, progress=False)
+    big = make_docs(1, sentences=400, prefix="big")[0]
+    reports: list[tuple[int, int]] = []
+    a.add([big], progress=False, on_progress=lambda done, total: reports.append((done, total)))
+    n_big = build([big], fake_embedder, progress=False).n_passages
+    # The ten unchanged documents are not counted, so the share done never falls back.
+    assert reports[-1] == (n_big, n_big)
+    shares = [done / total for done, total in reports]
+    assert shares == sorted(shares) and len(set(shares)) > 2
+
+
+def test_staged_batches_outlive_a_new_way_of_cutting_terms(tmp_path: Path, fake_embedder) -> None:
+    folder = tmp_path / ".staging"
+    Staging(folder, fake_embedder, ChunkParams(terms_version="old")).put(
+        [("d", "sha", 1, 1)], np.zeros((2, fake_embedder.dim), dtype=np.float32)
+    )
+    assert Staging(folder, fake_embedder, ChunkParams(terms_version="new")).docs
+    assert not Staging(folder, fake_embedder, ChunkParams(max_words=7)).docs  # cut otherwise
