@@ -96,8 +96,8 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
 
 def _without_names(previous: str, new: list[str]) -> str:
     """What `previous` asks, without its names: "And in Tyva?" after "How many soldiers from
-    Buryatia came home?" asks how many soldiers came home, of Tyva instead. Empty if nothing
-    would be left."""
+    Buryatia came home?" asks how many soldiers came home, of Tyva instead ("And Vasily?"
+    after "Who is Ailana?" asks "Who is"). Empty if not a word would be left."""
     kept, at = [], 0
     for m in _NAME.finditer(previous):
         name = " ".join(w for w in m.group(0).split() if w not in _QUESTION_WORDS)
@@ -107,7 +107,7 @@ def _without_names(previous: str, new: list[str]) -> str:
     text = "".join(kept) + previous[at:]
     text = re.sub(r"^\W+|\W+$|\s+(?=[,.!])|(?<=\s)[/&-](?=\s)", "", text)
     text = " ".join(text.split())
-    return text if set(words(text)) - STOPWORDS else ""
+    return text if words(text) else ""
 
 
 def _referents(users: list[str], answers: list[str]) -> list[str]:

@@ -52,6 +52,13 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "And in Tyva? (How many soldiers from units came home)",
             None,
         ),
+        # What is left may be only small words: it still says what is asked.
+        (
+            "And Vasily?",
+            [{"role": "user", "content": "Who is Ailana?"}],
+            "And Vasily? (Who is)",
+            None,
+        ),
         # A starter or "I" is no name: the previous question keeps its own.
         (
             "But why?",
