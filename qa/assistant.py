@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation, quoted
 from .staging import Staging
-from .text import terms
+from .text import TERMS_VERSION, terms
 from .tokens import question_vectors
 
 MAX_QUESTION_CHARS = 2000
@@ -191,7 +192,10 @@ class Assistant:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         index = build(
-            docs, self.embedder, params=self.index.params, previous=self.index, progress=progress,
+            # An index saved with older terms has all its terms cut anew (cheaply: the vectors
+            # stay), so that every document is searched by the same terms.
+            docs, self.embedder, params=replace(self.index.params, terms_version=TERMS_VERSION),
+            previous=self.index, progress=progress,
             index_type=self.index.index_type, on_progress=on_progress,
         )  # fmt: skip
         if self.index_dir is not None:

@@ -368,3 +368,25 @@ def test_staged_batches_outlive_a_new_way_of_cutting_terms(tmp_path: Path, fake_
     )
     assert Staging(folder, fake_embedder, ChunkParams(terms_version="new")).docs
     assert not Staging(folder, fake_embedder, ChunkParams(max_words=7)).docs  # cut otherwise
+
+
+def test_an_update_of_an_index_with_older_terms_cuts_them_all_anew(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    docs = make_docs(8) + [Document(id="nfd", text="Offices in Zu\u0308rich closed.")]
+    monkeypatch.setattr("qa.index.terms", lambda text: re.findall(r"\w+", text.lower()))
+    old = build(docs, fake_embedder, params=ChunkParams(terms_version="older"), progress=False)
+    store.save(old, tmp_path, fake_embedder, sources=[])
+    monkeypatch.undo()
+
+    emb = Counting(fake_embedder)
+    a = Assistant.load(tmp_path, embedder=emb)  # as `qa serve` opens it
+    new = Document(id="new", text="A ferry leaves for zqferry at noon.")
+    a.add([new], progress=False)
+    assert emb.texts == ["A ferry leaves for zqferry at noon."] * 2  # its passage and sentence
+    assert a.index.params == ChunkParams()
+    fresh = build([*docs, new], fake_embedder, progress=False)
+    query = ["zürich", "ferri", "item"]
+    np.testing.assert_allclose(
+        a.index.sentence_bm25.scores(query), fresh.sentence_bm25.scores(query)
+    )
