@@ -35,6 +35,11 @@ CITATIONS = 3
 _PRONOUN_TERMS = frozenset(terms(" ".join(PRONOUNS)))
 
 
+def _asked_terms(question: str) -> set[str]:
+    """The terms of `question` that say what it asks: its pronouns left out."""
+    return set(terms(question)) - _PRONOUN_TERMS
+
+
 class Assistant:
     """Answers questions from a set of documents, quoting the sentences it rests on."""
 
@@ -217,7 +222,7 @@ class Assistant:
         resolved = resolve(question, _check_history(history))
         searched = resolved.shown
         scored = self._score(resolved)
-        ranked = self._citations(scored, set(terms(searched)) - _PRONOUN_TERMS)
+        ranked = self._citations(scored, _asked_terms(searched))
         if not ranked or scored.confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
@@ -305,7 +310,7 @@ class Assistant:
         """Whether the best sentence, or one beside it, holds a term of `question` itself: the
         referent may pick the sentence, but it must still say something about what was asked
         ("Is she married?" is not answered by any sentence that merely names her)."""
-        own = set(terms(question)) - _PRONOUN_TERMS
+        own = _asked_terms(question)
         if not own or not len(scored.sentences):
             return True
         top = int(scored.sentences[0])
@@ -315,7 +320,7 @@ class Assistant:
             if 0 <= s < self.index.n_sentences
             and self.index.sent_doc[s] == self.index.sent_doc[top]
         ]
-        return any(own & set(terms(self.index.sentence_text(s))) for s in near)
+        return any(own & self.index.sentence_terms(s) for s in near)
 
     def _not_said(self) -> str:
         return (

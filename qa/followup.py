@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .text import STOPWORDS, words
@@ -42,12 +43,16 @@ def without_possessive(name: str) -> str:
 
 def names(text: str) -> list[str]:
     """Capitalised word groups, minus question words: the entities a pronoun may point at."""
-    out = []
+    return [name for _, name in _name_matches(text)]
+
+
+def _name_matches(text: str) -> Iterator[tuple[re.Match[str], str]]:
+    """Each capitalised word group of `text` that holds a name, with that name (question
+    words left out, possessive stripped)."""
     for m in _NAME.finditer(text):
         parts = [w for w in m.group(0).split() if w not in _QUESTION_WORDS]
         if parts:
-            out.append(without_possessive(" ".join(parts)))
-    return out
+            yield m, without_possessive(" ".join(parts))
 
 
 @dataclass(frozen=True)
@@ -99,9 +104,8 @@ def _without_names(previous: str, new: list[str]) -> str:
     Buryatia came home?" asks how many soldiers came home, of Tyva instead ("And Vasily?"
     after "Who is Ailana?" asks "Who is"). Empty if not a word would be left."""
     kept, at = [], 0
-    for m in _NAME.finditer(previous):
-        name = " ".join(w for w in m.group(0).split() if w not in _QUESTION_WORDS)
-        if name and without_possessive(name) not in new:
+    for m, name in _name_matches(previous):
+        if name not in new:
             kept.append(previous[at : m.start()])
             at = m.end()
     text = "".join(kept) + previous[at:]
