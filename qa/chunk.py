@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import blingfire
 import numpy as np
@@ -25,6 +25,11 @@ class ChunkParams:
     overlap_sentences: int = 1
     max_sentence_chars: int = MAX_SENTENCE_CHARS
     terms_version: str = TERMS_VERSION  # how BM25 terms are made (qa.text)
+
+    def spans_only(self) -> ChunkParams:
+        """These parameters without the terms version: what decides the spans, and so the
+        vectors (a new way of cutting terms re-cuts only the terms)."""
+        return replace(self, terms_version="")
 
 
 @dataclass(frozen=True)

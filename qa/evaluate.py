@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from .errors import QAError
-from .ingest import Document
+from .ingest import Document, json_lines
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -103,25 +103,16 @@ def read_questions(path: Path) -> list[dict]:
     """The rows of a QA JSON-lines set, each with a "question"; a clear error for anything else
     (a document collection given to `qa eval` instead of `qa index`, say)."""
     rows = []
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as exc:
-        raise QAError(f"{path} is not UTF-8 text (byte {exc.start})") from None
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            raise QAError(f"{path}:{lineno}: not valid JSON") from None
+    for lineno, row in json_lines(path):
+        where = f"{path}:{lineno}"
         if not isinstance(row, dict) or not isinstance(row.get("question"), str):
             raise QAError(
-                f'{path}:{lineno} has no "question": `qa eval` takes a QA set '
+                f'{where} has no "question": `qa eval` takes a QA set '
                 '({"id", "question", "answers", "evidence"} per line); '
                 "to search a collection of documents, `qa index` it"
             )
         if not isinstance(row.get("evidence"), str | None):
-            raise QAError(f'{path}:{lineno}: "evidence" must be a string, or null if unanswerable')
+            raise QAError(f'{where}: "evidence" must be a string, or null if unanswerable')
         row.setdefault("id", str(lineno))
         rows.append(row)
     return rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -150,7 +150,7 @@ def build(
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
     # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
     # made (qa.text) only re-cuts the terms.
-    if previous is not None and _cut(previous.params) == _cut(params):
+    if previous is not None and previous.params.spans_only() == params.spans_only():
         p_b, s_b = previous.doc_rows()
         p_b, s_b = p_b.tolist(), s_b.tolist()
         prev_rows = {
@@ -222,11 +222,6 @@ def build(
         return previous
     tokens = _token_vectors(items, embedder, previous) if keep_tokens else None
     return _assemble(items, params, previous, embedder.dim, index_type, tokens)
-
-
-def _cut(params: ChunkParams) -> ChunkParams:
-    """`params` without the terms version: what decides the spans and so the vectors."""
-    return replace(params, terms_version="")
 
 
 def _token_vectors(items: list[_Doc], embedder: Embedder, previous: Index | None) -> TokenVectors:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import QAError
 
@@ -171,6 +172,21 @@ def read_file(path: Path) -> Iterator[Document]:
 
 def read_jsonl(path: Path) -> Iterator[Document]:
     """BEIR-style records, one per line: `_id` or `id`, optional `title`, `text`; streamed."""
+    for lineno, record in json_lines(path):
+        where = f"{path}:{lineno}"
+        if not isinstance(record, dict):
+            raise QAError(f"{where}: each line must be a JSON object with `_id` and `text`")
+        doc_id = record.get("_id", record.get("id"))
+        text = record.get("text")
+        if doc_id is None or not isinstance(text, str):
+            raise QAError(f"{where}: each record needs `_id` (or `id`) and a string `text`")
+        title = record.get("title") or ""
+        yield Document(id=str(doc_id), text=text, title=str(title))
+
+
+def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line of a UTF-8 JSON-lines file, parsed, with its line number;
+    streamed. Any fault is a QAError naming the line."""
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -190,14 +206,7 @@ def read_jsonl(path: Path) -> Iterator[Document]:
                 raise QAError(f"{where}: not valid JSON ({exc.msg} column {exc.colno})") from None
             except (ValueError, RecursionError):  # a number of thousands of digits, deep nesting
                 raise QAError(f"{where}: a JSON value too large or too deeply nested") from None
-            if not isinstance(record, dict):
-                raise QAError(f"{where}: each line must be a JSON object with `_id` and `text`")
-            doc_id = record.get("_id", record.get("id"))
-            text = record.get("text")
-            if doc_id is None or not isinstance(text, str):
-                raise QAError(f"{where}: each record needs `_id` (or `id`) and a string `text`")
-            title = record.get("title") or ""
-            yield Document(id=str(doc_id), text=text, title=str(title))
+            yield lineno, record
 
 
 def count_documents(paths: Iterable[str | os.PathLike[str]]) -> int | None:

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,8 +38,7 @@ class Staging:
         key = {
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
-            # Not the terms version: terms are cut anew; the vectors stay good.
-            "chunking": asdict(replace(params, terms_version="")),
+            "chunking": asdict(params.spans_only()),  # terms are cut anew; vectors stay good
         }
         try:
             same = json.loads((folder / "key.json").read_text()) == key
