@@ -59,9 +59,11 @@ def without_surrogates(text: str) -> str:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def decode(data: bytes, name: str) -> str:
+def decode(data: bytes, name: str, *, legacy: bool = False) -> str:
     """Decode UTF-8 text (or UTF-16 with its byte-order mark, as Windows Notepad saves
-    "Unicode"); refuse binary data that only wears a text extension."""
+    "Unicode"); refuse binary data that only wears a text extension. With `legacy`, text
+    that is not UTF-8 is read as Windows-1252 (which Latin-1 files also are, nearly always)
+    when that reads as mostly Latin letters: a file of Western text saved by an older editor."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         try:
             data = data.decode("utf-16").encode("utf-8")
@@ -72,14 +74,29 @@ def decode(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise QAError(
-            f"{name} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 text"
-        ) from None
+        text = _windows_1252(data) if legacy else None
+        if text is None:
+            raise QAError(
+                f"{name} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 text"
+            ) from None
     if len(text) > MAX_DOCUMENT_CHARS:
         raise QAError(f"{name} has {len(text):,} characters; the limit is {MAX_DOCUMENT_CHARS:,}")
     # Control characters other than whitespace carry no meaning for reading; map them to
     # spaces so offsets stay the same as in the file.
     return text.translate(_CONTROL_TO_SPACE)
+
+
+def _windows_1252(data: bytes) -> str | None:
+    """`data` read as Windows-1252, or None if it is not that: a byte the code page leaves
+    undefined, or letters mostly outside ASCII, as Cyrillic or Greek in a legacy code page
+    would read (Western text has a few accented letters among many plain ones)."""
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    letters = sum(c.isalpha() for c in text)
+    accented = sum(c.isalpha() and not c.isascii() for c in text)
+    return text if accented <= 0.2 * letters else None
 
 
 _CONTROL_TO_SPACE = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: " "}
@@ -157,7 +174,7 @@ def read_file(path: Path) -> Iterator[Document]:
             data = path.read_bytes()
         except OSError as exc:
             raise QAError(f"cannot read {path}: {exc.strerror}") from None
-        yield Document(id=str(path), text=decode(data, str(path)))
+        yield Document(id=str(path), text=decode(data, str(path), legacy=True))
     elif suffix in RICH_SUFFIXES:
         from .extract import extract
 

@@ -46,7 +46,9 @@ def test_jsonl_records(tmp_path):
     [
         ("missing.txt", None, "does not exist"),
         ("bin.txt", b"\x00\x01\x02binary", "binary"),
-        ("latin.txt", "caf\xe9".encode("latin-1"), "UTF-8"),
+        ("cyrillic.txt", "Жёны солдат из Бурятии".encode("cp1251"), "not valid UTF-8"),
+        ("undefined.txt", b"caf\x81", "not valid UTF-8"),
+        ("latin.jsonl", '{"_id": "1", "text": "caf\xe9"}\n'.encode("latin-1"), "UTF-8"),
         ("odd.txt", b"\xff\xfe" + b"a\x00\x00\xd8", "not valid UTF-16"),
         ("wide.jsonl", '{"_id": "1", "text": "a"}\n'.encode("utf-16"), "JSON lines must be UTF-8"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
@@ -62,6 +64,19 @@ def test_bad_input_gives_clear_error(tmp_path, name, content, message):
         f.write_bytes(content)
     with pytest.raises(QAError, match=message):
         list(read_paths([f]))
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+def test_western_text_in_a_legacy_code_page_is_read(tmp_path, encoding):
+    # An older Windows editor saves "Save as text" in Windows-1252, which Latin-1 files
+    # also are (their bytes 0x80-0x9F are unused); read it rather than refuse it.
+    text = "The café in Zürich reopened; naïve résumés, 40 euros.\r\n"
+    if encoding == "cp1252":
+        text += "“Quoted” – the soldiers’ wives.\n"
+    f = tmp_path / "old.txt"
+    f.write_bytes(text.encode(encoding))
+    (doc,) = read_paths([f])
+    assert doc.text == text
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
