@@ -342,7 +342,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             gr.Markdown(
                 f"Add {', '.join(sorted(UPLOAD_SUFFIXES))} files, up to "
                 f"{max_upload_bytes / 2**20:g} MB each. They join the collection for everyone "
-                "using this app and stay in the index; the uploaded files are deleted once read. "
+                "using this app and stay in it, also when the app is started again, until removed "
+                "here; the uploaded files themselves are deleted once read. "
                 "A JSON-lines file adds one document a record (`_id` or `id`, `title`, `text`)."
             )
             files = gr.File(
@@ -397,16 +398,17 @@ def launch_options() -> dict[str, Any]:
 
 
 def open_assistant(paths: Sequence[str], index_dir: Path, **kwargs: Any) -> Assistant:
-    """Index `paths` into `index_dir`; without paths, open the index there, else index seeds/."""
+    """Index `paths` into `index_dir`; without paths, open the index there, else index seeds/.
+    Documents uploaded on the page stay: serving again with the same command keeps them."""
     from .assistant import Assistant
     from .cli import DEFAULT_SOURCES
     from .store import current_version
 
     if paths:
-        return Assistant.from_paths(paths, index_dir=index_dir, **kwargs)
+        return Assistant.from_paths(paths, index_dir=index_dir, keep_added=True, **kwargs)
     if current_version(index_dir) is not None:
         return Assistant.load(index_dir, **kwargs)
-    return Assistant.from_paths(DEFAULT_SOURCES, index_dir=index_dir, **kwargs)
+    return Assistant.from_paths(DEFAULT_SOURCES, index_dir=index_dir, keep_added=True, **kwargs)
 
 
 def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool]:
@@ -448,6 +450,14 @@ def serve(args: argparse.Namespace) -> int:
         ) from None
     n = len(assistant.documents)
     print(f"qa: serving {n} document{'s' if n != 1 else ''} from {args.index_dir}/ at {local_url}")
+    if assistant.added:
+        from .cli import _some
+
+        uploaded = sorted(assistant.added)
+        print(
+            f"qa: {len(uploaded)} of them uploaded on the page ({_some(uploaded)}); "
+            "remove them in its Documents tab"
+        )
     if share_url:
         print(f"qa: public link {share_url}")
     elif args.share:

@@ -51,11 +51,15 @@ class Assistant:
         index_dir: Path | None = None,
         sources: Sequence[str] = (),
         model: Model | None = None,
+        added: Iterable[str] = (),
     ) -> None:
         self.index = index
         self.embedder = embedder or default_embedder()
         self.index_dir = index_dir
         self.sources = list(sources)
+        # Ids of the documents put in by add() rather than read from `sources` (the web app's
+        # uploads); from_paths(..., keep_added=True) keeps them.
+        self.added = set(added) & set(index.doc_position)
         self.model = model or default_model()
         # add() and remove() read, rebuild and swap the index: two at once would each drop
         # the other's change. Asks need no lock (see _pinned).
@@ -72,6 +76,7 @@ class Assistant:
         progress: bool = True,
         index_type: str = "auto",
         model: Model | None = None,
+        keep_added: bool = False,
     ) -> Assistant:
         """Index `paths` (files, folders, .jsonl), reusing a saved index in `index_dir` if current.
 
@@ -80,6 +85,9 @@ class Assistant:
         Documents are read and embedded in batches, so a huge .jsonl is never held whole, and
         an interrupted build resumes. `index_type` is flat, hnsw, ivfpq, or auto (by size).
         `model` is the learned scorer and confidence (default: `qa/weights.json`).
+        The index holds exactly the documents under `paths`; with `keep_added`, also those
+        that `add` put in the saved index (uploads in the web app), unless a path gives a
+        document of the same id.
         """
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
@@ -96,6 +104,7 @@ class Assistant:
         return cls.from_documents(
             read_paths(sources), index_dir=index_dir, embedder=embedder, sources=sources,
             progress=progress, index_type=index_type, expected_documents=expected, model=model,
+            keep_added=keep_added,
         )  # fmt: skip
 
     @classmethod
@@ -110,10 +119,16 @@ class Assistant:
         index_type: str = "auto",
         expected_documents: int | None = None,
         model: Model | None = None,
+        keep_added: bool = False,
     ) -> Assistant:
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
+        added: set[str] = set()
+        if keep_added and previous is not None:
+            added = _added_ids(directory)  # type: ignore[arg-type]
+            kept = [d for d in previous.documents if d.id in added]
+            docs = _then_kept(docs, kept, added)
         params = ChunkParams()
         existed = directory is not None and directory.exists()
         staging = (
@@ -136,10 +151,13 @@ class Assistant:
                         directory.rmdir()  # type: ignore[union-attr]
             raise
         if directory is not None and index is not previous:
-            store.save(index, directory, embedder, sources=list(sources))
+            store.save(index, directory, embedder, sources=list(sources), added=added)
         if staging is not None:
             staging.discard()
-        return cls(index, embedder=embedder, index_dir=directory, sources=sources, model=model)
+        return cls(
+            index, embedder=embedder, index_dir=directory, sources=sources, model=model,
+            added=added,
+        )  # fmt: skip
 
     @classmethod
     def load(
@@ -151,8 +169,9 @@ class Assistant:
         index = store.load(directory, embedder)
         manifest = store.read_manifest(directory) or {}
         return cls(
-            index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", [])
-        )
+            index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []),
+            added=_added_ids(directory),
+        )  # fmt: skip
 
     @property
     def documents(self) -> list[Document]:
@@ -178,8 +197,9 @@ class Assistant:
         `on_progress` is told (passages embedded, passages to embed) as the work goes."""
         with self._writing:
             by_id = {d.id: d for d in self.index.documents}
-            by_id.update({d.id: d for d in _only_documents(docs)})
-            self._rebuild(list(by_id.values()), progress, on_progress)
+            new = {d.id: d for d in _only_documents(docs)}
+            by_id.update(new)
+            self._rebuild(list(by_id.values()), progress, on_progress, added=new.keys())
 
     def remove(self, document_id: str) -> None:
         with self._writing:
@@ -189,12 +209,14 @@ class Assistant:
             if not remaining:
                 raise QAError("cannot remove the last document; index something else first")
             self._rebuild(remaining, progress=False)
+            self.added.discard(document_id)
 
     def _rebuild(
         self,
         docs: list[Document],
         progress: bool,
         on_progress: Callable[[int, int], None] | None = None,
+        added: Iterable[str] = (),
     ) -> None:
         index = build(
             # An index saved with older terms has all its terms cut anew (cheaply: the vectors
@@ -203,9 +225,11 @@ class Assistant:
             previous=self.index, progress=progress,
             index_type=self.index.index_type, on_progress=on_progress,
         )  # fmt: skip
+        now_added = (self.added | set(added)) & set(index.doc_position)
         if self.index_dir is not None:
-            store.save(index, self.index_dir, self.embedder, sources=self.sources)
+            store.save(index, self.index_dir, self.embedder, sources=self.sources, added=now_added)
         self.index = index  # swapped only after a successful save
+        self.added = now_added
 
     # -- asking ---------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
@@ -407,6 +431,27 @@ def _as_dir(index_dir: object) -> Path:
     if isinstance(index_dir, (str, os.PathLike)) and isinstance(os.fspath(index_dir), str):
         return Path(index_dir)
     raise QAError(f"index_dir must be a folder path (str or Path), not {type(index_dir).__name__}")
+
+
+def _added_ids(directory: Path) -> set[str]:
+    """The ids the saved index in `directory` lists as added beside its sources."""
+    try:
+        manifest = store.read_manifest(directory) or {}
+    except QAError:
+        return set()
+    added = manifest.get("added")
+    return {a for a in added if isinstance(a, str)} if isinstance(added, list) else set()
+
+
+def _then_kept(docs: Iterable[Document], kept: list[Document], ids: set[str]) -> Iterator[Document]:
+    """`docs`, then the `kept` documents whose ids they did not give; `ids` is left holding
+    the ids of those kept."""
+    seen = set()
+    for doc in _only_documents(docs):
+        seen.add(doc.id)
+        yield doc
+    ids.intersection_update(d.id for d in kept if d.id not in seen)
+    yield from (d for d in kept if d.id in ids)
 
 
 def _only_documents(docs: object) -> Iterator[Document]:

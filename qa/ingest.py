@@ -74,11 +74,12 @@ def decode(data: bytes, name: str, *, legacy: bool = False) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        text = _windows_1252(data) if legacy else None
-        if text is None:
+        legacy_text = _windows_1252(data) if legacy else None
+        if legacy_text is None:
             raise QAError(
                 f"{name} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 text"
             ) from None
+        text = legacy_text
     if len(text) > MAX_DOCUMENT_CHARS:
         raise QAError(f"{name} has {len(text):,} characters; the limit is {MAX_DOCUMENT_CHARS:,}")
     # Control characters other than whitespace carry no meaning for reading; map them to

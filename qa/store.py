@@ -33,7 +33,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -94,12 +94,20 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
     return manifest
 
 
-def save(index: Index, directory: Path, embedder: Embedder, *, sources: list[str]) -> Path:
-    """Write `index` as a new version of `directory` and make it current; return its folder."""
+def save(
+    index: Index,
+    directory: Path,
+    embedder: Embedder,
+    *,
+    sources: list[str],
+    added: Collection[str] = (),
+) -> Path:
+    """Write `index` as a new version of `directory` and make it current; return its folder.
+    `added` are the ids of documents added to it beside `sources` (uploads in the web app)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with lock(directory):
-            return _save_locked(index, directory, embedder, sources)
+            return _save_locked(index, directory, embedder, sources, added)
     except Timeout:
         raise QAError(
             f"another process is writing {directory}; try again when it finishes"
@@ -113,7 +121,9 @@ def save(index: Index, directory: Path, embedder: Embedder, *, sources: list[str
         ) from None
 
 
-def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: list[str]) -> Path:
+def _save_locked(
+    index: Index, directory: Path, embedder: Embedder, sources: list[str], added: Collection[str]
+) -> Path:
     stamp = f"v-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = directory / f".tmp-{stamp}"
     tmp.mkdir()
@@ -151,6 +161,7 @@ def _save_locked(index: Index, directory: Path, embedder: Embedder, sources: lis
                 {"dim": DIM, "basis": basis().fingerprint} if index.tokens is not None else None
             ),
             "sources": sources,
+            "added": sorted(set(added) & set(index.doc_position)),
             "documents": doc_entries,
             "document_files": doc_files,
             "counts": {

@@ -199,6 +199,36 @@ def test_add_and_remove_documents(article, tmp_path, fake_embedder):
         a.remove("nope")
 
 
+def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedder, monkeypatch):
+    # The web app serves its paths plus what was uploaded on the page: started again with the
+    # same command it keeps the uploads (`keep_added`), while `qa index` indexes exactly the
+    # paths it is given. A path's own document of the same id wins over an added one.
+    from qa.ingest import Document
+
+    d = tmp_path / "index"
+    a = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    a.add([Document(id="ferry.txt", text="The ferry leaves at noon."), Document(id="x", text="X.")])
+    a.remove("x")
+    assert a.added == {"ferry.txt"}
+    original = fake_embedder.embed
+    fake_embedder.embed = lambda texts, **kw: pytest.fail("nothing changed, nothing to embed")
+    again = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder, keep_added=True)
+    assert [doc.id for doc in again.documents] == [str(article), "ferry.txt"]
+    assert again.added == {"ferry.txt"} == Assistant.load(d, embedder=fake_embedder).added
+    fake_embedder.embed = original
+
+    other = tmp_path / "ferry.txt"
+    other.write_text("The ferry is now a bus.")
+    monkeypatch.chdir(tmp_path)  # so that the path's id is "ferry.txt", the added document's
+    both = Assistant.from_paths([article, "ferry.txt"], index_dir=d, embedder=fake_embedder,
+                                keep_added=True)  # fmt: skip
+    assert both.text_of("ferry.txt") == "The ferry is now a bus." and both.added == set()
+
+    plain = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    assert [doc.id for doc in plain.documents] == [str(article)]
+    assert Assistant.load(d, embedder=fake_embedder).added == set()
+
+
 def test_no_documents_is_a_clear_error(tmp_path, fake_embedder):
     with pytest.raises(QAError, match="no documents given"):
         Assistant.from_paths([], embedder=fake_embedder)
