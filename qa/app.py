@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import html
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ from .ingest import Document
 from .render import (
     CSS,
     answer_message,
-    display_name,
+    display_names,
     document_html,
     documents_html,
     escape_markdown,
@@ -67,21 +69,32 @@ class WebChat:
         """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them."""
         return [c.to_dict() for c in self.assistant.search(query, k=k)]
 
-    def source(self, answer: Answer | None, key: str) -> str:
-        """The document view for citation `key` ("2" = [2], "c1" = first closest passage)."""
-        if answer is None or not key:
+    def source(self, answer: Answer | dict | None, key: str) -> str:
+        """The document view for citation `key` ("2" = [2], "c1" = first closest passage) of
+        `answer`, or of its `places` as the page keeps them."""
+        places = places_of(answer) if isinstance(answer, Answer) else answer
+        if not isinstance(places, dict) or not isinstance(key, str) or not key:
             return source_placeholder()
-        cites = answer.closest if key.startswith("c") else answer.citations
+        # The key and the places come from the browser: anything malformed opens nothing.
+        closest = key.startswith("c")
+        cites = places.get("closest" if closest else "citations")
         n = key.removeprefix("c")
-        if not n.isdecimal() or not 1 <= int(n) <= len(cites):  # the key comes from the browser
+        if not isinstance(cites, list) or not n.isdecimal() or not 1 <= int(n) <= len(cites):
             return source_placeholder()
         c = cites[int(n) - 1]
-        doc = next((d for d in self.assistant.documents if d.id == c.document), None)
+        if not (
+            isinstance(c, dict)
+            and isinstance(c.get("document"), str)
+            and isinstance(c.get("text"), str)
+            and all(type(c.get(k)) is int and c[k] >= 0 for k in ("start", "end"))
+        ):
+            return source_placeholder()
+        doc = next((d for d in self.assistant.documents if d.id == c["document"]), None)
         if doc is None:
             return '<p class="qa-empty">That document has been removed from the collection.</p>'
-        if doc.text[c.start : c.end] != c.text:  # replaced by a new version since the answer
+        if doc.text[c["start"] : c["end"]] != c["text"]:  # replaced by a new version since
             return '<p class="qa-empty">That document has changed since this answer; ask again.</p>'
-        return document_html(doc, c.start, c.end)
+        return document_html(doc, c["start"], c["end"], closest=closest)
 
     def add_uploads(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
         """Read every uploaded file, then index them all or none; the files are deleted."""
@@ -97,6 +110,14 @@ class WebChat:
         docs = [d for _, file_docs in read for d in file_docs]
         if not docs:
             raise QAError("choose a file to add")
+        ids = [d.id for d in docs]
+        twice = (
+            next((i for i in ids if ids.count(i) > 1), None) if len(set(ids)) < len(ids) else None
+        )
+        if twice is not None:  # one would silently replace the other
+            raise QAError(
+                f"two of the documents added are both called {twice!r}; rename one and add them again"
+            )
         known = {d.id for d in self.assistant.documents}
         # Progress comes from the build itself, in passages: tracking tqdm would also show the
         # model's own batch bars, each restarting at 0%.
@@ -115,7 +136,20 @@ class WebChat:
         return f"Removed {document_id}."
 
     def document_choices(self) -> list[tuple[str, str]]:
-        return [(display_name(d.id), d.id) for d in self.assistant.documents]
+        ids = [d.id for d in self.assistant.documents]
+        return list(zip(display_names(ids), ids, strict=True))
+
+
+def places_of(answer: Answer) -> dict[str, list[dict[str, Any]]]:
+    """Where an answer's citations and closest passages are, as the page keeps them to open
+    them: in the browser, with the chat, so a restarted server still opens them."""
+    return {
+        kind: [
+            {"document": c.document, "start": c.start, "end": c.end, "text": c.text}
+            for c in getattr(answer, kind)
+        ]
+        for kind in ("citations", "closest")
+    }
 
 
 def _added(name: str, docs: list[Document], known: set[str]) -> str:
@@ -251,10 +285,11 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     {"role": "assistant", "content": answer_message(answer)}]  # fmt: skip
         history = [*history, {"role": "user", "content": question},
                    {"role": "assistant", "content": answer.text}]  # fmt: skip
-        return "", messages, history, answer, sources_html(answer), source_placeholder()
+        return "", messages, history, places_of(answer), sources_html(answer), source_placeholder()
 
     def ask_example(sample, messages, history):
-        return respond(sample[0] if sample else "", messages, history)
+        # The example is asked as it is; a question being typed stays in the box.
+        return (gr.skip(), *respond(sample[0] if sample else "", messages, history)[1:])
 
     def show_source(answer, evt: gr.EventData):
         return chat.source(answer, str(getattr(evt, "cite", "")))
@@ -274,8 +309,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     def remove(document_id):
         try:
             message = chat.remove(document_id)
-        except QAError as exc:
-            return refused(str(exc)), gr.skip(), gr.skip()
+        except QAError as exc:  # another tab may have removed it: show the collection as it is
+            return refused(str(exc)), *collection()
         return escape_markdown(message), *collection()
 
     def collection():
@@ -304,8 +339,11 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         title="Ask the documents · qa", analytics_enabled=False, delete_cache=(600, 600)
     )
     with blocks as demo:
-        history = gr.State([])
-        last_answer = gr.State(None)
+        # The conversation for follow-ups, and where the latest answer's sources are, live in
+        # the page beside the chat they belong to: server-side state would be lost on a
+        # restart, or evicted by other sessions, while the chat still showed the conversation.
+        history = gr.JSON([], visible="hidden", elem_id="qa-history")
+        last_answer = gr.JSON(None, visible="hidden", elem_id="qa-last-answer")
         gr.Markdown(
             "## Ask the documents\n"
             "Every answer quotes the sentences it rests on; select a source to read it in place."
@@ -338,7 +376,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                 document = gr.HTML(
                     source_placeholder(), js_on_load=_DOCUMENT_JS, elem_id="qa-document"
                 )
-        with gr.Tab("Documents"):
+        with gr.Tab("Documents") as documents_tab:
             gr.Markdown(
                 f"Add {', '.join(sorted(UPLOAD_SUFFIXES))} files, up to "
                 f"{max_upload_bytes / 2**20:g} MB each. They join the collection for everyone "
@@ -357,9 +395,15 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                 remove_button = gr.Button("Remove", variant="stop", scale=1, elem_id="qa-remove")
 
         answered = [question, chatbot, history, last_answer, sources, document]
-        question.submit(respond, [question, chatbot, history], answered, **private)
-        ask.click(respond, [question, chatbot, history], answered, **private)
-        examples.click(ask_example, [examples, chatbot, history], answered, **private)
+        # "once": a second question sent before the first is answered is dropped, rather than
+        # answered beside a chat that does not yet hold the first.
+        gr.on(
+            [question.submit, ask.click], respond, [question, chatbot, history], answered,
+            trigger_mode="once", **private,
+        )  # fmt: skip
+        examples.click(
+            ask_example, [examples, chatbot, history], answered, trigger_mode="once", **private
+        )
         new_chat.click(clear, None, answered[1:], **private)
         chatbot.clear(clear, None, answered[1:], **private)
         sources.click(show_source, [last_answer], [document], **private)
@@ -372,6 +416,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             remove, [to_remove], [status, listing, to_remove], **private
         )
         demo.load(collection, None, [listing, to_remove], **private)
+        # Other tabs and users change the collection too: opening the tab shows it as it is.
+        documents_tab.select(collection, None, [listing, to_remove], **private)
         gr.api(ask_api, api_name="ask")
         gr.api(search_api, api_name="search")
     return demo
@@ -422,7 +468,10 @@ def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool
     if given:
         user, sep, password = given.partition(":")
         if not sep or not user or not password:
-            raise QAError("--auth takes USER:PASS, for example --auth reader:correct-horse")
+            raise QAError(
+                f"{'--auth' if args.auth else 'QA_AUTH'} takes USER:PASS, "
+                "for example reader:correct-horse"
+            )
         return (user, password), False
     if exposed(args) and not args.no_auth:
         return ("qa", secrets.token_urlsafe(12)), True
@@ -435,8 +484,25 @@ def exposed(args: argparse.Namespace) -> bool:
     return bool(args.share) or not (host in ("localhost", "::1") or host.startswith("127."))
 
 
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port already taken before spending minutes on indexing; Gradio would only
+    find out afterwards."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # an unknown host: Gradio says so in its own words
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise QAError(f"port {port} on {host} is in use; try another --port") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     auth, generated = resolve_auth(args)
+    _check_port(args.host, args.port)
     assistant = open_assistant(args.paths, args.index_dir)
     demo = build_demo(assistant)
     try:
@@ -450,6 +516,8 @@ def serve(args: argparse.Namespace) -> int:
         ) from None
     n = len(assistant.documents)
     print(f"qa: serving {n} document{'s' if n != 1 else ''} from {args.index_dir}/ at {local_url}")
+    if str(args.host).strip("[]") in ("0.0.0.0", "::"):
+        print(f"qa: and on port {args.port} of every network address of this machine")
     if assistant.added:
         from .cli import _some
 

@@ -70,7 +70,7 @@ def decode(data: bytes, name: str, *, legacy: bool = False) -> str:
         except UnicodeDecodeError:
             raise QAError(f"{name} is not valid UTF-16; re-save it as UTF-8 text") from None
     if b"\x00" in data[:8192]:
-        raise QAError(f"{name} looks like a binary file, not text; convert it to .txt first")
+        raise QAError(f"{name} looks like a binary file, not text; save it as plain text first")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -33,6 +33,14 @@ def display_name(document_id: str) -> str:
     return Path(document_id).name or document_id
 
 
+def display_names(ids: Sequence[str]) -> list[str]:
+    """How a list of documents names them: by file name, or by the whole id where two
+    share a file name (seeds/notes.txt, and an upload called notes.txt)."""
+    names = [display_name(i) for i in ids]
+    shared = {n for n in names if names.count(n) > 1} if len(set(names)) < len(names) else set()
+    return [i if n in shared else n for i, n in zip(ids, names, strict=True)]
+
+
 def highlight(text: str, start: int, end: int) -> str:
     """`text` escaped, with [start:end] wrapped in <mark>; offsets are clamped to the text."""
     start = max(0, min(start, len(text)))
@@ -48,7 +56,9 @@ def answer_message(answer: Answer) -> str:
     those of the latest answer open their source."""
     text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
     if answer.abstained:
-        note = "closest passages beside, not an answer" if answer.closest else "nothing close"
+        note = (
+            "closest passages under Sources, not an answer" if answer.closest else "nothing close"
+        )
         body = f'<div class="qa-abstain"><strong>Not in the documents.</strong> {text}</div>'
     else:
         n = len(answer.citations)
@@ -86,8 +96,11 @@ def _card(c: Citation, key: str, label: str, kind: str) -> str:
     )
 
 
-def document_html(doc: Document, start: int, end: int, window: int = SOURCE_WINDOW) -> str:
-    """The whole document (or `window` characters either side in a long one), span marked."""
+def document_html(
+    doc: Document, start: int, end: int, window: int = SOURCE_WINDOW, *, closest: bool = False
+) -> str:
+    """The whole document (or `window` characters either side in a long one), span marked.
+    A `closest` passage (shown when the answer abstains) is marked and headed as such."""
     text = doc.text
     lo, hi = max(0, start - window), min(len(text), end + window)
     before = f'<p class="qa-cut">… {lo:,} characters above not shown</p>' if lo else ""
@@ -95,19 +108,21 @@ def document_html(doc: Document, start: int, end: int, window: int = SOURCE_WIND
     if hi < len(text):
         after = f'<p class="qa-cut">… {len(text) - hi:,} characters below not shown</p>'
     title = f" — {escape(doc.title)}" if doc.title else ""
+    note = '<span class="qa-closest-note">closest passage, not an answer</span>' if closest else ""
+    kind = " qa-closest" if closest else ""
     return (
         f'<div class="qa-doc-head"><strong>{escape(display_name(doc.id))}</strong>{title} '
-        f'<span class="qa-span">characters {start:,}–{end:,}</span></div>'
-        f'<div class="qa-doc-text">{before}{highlight(text[lo:hi], start - lo, end - lo)}'
+        f'{note}<span class="qa-span">characters {start:,}–{end:,}</span></div>'
+        f'<div class="qa-doc-text{kind}">{before}{highlight(text[lo:hi], start - lo, end - lo)}'
         f"{after}</div>"
     )
 
 
 def documents_html(docs: Sequence[Document]) -> str:
     rows = "".join(
-        f'<tr><td title="{escape(d.id)}">{escape(display_name(d.id))}</td>'
+        f'<tr><td title="{escape(d.id)}">{escape(name)}</td>'
         f'<td>{escape(d.title)}</td><td class="qa-num">{len(d.text):,}</td></tr>'
-        for d in docs
+        for d, name in zip(docs, display_names([d.id for d in docs]), strict=True)
     )
     # The wrapper scrolls sideways if a row still cannot fit a narrow screen.
     return (
@@ -150,6 +165,9 @@ CSS = """
 .qa-cut { color: var(--body-text-color-subdued); font-style: italic; }
 .qa-sources mark, .qa-doc-text mark { background: #fde68a; color: #1f2937; border-radius: 2px;
   padding: 0 .1em; }
+/* A closest passage, opened when the answer abstains, is marked apart from an answer's quote. */
+.qa-doc-text.qa-closest mark { background: #e5e7eb; outline: 1px dashed #b45309; }
+.qa-doc-head .qa-closest-note { margin: 0; }
 .qa-docs-wrap { max-width: 100%; overflow-x: auto; }
 .qa-docs { width: 100%; font-size: .9em; margin: 0; }
 .qa-docs td { overflow-wrap: anywhere; }  /* long file names break instead of widening the page */

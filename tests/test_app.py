@@ -13,13 +13,22 @@ import pytest
 from conftest import SEEDS
 from test_extract import PAGE, make_docx, make_pdf
 
-from qa.app import WebChat, build_demo, open_assistant, resolve_auth, serve
+from qa.app import (
+    WebChat,
+    _check_port,
+    build_demo,
+    open_assistant,
+    places_of,
+    resolve_auth,
+    serve,
+)
 from qa.assistant import Assistant
 from qa.errors import QAError
 from qa.extract import UPLOAD_SUFFIXES, read_upload
 from qa.ingest import JSONL_SUFFIXES, Document
 from qa.render import (
     answer_message,
+    display_names,
     document_html,
     documents_html,
     escape,
@@ -106,7 +115,7 @@ def test_abstention_is_marked_as_such():
     out = answer_message(answer)
     assert 'class="qa-abstain"' in out and "Not in the documents." in out
     assert "<img" not in out
-    assert "closest passages beside, not an answer" in out
+    assert "closest passages under Sources, not an answer" in out
 
 
 def test_sources_highlight_each_excerpt_in_its_passage():
@@ -180,6 +189,44 @@ def test_source_opens_the_cited_document(chat):
     for bad in ("", "9", "0", "-1", "x", "c0", "c-1", "c0c", "1.0", "²"):
         assert "Select a source" in chat.source(answer, bad)
     assert "Select a source" in chat.source(None, "1")
+    # The page keeps where the sources are, not the Answer: the same view from that, after
+    # a trip through JSON, so a restarted server still opens them.
+    places = json.loads(json.dumps(places_of(answer)))
+    assert chat.source(places, key) == out
+    # What the browser sends back is not trusted.
+    place = places["closest" if answer.abstained else "citations"][0]
+    for broken in (
+        [], "x", {"citations": "x", "closest": "x"},
+        {"citations": [{**place, "start": -1}], "closest": [{**place, "start": -1}]},
+        {"citations": [{**place, "end": True}], "closest": [{**place, "end": True}]},
+        {"citations": [{**place, "document": 7}], "closest": [{**place, "document": 7}]},
+        {"citations": [[1, 2]], "closest": [[1, 2]]},
+    ):  # fmt: skip
+        assert "Select a source" in chat.source(broken, key)  # type: ignore[arg-type]
+    tampered = {"citations": [{**place, "start": 0}], "closest": [{**place, "start": 0}]}
+    assert "changed since this answer" in chat.source(tampered, key)
+
+
+def test_a_closest_passage_opens_labelled_as_such():
+    doc = Document(id="docs/harbour.txt", text="Before. Ships came in 1907. After.")
+    view = document_html(doc, 8, 27, closest=True)
+    assert "closest passage, not an answer" in view and 'qa-doc-text qa-closest"' in view
+    assert "not an answer" not in document_html(doc, 8, 27)
+
+
+def test_documents_sharing_a_file_name_are_listed_by_their_whole_id():
+    ids = ["seeds/notes.txt", "notes.txt", "seeds/other.txt"]
+    assert display_names(ids) == ["seeds/notes.txt", "notes.txt", "other.txt"]
+
+
+def test_the_conversation_lives_in_the_page_not_in_server_state(chat):
+    # Server-side state is lost on a restart, or evicted by other sessions' calls, while the
+    # chat still shows the conversation; follow-ups would silently lose their context.
+    components, _ = page_config(chat)
+    config = build_demo(chat.assistant).get_config_file()
+    assert not [c for c in config["components"] if c["type"] == "state"]
+    for key in ("qa-history", "qa-last-answer"):
+        assert components[key]["visible"] == "hidden"
 
 
 def page_config(chat: WebChat) -> tuple[dict[str, dict], list[dict]]:
@@ -313,6 +360,18 @@ def test_too_big_uploads_are_refused(chat, tmp_path):
         chat.add_uploads([upload(tmp_path, "big.md", b"# twelve bytes")])
 
 
+def test_files_of_one_name_in_one_batch_are_refused(chat, tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "note.txt", tmp_path / "b" / "note.txt"
+    first.write_text("The clock tower is green.")
+    second.write_text("The bridge is blue.")
+    before = [d.id for d in chat.assistant.documents]
+    with pytest.raises(QAError, match="both called 'note.txt'"):
+        chat.add_uploads([str(first), str(second)])
+    assert [d.id for d in chat.assistant.documents] == before
+
+
 def test_remove_needs_a_known_document(chat):
     with pytest.raises(QAError, match="choose a document"):
         chat.remove(None)
@@ -391,6 +450,25 @@ def test_open_assistant_prefers_paths_then_the_index_then_seeds(
     assert all(d.id.startswith("seeds") for d in seeds.documents)
 
 
+def test_uploads_stay_when_the_app_is_served_again_with_the_same_paths(chat, tmp_path):
+    uploaded = tmp_path / "lighthouse.txt"
+    uploaded.write_text("The lighthouse has 212 steps.")
+    chat.add_uploads([str(uploaded)])
+    embedder = chat.assistant.embedder
+    again = open_assistant([str(SEEDS)], chat.assistant.index_dir, embedder=embedder)
+    assert "lighthouse.txt" in [d.id for d in again.documents] and again.added == {"lighthouse.txt"}
+
+
+def test_a_port_in_use_is_refused_before_indexing():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(QAError, match=f"port {port} on 127.0.0.1 is in use"):
+            _check_port("127.0.0.1", port)
+    _check_port("127.0.0.1", port)  # free again
+
+
 class FakeDemo:
     def __init__(self):
         self.kwargs = {}
@@ -408,6 +486,7 @@ def test_serve_binds_loopback_limits_uploads_and_prints_the_url(chat, monkeypatc
     demo = FakeDemo()
     monkeypatch.setattr("qa.app.open_assistant", lambda paths, index_dir: chat.assistant)
     monkeypatch.setattr("qa.app.build_demo", lambda assistant: demo)
+    monkeypatch.setattr("qa.app._check_port", lambda host, port: None)  # 7860 may be taken
     assert serve(args(share=share)) == 0
     out = capsys.readouterr().out
     assert "at http://127.0.0.1:7860/" in out

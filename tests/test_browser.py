@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,18 +38,26 @@ class Served:
     assistant: Assistant
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(assistant: Assistant, port: int):
+    demo = build_demo(assistant)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+                            quiet=True, **launch_options())  # fmt: skip
+    return demo, url
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, real_embedder) -> Iterator[Served]:
     index_dir = tmp_path_factory.mktemp("web") / "index"
     assistant = Assistant.from_paths(
         [SEEDS], index_dir=index_dir, embedder=real_embedder, progress=False
     )
-    demo = build_demo(assistant)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
-                            quiet=True, **launch_options())  # fmt: skip
+    demo, url = launch(assistant, free_port())
     try:
         yield Served(url, index_dir, assistant)
     finally:
@@ -57,6 +66,12 @@ def served(tmp_path_factory, real_embedder) -> Iterator[Served]:
 
 @pytest.fixture
 def page(served):
+    with browser_page(served.url) as page:
+        yield page
+
+
+@contextmanager
+def browser_page(url: str):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing; install it with `apt-get install -y chromium`")
     from playwright.sync_api import sync_playwright
@@ -76,7 +91,7 @@ def page(served):
                 dialog.dismiss()
 
         page.on("dialog", answer)
-        page.goto(served.url)
+        page.goto(url)
         page.locator("#qa-question textarea").wait_for()
         try:
             yield page
@@ -269,6 +284,32 @@ def test_examples_follow_ups_and_abstentions(page):
     page.get_by_role("button", name="New chat").click()
     page.wait_for_function(f"document.querySelectorAll('{ANSWERS}').length === 0")
     assert "appear here" in page.locator("#qa-sources").inner_text()
+
+
+@pytest.mark.browser
+def test_a_follow_up_and_its_sources_outlive_a_server_restart(served):
+    # The conversation and the latest answer's sources are kept in the page, with the chat
+    # they belong to: a restarted server (or one that evicted this session's state) still
+    # answers the follow-up and opens the sources the page shows.
+    port = free_port()
+    demo, url = launch(served.assistant, port)
+    with browser_page(url) as page:
+        try:
+            ask(page, "Who is Ailana?")
+        finally:
+            demo.close()
+        demo, _ = launch(served.assistant, port)
+        try:
+            first = page.locator("#qa-sources .qa-cite").first
+            first.click()
+            page.wait_for_function(
+                "t => document.querySelector('#qa-document mark')?.innerText === t",
+                arg=first.locator("mark").inner_text(),
+            )
+            ask(page, "Where is she from?")
+            assert "Tyva" in page.locator("#qa-chat .qa-answer").last.inner_text()
+        finally:
+            demo.close()
 
 
 def cli_answer(index_dir: Path, question: str) -> dict:
