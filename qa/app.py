@@ -518,6 +518,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"qa: serving {n} document{'s' if n != 1 else ''} from {args.index_dir}/ at {local_url}")
     if str(args.host).strip("[]") in ("0.0.0.0", "::"):
         print(f"qa: and on port {args.port} of every network address of this machine")
+    if assistant.skipped:
+        from .cli import _skipped_notes
+
+        _skipped_notes(assistant.skipped)
     if assistant.added:
         from .cli import _some
 

@@ -60,6 +60,9 @@ class Assistant:
         # Ids of the documents put in by add() rather than read from `sources` (the web app's
         # uploads); from_paths(..., keep_added=True) keeps them.
         self.added = set(added) & set(index.doc_position)
+        # What from_paths found in folders but could not read, or does not read, each in a
+        # line saying why (a scanned PDF, a .rtf file).
+        self.skipped: list[str] = []
         self.model = model or default_model()
         # add() and remove() read, rebuild and swap the index: two at once would each drop
         # the other's change. Asks need no lock (see _pinned).
@@ -101,11 +104,14 @@ class Assistant:
         if not sources:
             raise QAError("no documents given; pass at least one file or folder")
         expected = count_documents(sources) if progress else None
-        return cls.from_documents(
-            read_paths(sources), index_dir=index_dir, embedder=embedder, sources=sources,
-            progress=progress, index_type=index_type, expected_documents=expected, model=model,
-            keep_added=keep_added,
+        skipped: list[str] = []
+        assistant = cls.from_documents(
+            read_paths(sources, skipped), index_dir=index_dir, embedder=embedder,
+            sources=sources, progress=progress, index_type=index_type,
+            expected_documents=expected, model=model, keep_added=keep_added,
         )  # fmt: skip
+        assistant.skipped = skipped
+        return assistant
 
     @classmethod
     def from_documents(

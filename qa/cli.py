@@ -153,6 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}"
         )
         _index_notes(idx, before, args.index_dir)
+        _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
         from .store import verify
@@ -228,6 +229,19 @@ def _index_notes(index, before: list[str], index_dir: Path) -> None:
     empty = [d.id for d, n in zip(index.documents, sentences.tolist(), strict=True) if n == 0]
     if empty:
         print(f"note: no text to search in {_some(empty)}", file=sys.stderr)
+
+
+def _skipped_notes(skipped: list[str], shown: int = 5) -> None:
+    """Name the files of the folders given that were not indexed, and why."""
+    if skipped:
+        print(
+            f"note: {_count(len(skipped), 'file')} in the folders given not indexed:",
+            file=sys.stderr,
+        )
+        for line in skipped[:shown]:
+            print(f"  {line}", file=sys.stderr)
+        if len(skipped) > shown:
+            print(f"  and {len(skipped) - shown:,} more", file=sys.stderr)
 
 
 def _some(names: list[str], shown: int = 3) -> str:

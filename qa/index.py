@@ -141,13 +141,17 @@ def build(
 ) -> Index:
     """Chunk, embed and index `documents`, streamed in batches of about `batch_texts` texts.
 
-    Vectors of documents unchanged since `previous` (same id and content hash) are reused;
+    Vectors of documents unchanged since `previous` (same text and title, under the same id
+    or another: a folder given by another path, a renamed file) are reused;
     with `staging`, each embedded batch is also kept on disk so that an interrupted build
     resumes where it stopped. Returns `previous` itself when nothing changed. `on_progress`
     is told (passages embedded, passages to embed among the documents read so far) as the
     build goes, for a progress display other than the terminal's bar.
     """
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
+    # The same text and title under another id (a folder indexed by another path, a renamed
+    # file) has the same passages and vectors.
+    by_content: dict[tuple[str, str], tuple[Document, str, int, int, int, int]] = {}
     # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
     # made (qa.text) only re-cuts the terms.
     if previous is not None and previous.params.spans_only() == params.spans_only():
@@ -157,6 +161,7 @@ def build(
             d.id: (d, sha, p_b[i], p_b[i + 1], s_b[i], s_b[i + 1])
             for i, (d, sha) in enumerate(zip(previous.documents, previous.sha256s(), strict=True))
         }
+        by_content = {(row[1], row[0].title): row for row in prev_rows.values()}
     staged = Staging(staging, embedder, params) if isinstance(staging, Path) else staging
     bar = _Progress(progress, expected_documents, on_progress)
     items: list[_Doc] = []
@@ -175,7 +180,9 @@ def build(
         old = prev_rows.get(doc.id)
         # The very same object as before needs no hashing to know it is unchanged.
         sha = old[1] if old is not None and old[0] is doc else doc.sha256
-        if old is not None and old[1] == sha:
+        if old is None or old[1] != sha or old[0].title != doc.title:
+            old = by_content.get((sha, doc.title))
+        if old is not None:
             _, _, p0, p1, s0, s1 = old
             item = _Doc(doc, sha, p1 - p0, s1 - s0, p_old=p0, s_old=s0)
             if keep_tokens and old_tokens is not None:

@@ -106,15 +106,25 @@ _CONTROL_TO_SPACE = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {0x7
 _KINDS = ".txt, .md, .html, .pdf, .docx or .jsonl"
 
 
-def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
-    """Yield the documents under `paths`: text files, directories (recursively) and JSON lines."""
+def read_paths(
+    paths: Iterable[str | os.PathLike[str]], skipped: list[str] | None = None
+) -> Iterator[Document]:
+    """Yield the documents under `paths`: text files, directories (recursively) and JSON lines.
+
+    With `skipped`, a file found in a folder that cannot be read as one document (a scanned
+    PDF with no text, a damaged file, another encoding) is told there, and so is each file of
+    a type not read, rather than stopping the whole folder. A file named itself, and any
+    fault in a JSON-lines collection, always stops with a QAError."""
     seen: set[str] = set()
     for given in paths:
         path = Path(given)
         if not path.exists():
             raise QAError(f"{given} does not exist; pass a folder or a file ({_KINDS})")
         if path.is_dir():
-            files = list(_walk(path))
+            others: list[Path] = []
+            files = list(_walk(path, others))
+            if skipped is not None:
+                skipped += [f"{p}: a file of another type" for p in others]
             if not files:
                 raise QAError(f"{given} holds no .txt, .md, .html, .pdf, .docx or .jsonl files")
         elif path.is_file():
@@ -127,11 +137,20 @@ def read_paths(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Document]:
             if key in seen:
                 continue
             seen.add(key)
-            yield from read_file(file)
+            if skipped is None or file is path or file.suffix.lower() in JSONL_SUFFIXES:
+                yield from read_file(file)
+                continue
+            try:
+                (doc,) = read_file(file)  # one document, read whole before it is yielded
+            except QAError as exc:
+                skipped.append(str(exc))
+                continue
+            yield doc
 
 
-def _walk(root: Path) -> Iterator[Path]:
+def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
     """Files under `root` in sorted order, skipping hidden entries and never looping on symlinks.
+    Files of other types are left out (and put in `others`).
 
     An explicit stack rather than os.walk, which recurses and fails on very deep folders.
     Unreadable folders are skipped, as os.walk does.
@@ -157,11 +176,24 @@ def _walk(root: Path) -> Iterator[Path]:
                 is_dir, is_file = entry.is_dir(), entry.is_file()
             except OSError:
                 continue
-            if is_dir:
+            if is_dir and not _is_index(folder / entry.name):
                 subfolders.append(folder / entry.name)
             elif is_file and Path(entry.name).suffix.lower() in FILE_SUFFIXES:
                 yield folder / entry.name
+            elif is_file and others is not None:
+                others.append(folder / entry.name)
         stack.extend(reversed(subfolders))
+
+
+def _is_index(folder: Path) -> bool:
+    """Whether `folder` is a qa index (`qa index .` puts one in the folder it reads): its
+    stored texts are not documents to index again."""
+    try:
+        return (folder / "CURRENT").is_file() and any(
+            p.name.startswith("v-") and p.is_dir() for p in folder.iterdir()
+        )
+    except OSError:
+        return False
 
 
 def read_file(path: Path) -> Iterator[Document]:

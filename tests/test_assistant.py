@@ -154,6 +154,30 @@ def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
     assert a.ask("What changed?").citations[0].document.endswith(("a.txt", "b.txt"))
 
 
+def test_the_same_files_by_another_path_are_not_embedded_again(
+    tmp_path, fake_embedder, monkeypatch
+):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The ferry leaves at noon. It returns at six.")
+    (docs / "b.txt").write_text("The kettle was invented in 1891.")
+    d = tmp_path / "index"
+    monkeypatch.chdir(tmp_path)
+    Assistant.from_paths(["docs"], index_dir=d, embedder=fake_embedder)
+    calls = []
+    original = fake_embedder.embed
+    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    moved = tmp_path / "moved"
+    docs.rename(moved)
+    a = Assistant.from_paths([str(moved)], index_dir=d, embedder=fake_embedder)
+    assert calls == [] and sorted(doc.id for doc in a.documents) == [
+        str(moved / "a.txt"), str(moved / "b.txt")
+    ]  # fmt: skip
+    answer = a.ask("When does the ferry leave?")
+    c = answer.citations[0] if not answer.abstained else answer.closest[0]
+    assert a.text_of(c.document)[c.start : c.end] == c.text
+
+
 def test_index_from_another_model_is_rebuilt_not_used(article, tmp_path, fake_embedder, capsys):
     d = tmp_path / "index"
     Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)

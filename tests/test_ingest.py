@@ -105,3 +105,37 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
     assert count_documents([fifo]) is None  # opening it would block until a writer came
     with pytest.raises(QAError, match="not a regular file"):
         list(read_paths([fifo]))
+
+
+def test_a_folder_walk_skips_an_index_inside_it(tmp_path, fake_embedder, monkeypatch):
+    # `qa index .` keeps its index in ./index, inside the folder it reads: the next run must
+    # not read the index's stored texts as a JSON-lines collection.
+    from qa.assistant import Assistant
+
+    (tmp_path / "ferry.txt").write_text("The ferry leaves at noon.")
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        a = Assistant.from_paths(["."], index_dir="index", embedder=fake_embedder)
+        assert [d.id for d in a.documents] == ["ferry.txt"]
+
+
+def test_a_folder_is_indexed_without_the_files_it_cannot_read_which_are_named(tmp_path):
+    # One scanned PDF (no text) or a .rtf memo in a folder of hundreds must not stop the rest.
+    from test_extract import make_pdf
+
+    (tmp_path / "good.txt").write_text("The ferry leaves at noon.")
+    (tmp_path / "scan.pdf").write_bytes(make_pdf([]))
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (tmp_path / "memo.rtf").write_text("{\\rtf1 The mayor resigned.}")
+    skipped: list[str] = []
+    docs = list(read_paths([tmp_path], skipped))
+    assert [d.id for d in docs] == [str(tmp_path / "good.txt")]
+    assert len(skipped) == 3
+    assert any("scan.pdf" in s and "no text" in s for s in skipped)
+    assert any("broken.pdf" in s for s in skipped)
+    assert f"{tmp_path / 'memo.rtf'}: a file of another type" in skipped
+    # Named on its own, a file that cannot be read is an error, as is any without `skipped`.
+    with pytest.raises(QAError, match="no text"):
+        list(read_paths([tmp_path / "scan.pdf"], []))
+    with pytest.raises(QAError):
+        list(read_paths([tmp_path]))
