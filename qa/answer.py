@@ -419,23 +419,30 @@ def score(
         1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
         near, cover_all,
     ])  # fmt: skip
-    scores = model.scorer(X)
+    # A heading names a subject and states nothing about it: it answers only when nothing else
+    # can (a page's "Marsh Lane Bakery" above "Its owner, Telma Quist, ...").
+    demote = HEADING_DEMOTION * _headings(index, ids)
+    scores = model.scorer(X) - demote
     order = np.lexsort((ids, -scores))
 
     top = order[0]
     second = scores[order[1]] if n > 1 else scores[top] - 1.0
-    # Question terms missing around the best sentence: the signature of a question that
-    # the text nearly, but not really, answers.
-    top_ctx = sets[top] | prev_sets[top] | next_sets[top]
+    # Question terms missing around the best sentence and in its passage: the signature of a
+    # question that the text nearly, but not really, answers. The passage counts because a
+    # sentence often names its subject only as "the company", after the sentence that names it.
+    best_p = int(p_of[top])
+    p_terms: set[str] = set()
+    p_words: set[str] = set()
+    for s_ in range(int(index.passage_first[best_p]), int(index.passage_last[best_p])):
+        p_terms |= set(term_list(index.sentence_text(s_)))
+        p_words |= word_set(index.sentence_text(s_))
+    top_ctx = sets[top] | prev_sets[top] | next_sets[top] | p_terms
     max_idf = max(idf.values(), default=1.0) or 1.0
     missing_idf = max((idf[t] for t in q_set - top_ctx), default=0.0) / max_idf
     unknown = sum(idf[t] for t in q_terms if t not in lex.vocab) / idf_total
-    best_p = int(p_of[top])
-    p_terms: set[str] = set()
-    for s_ in range(int(index.passage_first[best_p]), int(index.passage_last[best_p])):
-        p_terms |= set(term_list(index.sentence_text(s_)))
     passage_cover = sum(idf[t] for t in sorted(q_set & p_terms)) / idf_total
-    entity_missing = len(entities - ctx_words_all[top]) / len(entities) if entities else 0.0
+    around = ctx_words_all[top] | p_words
+    entity_missing = len(entities - around) / len(entities) if entities else 0.0
     z = scores - scores.max()
     top_prob = 1.0 / np.exp(z).sum()
     qf = np.array([
@@ -450,9 +457,35 @@ def score(
         # Token alignment re-ranks the candidates; how sure we are stays the measure above.
         assert index.tokens is not None and q_tokens is not None
         X = np.column_stack([X, index.tokens.features(q_tokens, ids)])
-        model, scores = token_model, token_model.scorer(X)
+        model, scores = token_model, token_model.scorer(X) - demote
         order = np.lexsort((ids, -scores))
     return Scored(ids[order], scores[order], X, order, qf, passages, confidence, model)
+
+
+HEADING_DEMOTION = 100.0
+_TERMINAL = tuple('.!?:;"”’)]…')
+
+
+def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
+    """Which sentences are headings: a paragraph of its own with no closing punctuation, that
+    is a Markdown heading ("# Bakery") or a short line in title case ("Marsh Lane Bakery")."""
+    out = np.zeros(len(ids))
+    for i, s in enumerate(ids.tolist()):
+        text = index.documents[index.sent_doc[s]].text
+        start, end = int(index.sent_start[s]), int(index.sent_end[s])
+        line = text[start:end].strip()
+        if not line or line.endswith(_TERMINAL):
+            continue
+        before, after = text[:start].rstrip(" \t\r"), text[end:].lstrip(" \t\r")
+        alone = (not before or before.endswith("\n\n") or before.endswith("\n\r\n")) and (
+            not after or after.startswith("\n\n") or after.startswith("\n\r\n")
+        )
+        words = line.split()
+        title = len(words) <= 10 and all(
+            w[0].isupper() for w in words if len(w) >= 4 and w[0].isalpha()
+        )
+        out[i] = alone and (line.startswith("#") or title)
+    return out
 
 
 def pair_features(

@@ -256,8 +256,10 @@ class Assistant:
         if not ranked or scored.confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
-                f"{self._not_said()}. The closest passages are shown for context; "
-                f"they do not answer {quoted(question)}."
+                # The closest passages may still hold the answer, unrecognised: they are
+                # shown as context, without claiming they do not answer.
+                f"{self._not_said()}: no sentence answers {quoted(question)} with enough "
+                "confidence. The closest passages are shown for context, not as an answer."
                 if closest
                 else f"{self._not_said()} anything that answers {quoted(question)}."
             )

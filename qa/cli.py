@@ -168,10 +168,17 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
             print(format_answer(answer))
-        for name in _changed_files(assistant, answer.citations + answer.closest):
+        changed, gone = _changed_files(assistant, answer.citations + answer.closest)
+        again = _reindex_command(assistant.sources, args.index_dir)
+        for name in changed:
             print(
                 f"note: {name} has changed since it was indexed, so the quote may be out of "
-                f"date; `qa index ...{_index_dir_flag(args.index_dir)}` updates the index",
+                f"date; {again} updates the index",
+                file=sys.stderr,
+            )
+        for name in gone:
+            print(
+                f"note: {name} no longer exists where it was indexed; {again} updates the index",
                 file=sys.stderr,
             )
         return 0
@@ -257,22 +264,44 @@ def _index_dir_flag(index_dir: Path) -> str:
     return "" if index_dir == DEFAULT_INDEX else f" --index-dir {shlex.quote(str(index_dir))}"
 
 
-def _changed_files(assistant, citations) -> list[str]:
+def _reindex_command(sources: list[str], index_dir: Path) -> str:
+    """The `qa index` command that brings the index up to date with its sources."""
+    import shlex
+
+    paths = " ".join(shlex.quote(s) for s in sources) or "PATH..."
+    return f"`qa index {paths}{_index_dir_flag(index_dir)}`"
+
+
+def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
     """The cited documents that are files modified since the index was saved and whose text
-    now differs from the text indexed. (The time comes first: it costs no reading, and a file
-    read differently by a newer version of qa, with the same bytes, is no changed file.)"""
+    now differs from the text indexed, and those that no longer exist. (The time comes first:
+    it costs no reading, and a file read differently by a newer version of qa, with the same
+    bytes, is no changed file.) Relative ids are found from the folder qa index ran in."""
     from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, read_file
-    from .store import current_version
+    from .store import current_version, read_manifest
 
     version = current_version(assistant.index_dir) if assistant.index_dir else None
     if version is None:
-        return []
+        return [], []
     saved = (version / "manifest.json").stat().st_mtime
-    changed = []
+    try:
+        cwd = (read_manifest(assistant.index_dir) or {}).get("cwd")
+    except QAError:
+        cwd = None
+    # An index saved before qa kept its folder: ids are read from here, and a file not found
+    # may just live elsewhere.
+    base = Path(cwd) if isinstance(cwd, str) else Path(".")
+    changed, gone = [], []
     for name in dict.fromkeys(c.document for c in citations):
-        path = Path(name)
-        if path.suffix.lower() not in TEXT_SUFFIXES | RICH_SUFFIXES or not path.is_file():
-            continue  # a record of a collection, or a file read from another folder
+        if Path(name).suffix.lower() not in TEXT_SUFFIXES | RICH_SUFFIXES:
+            continue  # a record of a collection
+        if name in assistant.added:
+            continue  # uploaded in the web app: no file to compare with
+        path = base / name
+        if not path.is_file():
+            if isinstance(cwd, str) and not path.exists():
+                gone.append(name)
+            continue
         if path.stat().st_mtime <= saved:
             continue
         try:
@@ -281,7 +310,7 @@ def _changed_files(assistant, citations) -> list[str]:
             now = []
         if now != [assistant.text_of(name)]:
             changed.append(name)
-    return changed
+    return changed, gone
 
 
 def _open(index_dir: Path):

@@ -161,6 +161,8 @@ def _save_locked(
                 {"dim": DIM, "basis": basis().fingerprint} if index.tokens is not None else None
             ),
             "sources": sources,
+            # Relative paths in `sources` and document ids are relative to this folder.
+            "cwd": os.getcwd(),
             "added": sorted(set(added) & set(index.doc_position)),
             "documents": doc_entries,
             "document_files": doc_files,

@@ -269,3 +269,38 @@ def test_closest_passages_neither_overlap_nor_repeat(tmp_path, fake_embedder):
         x, y = closest
         assert x.text != y.text
         assert x.document != y.document or x.end <= y.start or y.end <= x.start
+
+
+def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
+    from qa.answer import _headings
+    from qa.assistant import Assistant
+
+    page = tmp_path / "bakery.md"
+    page.write_text(
+        "Marsh Lane Bakery\n\nThe bakery on Marsh Lane sells buns.\n\n# Opening hours\n\n"
+        "Open daily\n\nIts owner, Telma Quist, opened it in 2004.\r\n\r\nSee Also Elsewhere"
+    )
+    a = Assistant.from_paths([page], embedder=fake_embedder)
+    texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
+    found = _headings(a.index, np.arange(a.index.n_sentences))
+    assert dict(zip(texts, found.tolist(), strict=True)) == {
+        "Marsh Lane Bakery": 1.0, "The bakery on Marsh Lane sells buns.": 0.0,
+        "# Opening hours": 1.0, "Open daily": 0.0,
+        "Its owner, Telma Quist, opened it in 2004.": 0.0, "See Also Elsewhere": 1.0,
+    }  # fmt: skip
+
+
+@pytest.mark.model
+def test_a_heading_does_not_answer_in_place_of_the_sentence_below_it(tmp_path, real_embedder):
+    from qa.assistant import Assistant
+
+    page = tmp_path / "bakery.html"
+    page.write_text(
+        "<html><head><title>Marsh Lane Bakery</title></head><body><h1>Marsh Lane Bakery</h1>"
+        "<p>The bakery on Marsh Lane sells cardamom buns for 3 euros.</p>"
+        "<p>Its owner, Telma Quist, opened it in 2004 and still bakes every night.</p></body></html>"
+    )
+    a = Assistant.from_paths([page], embedder=real_embedder, progress=False)
+    answer = a.ask("Who owns the bakery on Marsh Lane?")
+    assert "Telma Quist" in answer.citations[0].text
+    assert not answer.citations[0].text.startswith("Marsh Lane Bakery")

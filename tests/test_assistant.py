@@ -93,12 +93,15 @@ def test_abstention_shows_closest_passages_not_citations(article, fake_embedder)
     assert a.model is shy
     answer = a.ask("Which football club won the league?")
     assert answer.abstained and answer.citations == [] and answer.closest
-    assert answer.text.startswith("The article does not say. The closest passages")
+    assert answer.text == (
+        "The article does not say: no sentence answers “Which football club won the league?” "
+        "with enough confidence. The closest passages are shown for context, not as an answer."
+    )
     other = article.with_name("other.txt")
     other.write_text("Lighthouses guide ships at night.")
     two = Assistant.from_paths([article, other], embedder=fake_embedder, model=shy)
     assert two.ask("Which football club won the league?").text.startswith(
-        "The documents do not say. The closest passages"
+        "The documents do not say: no sentence answers"
     )
 
 

@@ -125,6 +125,17 @@ def test_ask_quotes_every_citation_and_notes_a_file_changed_since(cli, tmp_path)
     # read the same bytes differently), and no file is read to find out.
     os.utime(changed, (before, before))
     assert cli("ask", "When was the kettle invented?", "--index-dir", "idx")[2] == ""
+    # Asked from another folder, the files are still those of the folder qa index ran in.
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "d").mkdir(parents=True)
+    (elsewhere / "d" / "a.txt").write_text("Something else entirely.")
+    os.chdir(elsewhere)
+    code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "../idx")
+    assert code == 0 and err == ""
+    # A cited file that is gone is named, with the command that updates the index.
+    changed.unlink()
+    err = cli("ask", "When was the kettle invented?", "--index-dir", "../idx")[2]
+    assert "note: d/a.txt no longer exists where it was indexed; `qa index d --index-dir" in err
 
 
 def test_counts_must_be_positive(cli):
