@@ -135,6 +135,8 @@ class Assistant:
             added = _added_ids(directory)  # type: ignore[arg-type]
             kept = [d for d in previous.documents if d.id in added]
             docs = _then_kept(docs, kept, added)
+        if directory is not None and previous is None:
+            store.check_writable(directory)  # else a whole build would be lost at the save
         params = ChunkParams()
         existed = directory is not None and directory.exists()
         staging = (
@@ -309,10 +311,18 @@ class Assistant:
         ranked = search_passages(
             self.index, q, list(dict.fromkeys(terms(query))), self.model.fusion
         )
-        return [
-            self._passage_citation(int(p), float(s))
-            for p, s in zip(ranked.ids[:k], ranked.fused[:k], strict=False)
-        ]
+        # A passage printed twice (the same file under two names, a repeated boilerplate) is
+        # listed once, at its best rank.
+        hits: list[Citation] = []
+        seen: set[str] = set()
+        for p, s in zip(ranked.ids.tolist(), ranked.fused.tolist(), strict=False):
+            hit = self._passage_citation(int(p), float(s))
+            if hit.text not in seen:
+                seen.add(hit.text)
+                hits.append(hit)
+                if len(hits) == k:
+                    break
+        return hits
 
     def _score(self, resolved: Resolved) -> Scored:
         with one_blas_thread():

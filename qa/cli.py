@@ -167,7 +167,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
-            print(format_answer(answer))
+            print(format_answer(answer, assistant.model.threshold))
         changed, gone = _changed_files(assistant, answer.citations + answer.closest)
         again = _reindex_command(assistant.sources, args.index_dir)
         for name in changed:
@@ -183,12 +183,15 @@ def _run(args: argparse.Namespace) -> int:
             )
         return 0
     if args.command == "search":
+        if not args.query.strip():
+            raise QAError('give words to search for, e.g. qa search "ferry timetable"')
         hits = _open(args.index_dir).search(args.query, k=args.k)
         if args.json:
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         for i, h in enumerate(hits, 1):
             if not args.json:
-                print(f"[{i}] {h.document}:{h.start}-{h.end}  ({h.score:.3f})\n    {h.text[:300]}")
+                print(f"[{i}] {h.document}:{h.start}-{h.end}  ({h.score:.3f})")
+                print(f"    {_one_line(h.text, 300)}")
         return 0
     if args.command == "chat":
         return _chat(_open(args.index_dir))
@@ -326,8 +329,8 @@ def _open(index_dir: Path):
     return Assistant.load(index_dir)
 
 
-def format_answer(answer) -> str:
-    lines = [answer.text, f"(confidence {answer.confidence:.2f})"]
+def format_answer(answer, threshold: float | None = None) -> str:
+    lines = [answer.text, f"(confidence {_confidence(answer, threshold)})"]
     for i, c in enumerate(answer.citations, 1):
         lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
         if i > 1:  # the answer's text quotes [1] only
@@ -339,6 +342,16 @@ def format_answer(answer) -> str:
             for c in answer.closest
         ]
     return "\n".join(lines)
+
+
+def _confidence(answer, threshold: float | None) -> str:
+    """The confidence to two places, or to three with the side of the threshold it is on
+    where two would mislead (0.39876 against a threshold of 0.39878 shows as "0.40")."""
+    shown = f"{answer.confidence:.2f}"
+    if threshold is not None and (float(shown) >= threshold) == answer.abstained:
+        side = "below" if answer.abstained else "at or above"
+        shown = f"{answer.confidence:.3f}, {side} the threshold"
+    return shown
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -365,7 +378,7 @@ def _chat(assistant) -> int:
         except QAError as exc:
             print(f"qa: {exc}")
             continue
-        print("qa> " + format_answer(answer).replace("\n", "\n    "))
+        print("qa> " + format_answer(answer, assistant.model.threshold).replace("\n", "\n    "))
         history += [
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},

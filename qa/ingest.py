@@ -116,6 +116,7 @@ def read_paths(
     a type not read, rather than stopping the whole folder. A file named itself, and any
     fault in a JSON-lines collection, always stops with a QAError."""
     seen: set[str] = set()
+    source: dict[str, str] = {}  # each document id and the file it came from
     for given in paths:
         path = Path(given)
         if not path.exists():
@@ -138,14 +139,26 @@ def read_paths(
                 continue
             seen.add(key)
             if skipped is None or file is path or file.suffix.lower() in JSONL_SUFFIXES:
-                yield from read_file(file)
-                continue
-            try:
-                (doc,) = read_file(file)  # one document, read whole before it is yielded
-            except QAError as exc:
-                skipped.append(str(exc))
-                continue
-            yield doc
+                docs: Iterable[Document] = read_file(file)
+            else:
+                try:
+                    docs = list(read_file(file))  # one document, read whole before it is yielded
+                except QAError as exc:
+                    skipped.append(str(exc))
+                    continue
+            name = str(file)
+            ids_here: set[str] = set()
+            for doc in docs:
+                first = source.setdefault(doc.id, name)
+                if first is not name or doc.id in ids_here:
+                    where = f"in {first}" if first == name else f"in {first} and in {name}"
+                    raise QAError(
+                        f"the id {doc.id!r} is given twice ({where}); ids must be unique across "
+                        "what is indexed together, so index such collections into separate "
+                        "--index-dir folders or give their ids a prefix"
+                    )
+                ids_here.add(doc.id)
+                yield doc
 
 
 def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:

@@ -26,7 +26,9 @@ Vectors and BM25 arrays are memory-mapped, so only the pages a search touches ar
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -115,10 +117,31 @@ def save(
     except OSError as exc:
         # A full disk, a read-only folder, a file where the folder should be. Whichever
         # version is current is whole: the switch to a new one is a single rename.
+        advice = "free some space or " if exc.errno == errno.ENOSPC else ""
         raise QAError(
             f"cannot save the index in {directory} ({exc.strerror or exc}); "
-            "free some space or choose another --index-dir"
+            f"{advice}choose another --index-dir"
         ) from None
+
+
+def check_writable(directory: Path) -> None:
+    """Refuse, before any embedding, a folder the index could not be saved in (read-only,
+    not a folder, no permission): a build would be thrown away at the end."""
+    created = not directory.exists()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".probe-{os.getpid()}-{secrets.token_hex(4)}"
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise QAError(
+            f"cannot write the index in {directory} ({exc.strerror or exc}); "
+            "choose another --index-dir"
+        ) from None
+    finally:
+        if created:
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # made again when the index is saved
 
 
 def _save_locked(

@@ -294,3 +294,21 @@ def test_further_citations_from_other_documents_must_share_a_word(tmp_path, fake
     assert first.endswith("ferry.txt")
     others = {os.path.basename(c.document) for c in answer.citations[1:] if c.document != first}
     assert others == {"port.txt"}  # shares "Oban"; cats and kettles share nothing
+
+
+def test_an_index_folder_that_cannot_be_written_is_refused_before_embedding(
+    tmp_path, fake_embedder
+):
+    # A first build into a folder the index cannot be saved in would embed everything, then
+    # fail at the save: it is refused before the model is called.
+    (tmp_path / "a.txt").write_text("The ferry leaves at noon.")
+    occupied = tmp_path / "index"
+    occupied.write_text("a file where the folder should be")
+    fake_embedder.embed = lambda texts, **kw: pytest.fail("embedded before the save failed")
+    with pytest.raises(QAError, match=r"cannot write the index in .*choose another --index-dir"):
+        Assistant.from_paths([tmp_path / "a.txt"], index_dir=occupied, embedder=fake_embedder)
+    with pytest.raises(QAError) as caught:
+        Assistant.from_paths(
+            [tmp_path / "a.txt"], index_dir=occupied / "sub", embedder=fake_embedder
+        )
+    assert "free some space" not in str(caught.value)

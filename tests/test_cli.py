@@ -169,3 +169,28 @@ def test_ctrl_c_at_the_chat_prompt_ends_the_chat(cli, tmp_path, monkeypatch):
     monkeypatch.setattr("builtins.input", interrupted)
     code, _, err = cli("chat", "--index-dir", "idx")
     assert code == 0 and err == ""
+
+
+def test_search_lists_a_repeated_passage_once_on_one_line_each(cli, tmp_path):
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.\nThey leave at noon.",
+               b="Ferries run to Oban daily.\nThey leave at noon.", c="Cats sleep a lot.")  # fmt: skip
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, _ = cli("search", "ferries to Oban", "-k", "2", "--index-dir", "idx")
+    lines = out.splitlines()
+    assert (
+        code == 0
+        and len(lines) == 4
+        and lines[1] == "    Ferries run to Oban daily. They leave at noon."
+    )
+    assert "Cats" in lines[3]
+
+
+def test_the_confidence_shown_never_hides_which_side_of_the_threshold_it_is_on(cli):
+    from qa.cli import format_answer
+    from qa.results import Answer
+
+    near = Answer(text="The article does not say.", abstained=True, confidence=0.39876)
+    assert "(confidence 0.399, below the threshold)" in format_answer(near, 0.39878)
+    sure = Answer(text="Yes [1].", abstained=False, confidence=0.4012)
+    assert "(confidence 0.40)" in format_answer(sure, 0.39878)
+    assert cli("search", "  ")[0:2] == (2, "")

@@ -139,3 +139,14 @@ def test_a_folder_is_indexed_without_the_files_it_cannot_read_which_are_named(tm
         list(read_paths([tmp_path / "scan.pdf"], []))
     with pytest.raises(QAError):
         list(read_paths([tmp_path]))
+
+
+def test_an_id_given_twice_is_refused_naming_where(tmp_path):
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    one.write_text('{"_id": "1", "text": "Ferries."}\n')
+    two.write_text('{"_id": "2", "text": "Cats."}\n{"_id": "1", "text": "Kettles."}\n')
+    with pytest.raises(QAError, match=r"'1' is given twice \(in .*one.jsonl and in .*two.jsonl\)"):
+        list(read_paths([one, two]))
+    with pytest.raises(QAError, match=r"'2' is given twice \(in .*two.jsonl\)"):
+        two.write_text('{"_id": "2", "text": "Cats."}\n{"_id": "2", "text": "Kettles."}\n')
+        list(read_paths([two]))
