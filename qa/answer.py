@@ -468,7 +468,8 @@ _TERMINAL = tuple('.!?:;"”’)]…')
 
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
     """Which sentences are headings: a paragraph of its own with no closing punctuation, that
-    is a Markdown heading ("# Bakery") or a short line in title case ("Marsh Lane Bakery")."""
+    is a Markdown heading ("# Bakery"), a line in title case ("Marsh Lane Bakery") or a short
+    capitalised line with no figure in it ("Ostvik choir")."""
     out = np.zeros(len(ids))
     for i, s in enumerate(ids.tolist()):
         text = index.documents[index.sent_doc[s]].text
@@ -481,10 +482,13 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
             not after or after.startswith("\n\n") or after.startswith("\n\r\n")
         )
         words = line.split()
+        # Title case ("Marsh Lane Bakery"), or a short capitalised line ("Ostvik choir") that
+        # holds no figure: "Population 1.2 million" on a line of its own may be the answer.
         title = len(words) <= 10 and all(
             w[0].isupper() for w in words if len(w) >= 4 and w[0].isalpha()
         )
-        out[i] = alone and (line.startswith("#") or title)
+        short = len(words) <= 5 and line[:1].isupper() and not any(c.isdigit() for c in line)
+        out[i] = alone and (line.startswith("#") or title or short)
     return out
 
 

@@ -129,7 +129,43 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
         raise QAError(
             f"{name} is not a readable PDF ({kind}); re-export it and try again"
         ) from None
-    return tidy("\n\n".join(pages)), title.strip()
+    return tidy("\n\n".join(_pdf_paragraphs(tidy(page)) for page in pages)), title.strip()
+
+
+_ENDS_SENTENCE = tuple('.!?:;"”’)]…')
+
+
+def _pdf_paragraphs(page: str) -> str:
+    """A PDF page's lines as paragraphs: PDF text has a line break at the end of every printed
+    line and none between a heading and its text. A line carries on into the next when that
+    starts in lower case ("The new" / "budget also ..."); a short line without closing
+    punctuation at the top of the page or after a blank line, before a capital ("City Council
+    Approves 2025 Budget" / "The Brennick city council ..."), is a heading of its own
+    paragraph."""
+    lines = page.split("\n")
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        out.append(line)
+        if not line or not nxt:
+            out.append("\n")
+            continue
+        # Only at the top of a page or after a blank line: after a finished sentence, a short
+        # line may as well be the start of the next one ("Rui Tavares of the Green" / "Party").
+        first = i == 0 or not lines[i - 1]
+        if (
+            first
+            and len(line) <= 60
+            and len(line.split()) <= 10
+            and not line.endswith(_ENDS_SENTENCE + (",", "-", "–", "—"))
+            and nxt[:1].isupper()
+        ):
+            out.append("\n\n")
+        elif nxt[:1].islower() and not line.endswith("-"):
+            out.append(" ")
+        else:
+            out.append("\n")
+    return "".join(out)
 
 
 def docx_text(data: bytes, name: str) -> tuple[str, str]:

@@ -278,15 +278,17 @@ def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
     page = tmp_path / "bakery.md"
     page.write_text(
         "Marsh Lane Bakery\n\nThe bakery on Marsh Lane sells buns.\n\n# Opening hours\n\n"
-        "Open daily\n\nIts owner, Telma Quist, opened it in 2004.\r\n\r\nSee Also Elsewhere"
+        "Open daily\n\nIts owner, Telma Quist, opened it in 2004.\r\n\r\nSee Also Elsewhere\n\n"
+        "Staff 9 bakers\n\nthe end of a line"
     )
     a = Assistant.from_paths([page], embedder=fake_embedder)
     texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
     found = _headings(a.index, np.arange(a.index.n_sentences))
     assert dict(zip(texts, found.tolist(), strict=True)) == {
         "Marsh Lane Bakery": 1.0, "The bakery on Marsh Lane sells buns.": 0.0,
-        "# Opening hours": 1.0, "Open daily": 0.0,
+        "# Opening hours": 1.0, "Open daily": 1.0,
         "Its owner, Telma Quist, opened it in 2004.": 0.0, "See Also Elsewhere": 1.0,
+        "Staff 9 bakers": 0.0, "the end of a line": 0.0,
     }  # fmt: skip
 
 

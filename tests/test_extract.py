@@ -238,3 +238,18 @@ def test_extracted_titles_are_tidied_like_the_text(tmp_path):
     )
     text, title = extract(page)
     assert title == "Official Information" and text.endswith("Body.")
+
+
+def test_pdf_lines_become_paragraphs_and_headings_stand_apart():
+    from qa.extract import _pdf_paragraphs
+
+    page = (
+        "City Council Approves 2025 Budget\nThe Brennick city council approved a budget.\n"
+        "The new\nbudget also funds a pool.\nRui Tavares, the Green\nParty member, voted no.\n"
+        "- one\n- two"
+    )
+    assert _pdf_paragraphs(page) == (
+        "City Council Approves 2025 Budget\n\nThe Brennick city council approved a budget.\n"
+        "The new budget also funds a pool.\nRui Tavares, the Green\nParty member, voted no.\n"
+        "- one\n- two\n"
+    )
