@@ -467,29 +467,36 @@ _TERMINAL = tuple('.!?:;"”’)]…')
 
 
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
-    """Which sentences are headings: a paragraph of its own with no closing punctuation, that
-    is a Markdown heading ("# Bakery"), a line in title case ("Marsh Lane Bakery") or a short
-    capitalised line with no figure in it ("Ostvik choir")."""
+    """Which sentences are headings: a paragraph of its own with no closing punctuation and
+    no figure or colon ("Founded: 1990" may be the answer), that is a Markdown heading
+    ("# Bakery"), a line in title case ("Marsh Lane Bakery") or a short capitalised line
+    ("Ostvik choir")."""
     out = np.zeros(len(ids))
     for i, s in enumerate(ids.tolist()):
         text = index.documents[index.sent_doc[s]].text
         start, end = int(index.sent_start[s]), int(index.sent_end[s])
         line = text[start:end].strip()
-        if not line or line.endswith(_TERMINAL):
+        if not line or line.endswith(_TERMINAL) or ":" in line or any(c.isdigit() for c in line):
             continue
-        before, after = text[:start].rstrip(" \t\r"), text[end:].lstrip(" \t\r")
-        alone = (not before or before.endswith("\n\n") or before.endswith("\n\r\n")) and (
-            not after or after.startswith("\n\n") or after.startswith("\n\r\n")
+        # A blank line (spaces allowed) or the document's edge on both sides; a few
+        # characters either side tell, without copying a long document.
+        alone = _PARAGRAPH_BEFORE.search(text[max(0, start - 64) : start]) is not None or (
+            not text[:start].strip() if start <= 64 else False
+        )
+        alone = alone and (
+            _PARAGRAPH_AFTER.match(text[end : end + 64]) is not None
+            or (not text[end:].strip() if len(text) - end <= 64 else False)
         )
         words = line.split()
-        # Title case ("Marsh Lane Bakery"), or a short capitalised line ("Ostvik choir") that
-        # holds no figure: "Population 1.2 million" on a line of its own may be the answer.
-        title = len(words) <= 10 and all(
-            w[0].isupper() for w in words if len(w) >= 4 and w[0].isalpha()
-        )
-        short = len(words) <= 5 and line[:1].isupper() and not any(c.isdigit() for c in line)
+        long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
+        title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)
+        short = len(words) <= 5 and line[:1].isupper()
         out[i] = alone and (line.startswith("#") or title or short)
     return out
+
+
+_PARAGRAPH_BEFORE = re.compile(r"\n[ \t]*\r?\n[ \t]*$")
+_PARAGRAPH_AFTER = re.compile(r"[ \t]*\r?\n[ \t]*\r?\n")
 
 
 def pair_features(

@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import socket
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,10 +111,7 @@ class WebChat:
         docs = [d for _, file_docs in read for d in file_docs]
         if not docs:
             raise QAError("choose a file to add")
-        ids = [d.id for d in docs]
-        twice = (
-            next((i for i in ids if ids.count(i) > 1), None) if len(set(ids)) < len(ids) else None
-        )
+        twice = next((i for i, k in Counter(d.id for d in docs).items() if k > 1), None)
         if twice is not None:  # one would silently replace the other
             raise QAError(
                 f"two of the documents added are both called {twice!r}; rename one and add them again"
@@ -273,6 +271,9 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         return f"**Not done.** {escape_markdown(message)}"
 
     def respond(question, messages, history):
+        # The chat and its history come from the page: anything else is a fresh start.
+        messages = messages if isinstance(messages, list) else []
+        history = history if isinstance(history, list) else []
         question = (question or "").strip()
         if not question:
             return (gr.skip(),) * 6
@@ -493,6 +494,8 @@ def _check_port(host: str, port: int) -> None:
         return  # an unknown host: Gradio says so in its own words
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
+        # As the server binds: a port whose last connections wait out TIME_WAIT is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(address)
         except OSError as exc:

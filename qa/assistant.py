@@ -52,11 +52,14 @@ class Assistant:
         sources: Sequence[str] = (),
         model: Model | None = None,
         added: Iterable[str] = (),
+        cwd: str | None = None,
     ) -> None:
         self.index = index
         self.embedder = embedder or default_embedder()
         self.index_dir = index_dir
         self.sources = list(sources)
+        # The folder relative `sources` and ids are relative to: where they were read.
+        self.cwd = cwd or os.getcwd()
         # Ids of the documents put in by add() rather than read from `sources` (the web app's
         # uploads); from_paths(..., keep_added=True) keeps them.
         self.added = set(added) & set(index.doc_position)
@@ -108,7 +111,7 @@ class Assistant:
         assistant = cls.from_documents(
             read_paths(sources, skipped), index_dir=index_dir, embedder=embedder,
             sources=sources, progress=progress, index_type=index_type,
-            expected_documents=expected, model=model, keep_added=keep_added,
+            expected_documents=expected, model=model, keep_added=keep_added, skipped=skipped,
         )  # fmt: skip
         assistant.skipped = skipped
         return assistant
@@ -126,14 +129,22 @@ class Assistant:
         expected_documents: int | None = None,
         model: Model | None = None,
         keep_added: bool = False,
+        skipped: Sequence[str] = (),
     ) -> Assistant:
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir) if index_dir is not None else None
         previous = _load_if_compatible(directory, embedder) if directory is not None else None
         added: set[str] = set()
-        if keep_added and previous is not None:
-            added = _added_ids(directory)  # type: ignore[arg-type]
-            kept = [d for d in previous.documents if d.id in added]
+        saved = (store.read_manifest_or_none(directory) or {}) if directory is not None else {}
+        if keep_added and directory is not None:
+            added = _added_ids(directory)
+            # From the index's vectors if it can be reused, else from its text files alone
+            # (an index of another model or format is rebuilt, uploads included).
+            kept = (
+                [d for d in previous.documents if d.id in added]
+                if previous is not None
+                else store.added_documents(directory)
+            )
             docs = _then_kept(docs, kept, added)
         if directory is not None and previous is None:
             store.check_writable(directory)  # else a whole build would be lost at the save
@@ -149,7 +160,10 @@ class Assistant:
                 index_type=index_type, staging=staging, expected_documents=expected_documents,
             )  # fmt: skip
             if not counted.n:
-                raise QAError(f"no documents found in {', '.join(sources) or 'the input'}")
+                raise QAError(
+                    f"no documents found in {', '.join(sources) or 'the input'}"
+                    + "".join(f"; {reason}" for reason in skipped[:3])
+                )
         except QAError:
             # Bad input: leave no trace but the work worth resuming (batches already embedded).
             if staging is not None and not staging.docs and not staging.used:
@@ -158,7 +172,12 @@ class Assistant:
                     with contextlib.suppress(OSError):
                         directory.rmdir()  # type: ignore[union-attr]
             raise
-        if directory is not None and index is not previous:
+        # Saved when anything changed, the sources or the uploads kept included (an upload
+        # whose id a path now gives is one no more).
+        listed = (saved.get("sources"), sorted(saved.get("added") or []))
+        if directory is not None and (
+            index is not previous or listed != (list(sources), sorted(added))
+        ):
             store.save(index, directory, embedder, sources=list(sources), added=added)
         if staging is not None:
             staging.discard()
@@ -179,6 +198,7 @@ class Assistant:
         return cls(
             index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []),
             added=_added_ids(directory),
+            cwd=manifest.get("cwd") if isinstance(manifest.get("cwd"), str) else None,
         )  # fmt: skip
 
     @property
@@ -235,7 +255,10 @@ class Assistant:
         )  # fmt: skip
         now_added = (self.added | set(added)) & set(index.doc_position)
         if self.index_dir is not None:
-            store.save(index, self.index_dir, self.embedder, sources=self.sources, added=now_added)
+            store.save(
+                index, self.index_dir, self.embedder, sources=self.sources, added=now_added,
+                cwd=self.cwd,
+            )  # fmt: skip
         self.index = index  # swapped only after a successful save
         self.added = now_added
 

@@ -267,6 +267,13 @@ def _index_dir_flag(index_dir: Path) -> str:
     return "" if index_dir == DEFAULT_INDEX else f" --index-dir {shlex.quote(str(index_dir))}"
 
 
+def _under(path: str, source: str) -> bool:
+    """Whether normalised `path` is `source` or lies in that folder."""
+    if source == ".":
+        return not os.path.isabs(path) and not path.startswith("..")
+    return path == source or path.startswith(source.rstrip(os.sep) + os.sep)
+
+
 def _reindex_command(sources: list[str], index_dir: Path) -> str:
     """The `qa index` command that brings the index up to date with its sources."""
     import shlex
@@ -295,11 +302,13 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
     # may just live elsewhere.
     base = Path(cwd) if isinstance(cwd, str) else Path(".")
     changed, gone = [], []
+    sources = [os.path.normpath(s) for s in assistant.sources]
     for name in dict.fromkeys(c.document for c in citations):
         if Path(name).suffix.lower() not in TEXT_SUFFIXES | RICH_SUFFIXES:
             continue  # a record of a collection
-        if name in assistant.added:
-            continue  # uploaded in the web app: no file to compare with
+        normal = os.path.normpath(name)
+        if name in assistant.added or not any(_under(normal, s) for s in sources):
+            continue  # an upload, or a record named like a file: no file to compare with
         path = base / name
         if not path.is_file():
             if isinstance(cwd, str) and not path.exists():

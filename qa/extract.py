@@ -135,6 +135,31 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
 _ENDS_SENTENCE = tuple('.!?:;"”’)]…')
 
 
+def _pdf_heading(line: str) -> bool:
+    """A line that reads as a heading: short, capitalised, in title case or of at most four
+    words, with no comma and no closing punctuation ("City Council Approves 2025 Budget",
+    "Velmor bridge"; not "Yesterday the mayor of Ostvik, Telma" or "the chair said that")."""
+    words = line.split()
+    long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
+    return (
+        len(line) <= 60
+        and len(words) <= 10
+        and line[:1].isupper()
+        and "," not in line
+        and not line.endswith(_ENDS_SENTENCE + ("-", "–", "—"))
+        and words[-1].lower() not in _CARRIES_ON
+        and (len(words) <= 4 or all(w[0].isupper() for w in long_words))
+    )
+
+
+# Words a printed line may break after in mid-sentence ("the chair said that" / "I should").
+_CARRIES_ON = frozenset({
+    "a", "an", "the", "of", "to", "in", "on", "at", "by", "for", "from", "with", "as", "and",
+    "or", "but", "nor", "that", "which", "who", "whom", "whose", "is", "are", "was", "were",
+    "be", "been", "has", "have", "had", "said", "says", "than", "then", "if", "so",
+})  # fmt: skip
+
+
 def _pdf_paragraphs(page: str) -> str:
     """A PDF page's lines as paragraphs: PDF text has a line break at the end of every printed
     line and none between a heading and its text. A line carries on into the next when that
@@ -153,13 +178,7 @@ def _pdf_paragraphs(page: str) -> str:
         # Only at the top of a page or after a blank line: after a finished sentence, a short
         # line may as well be the start of the next one ("Rui Tavares of the Green" / "Party").
         first = i == 0 or not lines[i - 1]
-        if (
-            first
-            and len(line) <= 60
-            and len(line.split()) <= 10
-            and not line.endswith(_ENDS_SENTENCE + (",", "-", "–", "—"))
-            and nxt[:1].isupper()
-        ):
+        if first and _pdf_heading(line) and nxt[:1].isupper():
             out.append("\n\n")
         elif nxt[:1].islower() and not line.endswith("-"):
             out.append(" ")

@@ -180,9 +180,7 @@ def build(
         old = prev_rows.get(doc.id)
         # The very same object as before needs no hashing to know it is unchanged.
         sha = old[1] if old is not None and old[0] is doc else doc.sha256
-        if old is None or old[1] != sha or old[0].title != doc.title:
-            old = by_content.get((sha, doc.title))
-        if old is not None:
+        if old is not None and old[1] == sha and old[0].title == doc.title:
             _, _, p0, p1, s0, s1 = old
             item = _Doc(doc, sha, p1 - p0, s1 - s0, p_old=p0, s_old=s0)
             if keep_tokens and old_tokens is not None:
@@ -191,7 +189,21 @@ def build(
             c = chunk(doc.text, params)
             item = _Doc(doc, sha, len(c.passage_first), len(c.sent_start), c.sent_start,
                         c.sent_end, c.passage_first, c.passage_last)  # fmt: skip
-            hit = staged.get(doc.id, sha, item.n_pass, item.n_sent) if staged else None
+            # Its text under another id before: a copy of those vectors (rows are never
+            # shared, since that id may stay, or be given this one's old text).
+            same = by_content.get((sha, doc.title))
+            hit = None
+            if same is not None and previous is not None:
+                _, _, p0, p1, s0, s1 = same
+                if (p1 - p0, s1 - s0) == (item.n_pass, item.n_sent):
+                    hit = (
+                        previous.passage_vectors.reconstruct_n(p0, p1 - p0),
+                        previous.sentence_vectors.reconstruct_n(s0, s1 - s0),
+                    )
+                    if keep_tokens and old_tokens is not None:
+                        item.s_tokens = old_tokens.sentences(s0, s1)
+            if hit is None and staged:
+                hit = staged.get(doc.id, sha, item.n_pass, item.n_sent)
             if hit is not None:
                 item.p_vec, item.s_vec = hit
             else:

@@ -91,13 +91,25 @@ def _windows_1252(data: bytes) -> str | None:
     """`data` read as Windows-1252, or None if it is not that: a byte the code page leaves
     undefined, or letters mostly outside ASCII, as Cyrillic or Greek in a legacy code page
     would read (Western text has a few accented letters among many plain ones)."""
+    if _UTF8_SEQUENCE.search(data):
+        return None  # UTF-8 with a stray byte of something else: not one encoding to read
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
         return None
+    if _SIGN_IN_WORD.search(text):
+        return None  # "Za¿ó³æ": Polish or Czech (Windows-1250) letters read as signs
     letters = sum(c.isalpha() for c in text)
     accented = sum(c.isalpha() and not c.isascii() for c in text)
     return text if accented <= 0.2 * letters else None
+
+
+# A multi-byte UTF-8 character; Western text in Windows-1252 practically never holds one.
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+# A sign of Latin-1's upper half between two letters: a letter of another code page.
+_SIGN_IN_WORD = re.compile(r"(?<=[^\W\d_])[\xa1-\xa9\xab-\xb4\xb6-\xb9\xbb-\xbf](?=[^\W\d_])")
 
 
 _CONTROL_TO_SPACE = {c: " " for c in range(32) if chr(c) not in "\t\n\r"} | {0x7F: " "}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def display_names(ids: Sequence[str]) -> list[str]:
     """How a list of documents names them: by file name, or by the whole id where two
     share a file name (seeds/notes.txt, and an upload called notes.txt)."""
     names = [display_name(i) for i in ids]
-    shared = {n for n in names if names.count(n) > 1} if len(set(names)) < len(names) else set()
+    shared = {n for n, k in Counter(names).items() if k > 1}
     return [i if n in shared else n for i, n in zip(ids, names, strict=True)]
 
 

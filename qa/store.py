@@ -78,6 +78,14 @@ def current_version(directory: Path) -> Path | None:
     return path
 
 
+def read_manifest_or_none(directory: Path) -> dict[str, Any] | None:
+    """The current manifest, or None if there is none or it cannot be read."""
+    try:
+        return read_manifest(directory)
+    except QAError:
+        return None
+
+
 def read_manifest(directory: Path) -> dict[str, Any] | None:
     version = current_version(directory)
     if version is None:
@@ -103,13 +111,14 @@ def save(
     *,
     sources: list[str],
     added: Collection[str] = (),
+    cwd: str | None = None,
 ) -> Path:
     """Write `index` as a new version of `directory` and make it current; return its folder.
     `added` are the ids of documents added to it beside `sources` (uploads in the web app)."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with lock(directory):
-            return _save_locked(index, directory, embedder, sources, added)
+            return _save_locked(index, directory, embedder, sources, added, cwd or os.getcwd())
     except Timeout:
         raise QAError(
             f"another process is writing {directory}; try again when it finishes"
@@ -145,7 +154,12 @@ def check_writable(directory: Path) -> None:
 
 
 def _save_locked(
-    index: Index, directory: Path, embedder: Embedder, sources: list[str], added: Collection[str]
+    index: Index,
+    directory: Path,
+    embedder: Embedder,
+    sources: list[str],
+    added: Collection[str],
+    cwd: str,
 ) -> Path:
     stamp = f"v-{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     tmp = directory / f".tmp-{stamp}"
@@ -185,7 +199,7 @@ def _save_locked(
             ),
             "sources": sources,
             # Relative paths in `sources` and document ids are relative to this folder.
-            "cwd": os.getcwd(),
+            "cwd": cwd,
             "added": sorted(set(added) & set(index.doc_position)),
             "documents": doc_entries,
             "document_files": doc_files,
@@ -398,6 +412,30 @@ def load(directory: Path, embedder: Embedder, **options: Any) -> Index:
             if current_version(directory) == before:
                 raise
     return _load_version(directory, embedder, **options)
+
+
+def added_documents(directory: Path) -> list[Document]:
+    """The documents the saved index lists as added (web uploads), read from its text files
+    alone: they survive a rebuild that cannot reuse the index's vectors (another model, an
+    older format). Empty if there are none or they cannot be read."""
+    try:
+        manifest = read_manifest(directory)
+        version = current_version(directory)
+        if not manifest or version is None or not manifest.get("added"):
+            return []
+        wanted = set(manifest["added"])
+        docs = manifest["documents"]
+        files = {f for f, i in zip(docs["file"], docs["id"], strict=True) if i in wanted}
+        found: dict[str, Document] = {}
+        for rel in sorted(files):
+            with (version / rel).open(encoding="utf-8") as fh:
+                for line in fh:
+                    rec = json.loads(line)
+                    if rec["id"] in wanted:
+                        found[rec["id"]] = Document(rec["id"], rec["text"], rec.get("title", ""))
+        return list(found.values())
+    except (OSError, ValueError, KeyError, TypeError, QAError):
+        return []
 
 
 def _load_version(

@@ -279,7 +279,8 @@ def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
     page.write_text(
         "Marsh Lane Bakery\n\nThe bakery on Marsh Lane sells buns.\n\n# Opening hours\n\n"
         "Open daily\n\nIts owner, Telma Quist, opened it in 2004.\r\n\r\nSee Also Elsewhere\n\n"
-        "Staff 9 bakers\n\nthe end of a line"
+        "Staff 9 bakers\n\nthe end of a line\n\nOwner: Telma Quist\n  \nFresh Rye Daily\n \n"
+        "It is good."
     )
     a = Assistant.from_paths([page], embedder=fake_embedder)
     texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
@@ -288,7 +289,8 @@ def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
         "Marsh Lane Bakery": 1.0, "The bakery on Marsh Lane sells buns.": 0.0,
         "# Opening hours": 1.0, "Open daily": 1.0,
         "Its owner, Telma Quist, opened it in 2004.": 0.0, "See Also Elsewhere": 1.0,
-        "Staff 9 bakers": 0.0, "the end of a line": 0.0,
+        "Staff 9 bakers": 0.0, "the end of a line": 0.0, "Owner: Telma Quist": 0.0,
+        "Fresh Rye Daily": 1.0, "It is good.": 0.0,
     }  # fmt: skip
 
 

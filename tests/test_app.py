@@ -360,6 +360,14 @@ def test_too_big_uploads_are_refused(chat, tmp_path):
         chat.add_uploads([upload(tmp_path, "big.md", b"# twelve bytes")])
 
 
+def test_a_page_sending_no_history_or_chat_starts_afresh(chat):
+    demo = build_demo(chat.assistant)
+    respond = next(f.fn for f in demo.fns.values() if f.name == "respond")
+    for junk in (None, 0, False, "x"):
+        out = respond("Who is Ailana?", junk, junk)
+        assert out[0] == "" and len(out[1]) == 2 and len(out[2]) == 2
+
+
 def test_files_of_one_name_in_one_batch_are_refused(chat, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

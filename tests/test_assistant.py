@@ -312,3 +312,67 @@ def test_an_index_folder_that_cannot_be_written_is_refused_before_embedding(
             [tmp_path / "a.txt"], index_dir=occupied / "sub", embedder=fake_embedder
         )
     assert "free some space" not in str(caught.value)
+
+
+def test_texts_moving_between_ids_are_indexed_as_they_now_are(tmp_path, fake_embedder):
+    # A copy of a file beside it, and two files swapping texts: vectors are reused by
+    # content, but each document gets its own rows and its own current text.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The ferry leaves at noon. It returns at six.")
+    (docs / "b.txt").write_text("The bakery opens at six. Telma Quist owns it.")
+    d = tmp_path / "index"
+    Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    calls = []
+    original = fake_embedder.embed
+    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    (docs / "a copy.txt").write_text((docs / "a.txt").read_text())
+    copied = Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    assert calls == [] and copied.text_of(str(docs / "a copy.txt")) == copied.text_of(
+        str(docs / "a.txt")
+    )
+    a, b = (docs / "a.txt").read_text(), (docs / "b.txt").read_text()
+    (docs / "a.txt").write_text(b)
+    (docs / "b.txt").write_text(a)
+    swapped = Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    assert calls == []
+    for x in (swapped, Assistant.load(d, embedder=fake_embedder)):
+        assert x.text_of(str(docs / "a.txt")) == b and x.text_of(str(docs / "b.txt")) == a
+        for s in range(x.index.n_sentences):
+            doc = x.index.documents[x.index.sent_doc[s]]
+            assert x.index.sentence_text(s) in doc.text
+
+
+def test_uploads_survive_a_rebuild_for_another_model_and_cwd_and_lists_stay_true(
+    article, tmp_path, fake_embedder, monkeypatch
+):
+    from qa import store
+    from qa.ingest import Document
+
+    d = tmp_path / "index"
+    monkeypatch.chdir(tmp_path)
+    a = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    a.add([Document(id="ferry.txt", text="The ferry leaves at noon.")])
+    # Another folder adds a document: the index's files are still relative to the first.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    Assistant.load(d, embedder=fake_embedder).add([Document(id="x.txt", text="X marks it.")])
+    assert store.read_manifest(d)["cwd"] == str(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    # Another model cannot reuse the vectors: the uploads are read from the text files.
+    fake_embedder.name = "another-model"
+    again = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder, keep_added=True)
+    assert {doc.id for doc in again.documents} == {str(article), "ferry.txt", "x.txt"}
+    # A path now gives an upload's id with the same text: nothing to embed, but the
+    # manifest no longer lists it as an upload.
+    (tmp_path / "ferry.txt").write_text("The ferry leaves at noon.")
+    Assistant.from_paths([article, "ferry.txt"], index_dir=d, embedder=fake_embedder,
+                         keep_added=True)  # fmt: skip
+    assert store.read_manifest(d)["added"] == ["x.txt"]
+
+
+def test_a_folder_with_nothing_readable_says_why(tmp_path, fake_embedder):
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 garbage")
+    with pytest.raises(QAError, match=r"no documents found in .*scan.pdf is not a readable PDF"):
+        Assistant.from_paths([tmp_path], embedder=fake_embedder)

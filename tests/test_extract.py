@@ -253,3 +253,17 @@ def test_pdf_lines_become_paragraphs_and_headings_stand_apart():
         "The new budget also funds a pool.\nRui Tavares, the Green\nParty member, voted no.\n"
         "- one\n- two\n"
     )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "the council voted on Monday to give\nBrennick a new pool.",
+        "Yesterday the mayor of Ostvik, Telma\nQuist, said no.",
+        "The chair said that\nI should go.",
+    ],
+)
+def test_a_pdf_line_broken_in_mid_sentence_is_no_heading(page):
+    from qa.extract import _pdf_paragraphs
+
+    assert "\n\n" not in _pdf_paragraphs(page)

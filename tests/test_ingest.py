@@ -48,6 +48,8 @@ def test_jsonl_records(tmp_path):
         ("bin.txt", b"\x00\x01\x02binary", "binary"),
         ("cyrillic.txt", "Жёны солдат из Бурятии".encode("cp1251"), "not valid UTF-8"),
         ("undefined.txt", b"caf\x81", "not valid UTF-8"),
+        ("polish.txt", "Zażółć gęślą jaźń, mówi burmistrz.".encode("cp1250"), "not valid UTF-8"),
+        ("mixed.txt", "The council’s plan".encode() + b" caf\xe9", "not valid UTF-8"),
         ("latin.jsonl", '{"_id": "1", "text": "caf\xe9"}\n'.encode("latin-1"), "UTF-8"),
         ("odd.txt", b"\xff\xfe" + b"a\x00\x00\xd8", "not valid UTF-16"),
         ("wide.jsonl", '{"_id": "1", "text": "a"}\n'.encode("utf-16"), "JSON lines must be UTF-8"),

@@ -378,7 +378,7 @@ def test_odd_arguments_to_the_python_api(call, figures, tmp_path, monkeypatch):
 def test_an_index_dir_that_is_a_file(tmp_path, figures):
     figures["inputs tried"] += 1
     (tmp_path / "index").write_text("not a folder")
-    with pytest.raises(QAError, match="cannot save the index"):
+    with pytest.raises(QAError, match="cannot write the index"):  # before embedding anything
         Assistant.from_paths([SEEDS], embedder=HashEmbedder(), index_dir=tmp_path / "index")
     with pytest.raises(QAError, match="no index"):
         Assistant.load(tmp_path / "index", embedder=HashEmbedder())
