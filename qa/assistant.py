@@ -6,6 +6,7 @@ import contextlib
 import copy
 import operator
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -19,7 +20,7 @@ from .answer import Model, Scored, default_model, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
-from .followup import PRONOUNS, Resolved, resolve
+from .followup import PRONOUNS, Resolved, names, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation, quoted
@@ -38,6 +39,17 @@ _PRONOUN_TERMS = frozenset(terms(" ".join(PRONOUNS)))
 def _asked_terms(question: str) -> set[str]:
     """The terms of `question` that say what it asks: its pronouns left out."""
     return set(terms(question)) - _PRONOUN_TERMS
+
+
+def _name_terms(question: str) -> set[str]:
+    """The terms of the names in `question` ("Ailana" in "Is Ailana married?")."""
+    return set(terms(" ".join(names(question))))
+
+
+# A question answered yes or no: what it asks is its predicate, beside the names.
+_YES_NO = re.compile(
+    r"^\W*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I
+)
 
 
 class Assistant:
@@ -278,7 +290,15 @@ class Assistant:
         searched = resolved.shown
         scored = self._score(resolved)
         ranked = self._citations(scored, _asked_terms(searched))
-        if not ranked or scored.confidence < scored.model.threshold:
+        confidence = scored.confidence
+        if _YES_NO.match(resolved.question) and not self._mentions(
+            _asked_terms(resolved.question) - _name_terms(resolved.question), scored
+        ):
+            # "Is Ailana married?" is not answered by a sentence (nor one beside it) that
+            # names her but says nothing of marriage: the SQuAD-learned confidence, which
+            # has seen few yes/no questions, does not know that.
+            confidence /= 2
+        if not ranked or confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
                 # The closest passages may still hold the answer, unrecognised: they are
@@ -291,7 +311,7 @@ class Assistant:
             answer = Answer(
                 text=text,
                 abstained=True,
-                confidence=scored.confidence,
+                confidence=confidence,
                 closest=closest,
                 question=searched,
             )
@@ -302,7 +322,7 @@ class Assistant:
         answer = Answer(
             text=text,
             abstained=False,
-            confidence=scored.confidence,
+            confidence=confidence,
             citations=ranked,
             question=searched,
         )
@@ -375,7 +395,10 @@ class Assistant:
         """Whether the best sentence, or one beside it, holds a term of `question` itself: the
         referent may pick the sentence, but it must still say something about what was asked
         ("Is she married?" is not answered by any sentence that merely names her)."""
-        own = _asked_terms(question)
+        return self._mentions(_asked_terms(question), scored)
+
+    def _mentions(self, own: set[str], scored: Scored) -> bool:
+        """Whether the best sentence, or one beside it, holds one of the terms `own`."""
         if not own or not len(scored.sentences):
             return True
         top = int(scored.sentences[0])
@@ -465,7 +488,11 @@ def _clean_question(question: object) -> str:
         raise QAError(
             f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}"
         )
-    return question
+    # An answer's "[1]" pasted back with a question is no part of it.
+    return _PASTED_MARKER.sub("", question).strip()
+
+
+_PASTED_MARKER = re.compile(r"\s*\[\d{1,3}\]")
 
 
 def _as_dir(index_dir: object) -> Path:

@@ -308,3 +308,19 @@ def test_a_heading_does_not_answer_in_place_of_the_sentence_below_it(tmp_path, r
     answer = a.ask("Who owns the bakery on Marsh Lane?")
     assert "Telma Quist" in answer.citations[0].text
     assert not answer.citations[0].text.startswith("Marsh Lane Bakery")
+
+
+@pytest.mark.model
+def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
+    from conftest import SEEDS
+
+    from qa.assistant import Assistant
+
+    a = Assistant.from_paths([SEEDS], embedder=real_embedder, progress=False)
+    # Her introduction names her but says nothing of marriage: not an answer.
+    assert a.ask("Is Ailana married?").abstained
+    assert a.ask(
+        "Is she married?", history=[{"role": "user", "content": "Who is Ailana?"}]
+    ).abstained
+    mother = a.ask("Is Ailana a soldier's mother?")
+    assert not mother.abstained and "soldier's mother" in mother.citations[0].text

@@ -376,3 +376,10 @@ def test_a_folder_with_nothing_readable_says_why(tmp_path, fake_embedder):
     (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 garbage")
     with pytest.raises(QAError, match=r"no documents found in .*scan.pdf is not a readable PDF"):
         Assistant.from_paths([tmp_path], embedder=fake_embedder)
+
+
+def test_an_answers_marker_pasted_into_a_question_is_ignored(article, fake_embedder):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    plain = a.ask("When was the harbour built?")
+    pasted = a.ask("When was the harbour built? [1]")
+    assert pasted.question == plain.question and pasted.confidence == plain.confidence
