@@ -488,11 +488,12 @@ def _clean_question(question: object) -> str:
         raise QAError(
             f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}"
         )
-    # An answer's "[1]" pasted back with a question is no part of it.
+    # An answer's "[1]" pasted back at the end of a question is no part of it ("What is
+    # [3]?" asks about a footnote, and keeps it).
     return _PASTED_MARKER.sub("", question).strip()
 
 
-_PASTED_MARKER = re.compile(r"\s*\[\d{1,3}\]")
+_PASTED_MARKER = re.compile(r"(\s*\[\d{1,3}\])+\s*$")
 
 
 def _as_dir(index_dir: object) -> Path:
