@@ -161,7 +161,8 @@ class Assistant:
         if directory is not None and previous is None:
             store.check_writable(directory)  # else a whole build would be lost at the save
         params = ChunkParams()
-        existed = directory is not None and directory.exists()
+        # Folders this build makes (the index folder and missing parents), gone if it fails.
+        made = [p for p in (directory, *directory.parents) if not p.exists()] if directory else []
         staging = (
             Staging(directory / ".staging", embedder, params) if directory is not None else None
         )
@@ -180,9 +181,9 @@ class Assistant:
             # Bad input: leave no trace but the work worth resuming (batches already embedded).
             if staging is not None and not staging.docs and not staging.used:
                 staging.discard()
-                if not existed:
+                for folder in made:  # deepest first
                     with contextlib.suppress(OSError):
-                        directory.rmdir()  # type: ignore[union-attr]
+                        folder.rmdir()
             raise
         # Saved when anything changed, the sources or the uploads kept included (an upload
         # whose id a path now gives is one no more).

@@ -136,7 +136,8 @@ def save(
 def check_writable(directory: Path) -> None:
     """Refuse, before any embedding, a folder the index could not be saved in (read-only,
     not a folder, no permission): a build would be thrown away at the end."""
-    created = not directory.exists()
+    # The folders this makes (the index folder and any missing parents), removed again.
+    created = [p for p in (directory, *directory.parents) if not p.exists()]
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / f".probe-{os.getpid()}-{secrets.token_hex(4)}"
@@ -148,9 +149,9 @@ def check_writable(directory: Path) -> None:
             "choose another --index-dir"
         ) from None
     finally:
-        if created:
+        for folder in created:  # deepest first; made again when the index is saved
             with contextlib.suppress(OSError):
-                directory.rmdir()  # made again when the index is saved
+                folder.rmdir()
 
 
 def _save_locked(

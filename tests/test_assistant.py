@@ -312,6 +312,11 @@ def test_an_index_folder_that_cannot_be_written_is_refused_before_embedding(
             [tmp_path / "a.txt"], index_dir=occupied / "sub", embedder=fake_embedder
         )
     assert "free some space" not in str(caught.value)
+    # A probe that succeeds leaves no folder behind if the build then fails.
+    with pytest.raises(QAError, match="does not exist"):
+        Assistant.from_paths([tmp_path / "none.txt"], index_dir=tmp_path / "new" / "deep" / "index",
+                             embedder=fake_embedder)  # fmt: skip
+    assert not (tmp_path / "new").exists()
 
 
 def test_texts_moving_between_ids_are_indexed_as_they_now_are(tmp_path, fake_embedder):
