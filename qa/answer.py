@@ -19,7 +19,7 @@ from .followup import _QUESTION_WORDS as _QW
 from .followup import without_possessive
 from .index import Index
 from .retrieve import Fusion, Ranked, search_passages, search_sentences
-from .text import STOPWORDS, terms, words
+from .text import CLOSES_SENTENCE, STOPWORDS, terms, words
 from .tokens import FEATURES as TOKEN_FEATURES
 
 _QUESTION_WORDS = frozenset(w.lower() for w in _QW)
@@ -463,7 +463,6 @@ def score(
 
 
 HEADING_DEMOTION = 100.0
-_TERMINAL = tuple('.!?:;"”’)]…')
 
 
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
@@ -476,7 +475,12 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         text = index.documents[index.sent_doc[s]].text
         start, end = int(index.sent_start[s]), int(index.sent_end[s])
         line = text[start:end].strip()
-        if not line or line.endswith(_TERMINAL) or ":" in line or any(c.isdigit() for c in line):
+        if (
+            not line
+            or line.endswith(CLOSES_SENTENCE)
+            or ":" in line
+            or any(c.isdigit() for c in line)
+        ):
             continue
         # A blank line (spaces allowed) or the document's edge on both sides; a few
         # characters either side tell, without copying a long document.

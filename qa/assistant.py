@@ -70,8 +70,9 @@ class Assistant:
         self.embedder = embedder or default_embedder()
         self.index_dir = index_dir
         self.sources = list(sources)
-        # The folder relative `sources` and ids are relative to: where they were read.
-        self.cwd = cwd or os.getcwd()
+        # The folder relative `sources` and ids are relative to: where they were read (None
+        # for an index saved before qa kept it).
+        self.cwd = cwd
         # Ids of the documents put in by add() rather than read from `sources` (the web app's
         # uploads); from_paths(..., keep_added=True) keeps them.
         self.added = set(added) & set(index.doc_position)
@@ -120,13 +121,11 @@ class Assistant:
             raise QAError("no documents given; pass at least one file or folder")
         expected = count_documents(sources) if progress else None
         skipped: list[str] = []
-        assistant = cls.from_documents(
+        return cls.from_documents(
             read_paths(sources, skipped), index_dir=index_dir, embedder=embedder,
             sources=sources, progress=progress, index_type=index_type,
             expected_documents=expected, model=model, keep_added=keep_added, skipped=skipped,
         )  # fmt: skip
-        assistant.skipped = skipped
-        return assistant
 
     @classmethod
     def from_documents(
@@ -149,7 +148,7 @@ class Assistant:
         added: set[str] = set()
         saved = (store.read_manifest_or_none(directory) or {}) if directory is not None else {}
         if keep_added and directory is not None:
-            added = _added_ids(directory)
+            added = _added_ids(saved)
             # From the index's vectors if it can be reused, else from its text files alone
             # (an index of another model or format is rebuilt, uploads included).
             kept = (
@@ -194,10 +193,12 @@ class Assistant:
             store.save(index, directory, embedder, sources=list(sources), added=added)
         if staging is not None:
             staging.discard()
-        return cls(
+        assistant = cls(
             index, embedder=embedder, index_dir=directory, sources=sources, model=model,
-            added=added,
+            added=added, cwd=os.getcwd(),
         )  # fmt: skip
+        assistant.skipped = list(skipped)
+        return assistant
 
     @classmethod
     def load(
@@ -210,7 +211,7 @@ class Assistant:
         manifest = store.read_manifest(directory) or {}
         return cls(
             index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []),
-            added=_added_ids(directory),
+            added=_added_ids(manifest),
             cwd=manifest.get("cwd") if isinstance(manifest.get("cwd"), str) else None,
         )  # fmt: skip
 
@@ -503,12 +504,8 @@ def _as_dir(index_dir: object) -> Path:
     raise QAError(f"index_dir must be a folder path (str or Path), not {type(index_dir).__name__}")
 
 
-def _added_ids(directory: Path) -> set[str]:
-    """The ids the saved index in `directory` lists as added beside its sources."""
-    try:
-        manifest = store.read_manifest(directory) or {}
-    except QAError:
-        return set()
+def _added_ids(manifest: dict) -> set[str]:
+    """The ids a saved index's manifest lists as added beside its sources."""
     added = manifest.get("added")
     return {a for a in added if isinstance(a, str)} if isinstance(added, list) else set()
 

@@ -288,19 +288,16 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
     it costs no reading, and a file read differently by a newer version of qa, with the same
     bytes, is no changed file.) Relative ids are found from the folder qa index ran in."""
     from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, read_file
-    from .store import current_version, read_manifest
+    from .store import current_version
 
     version = current_version(assistant.index_dir) if assistant.index_dir else None
     if version is None:
         return [], []
     saved = (version / "manifest.json").stat().st_mtime
-    try:
-        cwd = (read_manifest(assistant.index_dir) or {}).get("cwd")
-    except QAError:
-        cwd = None
+    cwd = assistant.cwd
     # An index saved before qa kept its folder: ids are read from here, and a file not found
     # may just live elsewhere.
-    base = Path(cwd) if isinstance(cwd, str) else Path(".")
+    base = Path(cwd) if cwd is not None else Path(".")
     changed, gone = [], []
     sources = [os.path.normpath(s) for s in assistant.sources]
     for name in dict.fromkeys(c.document for c in citations):
@@ -311,7 +308,7 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
             continue  # an upload, or a record named like a file: no file to compare with
         path = base / name
         if not path.is_file():
-            if isinstance(cwd, str) and not path.exists():
+            if cwd is not None and not path.exists():
                 gone.append(name)
             continue
         if path.stat().st_mtime <= saved:

@@ -19,6 +19,7 @@ from .ingest import (
     Document,
     read_file,
 )
+from .text import CLOSES_SENTENCE
 
 # pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
 # around the one-line message a user should see; an app that configures logging still gets them.
@@ -132,9 +133,6 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
     return tidy("\n\n".join(_pdf_paragraphs(tidy(page)) for page in pages)), title.strip()
 
 
-_ENDS_SENTENCE = tuple('.!?:;"”’)]…')
-
-
 def _pdf_heading(line: str) -> bool:
     """A line that reads as a heading: short, capitalised, in title case or of at most four
     words, with no comma and no closing punctuation ("City Council Approves 2025 Budget",
@@ -146,7 +144,7 @@ def _pdf_heading(line: str) -> bool:
         and len(words) <= 10
         and line[:1].isupper()
         and "," not in line
-        and not line.endswith(_ENDS_SENTENCE + ("-", "–", "—"))
+        and not line.endswith(CLOSES_SENTENCE + ("-", "–", "—"))
         and words[-1].lower() not in _CARRIES_ON
         and (len(words) <= 4 or all(w[0].isupper() for w in long_words))
     )

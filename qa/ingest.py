@@ -159,17 +159,16 @@ def read_paths(
                     skipped.append(str(exc))
                     continue
             name = str(file)
-            ids_here: set[str] = set()
             for doc in docs:
-                first = source.setdefault(doc.id, name)
-                if first is not name or doc.id in ids_here:
+                first = source.get(doc.id)
+                if first is not None:
                     where = f"in {first}" if first == name else f"in {first} and in {name}"
                     raise QAError(
                         f"the id {doc.id!r} is given twice ({where}); ids must be unique across "
                         "what is indexed together, so index such collections into separate "
                         "--index-dir folders or give their ids a prefix"
                     )
-                ids_here.add(doc.id)
+                source[doc.id] = name
                 yield doc
 
 

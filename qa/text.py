@@ -22,6 +22,8 @@ _stemmer = Stemmer.Stemmer("english")
 
 
 # Changes whenever terms() would cut the same text differently; saved with each index.
+# What a finished sentence (or a clause handing over) ends with: no heading ends so.
+CLOSES_SENTENCE = tuple('.!?:;"”’)]…')
 TERMS_VERSION = "lemma-snowball-nfc-2"
 
 

@@ -25,6 +25,13 @@ class HashEmbedder(Embedder):
     dim = 64
     fingerprint = "hash-64-v1"
 
+    def recording(self) -> list[list[str]]:
+        """From now on, the texts of every call to `embed`, one list a call."""
+        calls: list[list[str]] = []
+        original = self.embed
+        self.embed = lambda texts, **kw: (calls.append(list(texts)), original(texts, **kw))[1]  # type: ignore[method-assign]
+        return calls
+
     def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, text in enumerate(texts):

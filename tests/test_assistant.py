@@ -129,11 +129,9 @@ def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder)
 def test_index_persists_and_reloads_without_reembedding(article, tmp_path, fake_embedder):
     d = tmp_path / "index"
     first = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
-    calls = []
-    original = fake_embedder.embed
-    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    calls = fake_embedder.recording()
     second = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
-    assert sum(calls) == 0
+    assert sum(map(len, calls)) == 0
     q = "Who built the lighthouse?"
     assert second.ask(q).to_dict() == first.ask(q).to_dict()
     loaded = Assistant.load(d, embedder=fake_embedder)
@@ -147,11 +145,10 @@ def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
     (docs / "b.txt").write_text("Beta is second. It follows.")
     d = tmp_path / "index"
     Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
-    seen = []
-    original = fake_embedder.embed
-    fake_embedder.embed = lambda texts, **kw: (seen.extend(texts), original(texts))[1]
+    calls = fake_embedder.recording()
     (docs / "b.txt").write_text("Beta changed. It now leads too.")
     a = Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
+    seen = [t for texts in calls for t in texts]
     assert seen and all("Alpha" not in t and "first" not in t for t in seen)
     assert any("Beta changed" in t for t in seen)
     assert a.ask("What changed?").citations[0].document.endswith(("a.txt", "b.txt"))
@@ -167,9 +164,7 @@ def test_the_same_files_by_another_path_are_not_embedded_again(
     d = tmp_path / "index"
     monkeypatch.chdir(tmp_path)
     Assistant.from_paths(["docs"], index_dir=d, embedder=fake_embedder)
-    calls = []
-    original = fake_embedder.embed
-    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    calls = fake_embedder.recording()
     moved = tmp_path / "moved"
     docs.rename(moved)
     a = Assistant.from_paths([str(moved)], index_dir=d, embedder=fake_embedder)
@@ -328,9 +323,7 @@ def test_texts_moving_between_ids_are_indexed_as_they_now_are(tmp_path, fake_emb
     (docs / "b.txt").write_text("The bakery opens at six. Telma Quist owns it.")
     d = tmp_path / "index"
     Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
-    calls = []
-    original = fake_embedder.embed
-    fake_embedder.embed = lambda texts, **kw: (calls.append(len(texts)), original(texts))[1]
+    calls = fake_embedder.recording()
     (docs / "a copy.txt").write_text((docs / "a.txt").read_text())
     copied = Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
     assert calls == [] and copied.text_of(str(docs / "a copy.txt")) == copied.text_of(
