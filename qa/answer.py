@@ -35,7 +35,8 @@ CONFIDENCE_FEATURES = (
     "top_score", "margin", "top_dense", "top_passage_dense", "top_cover", "top_cover_ctx",
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
     "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
-    "top_dense_z", "question_terms", "top_type_near", "best_type_near",
+    "top_dense_z", "question_terms", "top_type_near", "best_type_near", "answer_passage_dense",
+    "best_dense", "best_window",
 )  # fmt: skip
 
 PAIR_FEATURES = (
@@ -412,10 +413,11 @@ def score(
     num_m = np.array(num_match) * want_num
     name_m = np.array(name_match) * want_name
     dense_z = (dense - dense.mean()) / (dense.std() + 1e-6)
+    win_prev, win_next = window(v_prev), window(v_next)
     X = np.column_stack([
         dense, dense - dense.max(), bm25_rel, bm25_abs, passage_fused, passage_dense,
         sentence_fused, cover, cover_ctx, dense_ctx, np.full(n, want_num),
-        np.full(n, want_name), num_m, name_m, novel, length, bigram, window(v_prev), window(v_next),
+        np.full(n, want_name), num_m, name_m, novel, length, bigram, win_prev, win_next,
         1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
         near, cover_all,
     ])  # fmt: skip
@@ -451,6 +453,9 @@ def score(
         float(bool(_NEGATION.search(question))), entity_missing, passage_cover,
         bigram[top], top_prob, dense_z[top], np.log1p(len(q_terms)), near[top],
         max(near[i] for i in order[:3]),
+        # The answer's own surroundings: a news paragraph moves between topics, so the
+        # passage closest to the question may not be the one that answers it.
+        passage_dense[top], dense.max(), max(win_prev.max(), win_next.max()),
     ])  # fmt: skip
     confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
     if token_model is not None:
