@@ -294,6 +294,31 @@ def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
     }  # fmt: skip
 
 
+def test_the_confidence_keeps_the_signs_a_reader_expects():
+    """Fitted freely, data where full coverage marks traps gives coverage a negative weight;
+    qa.tune holds it at zero, and a missing term never counts for an answer."""
+    from qa.answer import CONFIDENCE_FEATURES
+    from qa.tune import DOUBT, SURER, Sample, fit_confidence
+
+    rng = np.random.default_rng(0)
+    col = {n: i for i, n in enumerate(CONFIDENCE_FEATURES)}
+    samples = []
+    for i in range(400):
+        answerable = bool(i % 2)
+        qf = rng.normal(size=len(CONFIDENCE_FEATURES))
+        qf[col["top_dense"]] += 1.0 if answerable else -1.0  # a real signal
+        qf[col["top_cover"]] += -1.0 if answerable else 1.0  # traps copy the words
+        qf[col["missing_idf"]] += 1.0 if answerable else -1.0  # and a backwards one
+        none = np.zeros(0)
+        samples.append(Sample("a", answerable, none, none, none, qf, "", None, none, []))  # type: ignore[arg-type]
+    conf = fit_confidence(samples, C=0.1)
+    coef = dict(zip(CONFIDENCE_FEATURES, conf.coef.tolist(), strict=True))
+    assert coef["top_dense"] > 0.5
+    assert coef["top_cover"] == 0.0 and coef["missing_idf"] == 0.0
+    assert all(coef[n] >= 0 for n in SURER) and all(coef[n] <= 0 for n in DOUBT)
+    assert not (SURER | DOUBT) - set(CONFIDENCE_FEATURES)
+
+
 @pytest.mark.model
 def test_a_heading_does_not_answer_in_place_of_the_sentence_below_it(tmp_path, real_embedder):
     from qa.assistant import Assistant
