@@ -400,6 +400,7 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None
     # it can; then the one most accurate on SQuAD.
     seed = [s for s in samples if s.group == "seed"]
     probs = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in seed]
+    sq = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in squad_s]
     best = None
     # Candidates halfway between neighbouring probabilities: a threshold equal to one of them
     # would flip on the last digit of a vector (a batch of questions embeds a hair differently).
@@ -407,17 +408,18 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None
     for t in [(a + b) / 2 for a, b in zip(ps, ps[1:], strict=False)] + [0.5]:
         wrong = sum(a and p < t for p, a in probs)
         caught = sum((not a) and p < t for p, a in probs)
-        sq = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in squad_s]
         sq_acc = np.mean([(p >= t) == a for p, a in sq])
         key = (wrong <= 1, caught, -wrong, sq_acc)
         if best is None or key > best[0]:
             best = (key, t)
     assert best is not None
+    (_, caught, fewer_wrong, sq_acc), threshold = best
     print(
-        f"threshold {best[1]:.3f}: seed caught {best[0][1]}/5, wrongly abstains on {-best[0][2]}, SQuAD accuracy {best[0][3]:.3f}",
+        f"threshold {threshold:.3f}: seed caught {caught}/5, wrongly abstains on "
+        f"{-fewer_wrong}, SQuAD accuracy {sq_acc:.3f}",
         file=sys.stderr,
     )
-    base["threshold"] = float(best[1])
+    base["threshold"] = float(threshold)
     for line in [f"  p={p:.3f} answerable={a}" for p, a in sorted(probs)]:
         print(line, file=sys.stderr)
     return base

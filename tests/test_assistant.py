@@ -138,11 +138,19 @@ def test_index_persists_and_reloads_without_reembedding(article, tmp_path, fake_
     assert loaded.ask(q).to_dict() == first.ask(q).to_dict()
 
 
-def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
+def _folder(tmp_path, files: dict[str, str]):
+    """A folder "docs" in tmp_path holding `files` (name: text)."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    (docs / "a.txt").write_text("Alpha is first. It leads.")
-    (docs / "b.txt").write_text("Beta is second. It follows.")
+    for name, text in files.items():
+        (docs / name).write_text(text)
+    return docs
+
+
+def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
+    docs = _folder(
+        tmp_path, {"a.txt": "Alpha is first. It leads.", "b.txt": "Beta is second. It follows."}
+    )
     d = tmp_path / "index"
     Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
     calls = fake_embedder.recording()
@@ -157,10 +165,11 @@ def test_changed_document_is_the_only_one_reembedded(tmp_path, fake_embedder):
 def test_the_same_files_by_another_path_are_not_embedded_again(
     tmp_path, fake_embedder, monkeypatch
 ):
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("The ferry leaves at noon. It returns at six.")
-    (docs / "b.txt").write_text("The kettle was invented in 1891.")
+    docs = _folder(
+        tmp_path,
+        {"a.txt": "The ferry leaves at noon. It returns at six.",
+         "b.txt": "The kettle was invented in 1891."},
+    )  # fmt: skip
     d = tmp_path / "index"
     monkeypatch.chdir(tmp_path)
     Assistant.from_paths(["docs"], index_dir=d, embedder=fake_embedder)
@@ -317,10 +326,11 @@ def test_an_index_folder_that_cannot_be_written_is_refused_before_embedding(
 def test_texts_moving_between_ids_are_indexed_as_they_now_are(tmp_path, fake_embedder):
     # A copy of a file beside it, and two files swapping texts: vectors are reused by
     # content, but each document gets its own rows and its own current text.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("The ferry leaves at noon. It returns at six.")
-    (docs / "b.txt").write_text("The bakery opens at six. Telma Quist owns it.")
+    docs = _folder(
+        tmp_path,
+        {"a.txt": "The ferry leaves at noon. It returns at six.",
+         "b.txt": "The bakery opens at six. Telma Quist owns it."},
+    )  # fmt: skip
     d = tmp_path / "index"
     Assistant.from_paths([docs], index_dir=d, embedder=fake_embedder)
     calls = fake_embedder.recording()
