@@ -8,6 +8,7 @@ import io
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import QAError
@@ -145,13 +146,29 @@ def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     if args.command == "index":
+        from .index import FlatInsteadWarning, flat_instead
+
         before = _indexed_ids(args.index_dir)
-        a = Assistant.from_paths(args.paths, index_dir=args.index_dir, index_type=args.index_type)
+        with warnings.catch_warnings():
+            # Said below as a note, each time the kind is asked for, not as a Python warning.
+            warnings.simplefilter("ignore", FlatInsteadWarning)
+            a = Assistant.from_paths(
+                args.paths, index_dir=args.index_dir, index_type=args.index_type
+            )
         idx = a.index
+        skipped = f"; skipped {_count(len(a.skipped), 'file')}" if a.skipped else ""
         print(
             f"indexed {_count(len(idx.documents), 'document')}, {_count(idx.n_passages, 'passage')}, "
-            f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}"
+            f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
         )
+        if args.index_type != "auto" and (flat := flat_instead(idx)):
+            # Without the option `qa index` asks for auto, which replaces the request once
+            # the documents change.
+            print(
+                f"note: --index-type {flat} (give --index-type {args.index_type} to `qa index` "
+                "again, which otherwise asks for auto)",
+                file=sys.stderr,
+            )
         _index_notes(idx, before, args.index_dir)
         _skipped_notes(a.skipped)
         return 0
@@ -284,8 +301,8 @@ def _reindex_command(sources: list[str], index_dir: Path) -> str:
 
 def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
     """The cited documents that are files modified since the index was saved and whose text
-    now differs from the text indexed, and those that no longer exist. (The time comes first:
-    it costs no reading, and a file read differently by a newer version of qa, with the same
+    now differs from the text indexed, and those that no longer exist. (The times come first:
+    they cost no reading, and a file read differently by a newer version of qa, with the same
     bytes, is no changed file.) Relative ids are found from the folder qa index ran in."""
     from .ingest import RICH_SUFFIXES, TEXT_SUFFIXES, read_file
     from .store import current_version
@@ -311,7 +328,10 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
             if cwd is not None and not path.exists():
                 gone.append(name)
             continue
-        if path.stat().st_mtime <= saved:
+        st = path.stat()
+        # `cp -p`, `touch -d` or an unpacked archive can give new text an old modification
+        # time; the inode's change time, which no tool sets, still moves when the bytes do.
+        if max(st.st_mtime, st.st_ctime) <= saved:
             continue
         try:
             now = [d.text for d in read_file(path)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from .lexical import Lexical
 from .staging import Staging
 from .text import terms
 from .tokens import MAX_SENTENCES, TokenVectors, basis, quantise
-from .vectors import Vectors
+from .vectors import KINDS, MIN_ANN_VECTORS, Vectors
 
 # Texts embedded per batch: an interrupted build re-embeds at most one batch (~30 s of MiniLM
 # on two cores), and length-sorting within a batch this size wastes little on padding.
@@ -233,14 +234,54 @@ def build(
             it.doc.id == d.id and it.p_old >= 0
             for it, d in zip(items, previous.documents, strict=True)
         )
-        and index_type in ("auto", previous.passage_vectors.kind)
+        # "auto" keeps the kind asked for before; another kind is kept with the index even
+        # where the collection is too small for it yet.
+        and index_type in ("auto", previous.index_type)
         and (previous.tokens is not None) == keep_tokens
     )
     if unchanged:
         assert previous is not None
         return previous
     tokens = _token_vectors(items, embedder, previous) if keep_tokens else None
-    return _assemble(items, params, previous, embedder.dim, index_type, tokens)
+    index = _assemble(items, params, previous, embedder.dim, index_type, tokens)
+    # Told when the kind is asked for, not again at every update of a small collection.
+    flat = flat_instead(index)
+    if flat and (previous is None or previous.index_type != index_type):
+        warnings.warn(f"index_type {flat}", FlatInsteadWarning, stacklevel=2)
+    return index
+
+
+class FlatInsteadWarning(UserWarning):
+    """An approximate index was asked for, but the collection is too small for one."""
+
+
+def flat_instead(index: Index) -> str | None:
+    """What is searched exactly although `index.index_type` asked for an approximate kind
+    (too few vectors to train one), or None."""
+    kind = index.index_type
+    if kind == "flat" or kind not in KINDS:
+        return None
+    flat = [
+        (n, noun)
+        for n, noun, vectors in (
+            (index.n_passages, "passage", index.passage_vectors),
+            (index.n_sentences, "sentence", index.sentence_vectors),
+        )
+        if vectors.kind == "flat"
+    ]
+    if not flat:
+        return None
+    are = "is" if [n for n, _ in flat] == [1] else "are"
+    return (
+        f"{kind} needs at least {MIN_ANN_VECTORS} vectors: the "
+        f"{' and '.join(_count(n, noun) for n, noun in flat)} {are} "
+        f"searched exactly (flat) for now, as quick at this size; the request is kept with the "
+        f"index, and an update that brings them to {MIN_ANN_VECTORS} builds {kind}"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _token_vectors(items: list[_Doc], embedder: Embedder, previous: Index | None) -> TokenVectors:
@@ -569,7 +610,11 @@ class _Progress:
             self.report(min(round(self.embedded), self.to_embed), self.to_embed)
 
     def close(self) -> None:
+        """Every document is read and has its vectors: the bar ends at what was indexed."""
         if self.bar is not None:
+            # The estimate counted every file expected, also those skipped (a scanned PDF, a
+            # binary .txt) and those read twice; the true total is known only now.
+            self.bar.n = self.bar.total = self.passages_seen
             self.bar.close()
 
 

@@ -117,12 +117,12 @@ def test_ask_quotes_every_citation_and_notes_a_file_changed_since(cli, tmp_path)
     assert lines[second + 1].strip() in {"Ferries run to Oban daily.", "Cats sleep a lot."}
     assert "\r" not in out and err == ""
     changed = tmp_path / "d" / "a.txt"
-    before = changed.stat().st_mtime
+    before, indexed = changed.stat().st_mtime, changed.read_bytes()
     changed.write_text("The kettle was invented in 1892.")
     code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "idx")
     assert code == 0 and "note: d/a.txt has changed since it was indexed" in err
-    # Not modified since the index was saved: no note, whatever the text (a newer qa may
-    # read the same bytes differently), and no file is read to find out.
+    # Put back as it was indexed, with its old time: read again, the same text, so no note.
+    changed.write_bytes(indexed)
     os.utime(changed, (before, before))
     assert cli("ask", "When was the kettle invented?", "--index-dir", "idx")[2] == ""
     # Asked from another folder, the files are still those of the folder qa index ran in.
@@ -194,3 +194,63 @@ def test_the_confidence_shown_never_hides_which_side_of_the_threshold_it_is_on(c
     sure = Answer(text="Yes [1].", abstained=False, confidence=0.4012)
     assert "(confidence 0.40)" in format_answer(sure, 0.39878)
     assert cli("search", "  ")[0:2] == (2, "")
+
+
+def test_index_shows_only_what_it_indexed_and_counts_what_it_skipped(cli, tmp_path, monkeypatch):
+    import tqdm
+
+    bars: list[tqdm.tqdm] = []
+
+    class Recorded(tqdm.tqdm):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recorded)
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats sleep a lot.")
+    (tmp_path / "d" / "scan.txt").write_bytes(b"\x00\x01binary")  # counted, then unreadable
+    (tmp_path / "d" / "memo.rtf").write_text("{\\rtf1 The mayor resigned.}")
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0
+    assert out == "indexed 2 documents, 2 passages, 2 sentences in idx; skipped 2 files\n"
+    assert "note: 2 files in the folders given not indexed:" in err
+    # The bar ends at the passages indexed, not short of them by the files that were skipped.
+    (bar,) = bars
+    assert bar.n == bar.total == 2
+
+
+def test_ask_notes_a_file_put_back_with_an_older_time(cli, tmp_path, monkeypatch):
+    import shutil
+
+    import qa.ingest
+
+    write_docs(tmp_path / "d", a="The kettle was invented in 1890.", b="Cats sleep a lot.")
+    old = tmp_path / "a.old"
+    shutil.copy2(tmp_path / "d" / "a.txt", old)
+    os.utime(old, (1_000_000_000, 1_000_000_000))
+    (tmp_path / "d" / "a.txt").write_text("The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    # Untouched since the index was saved: no file is read to find out.
+    with monkeypatch.context() as m:
+        m.setattr(qa.ingest, "read_file", lambda path: pytest.fail(f"{path} was read"))
+        assert cli("ask", "When was the kettle invented?", "--index-dir", "idx")[2] == ""
+    shutil.copy2(old, tmp_path / "d" / "a.txt")  # `cp -p`: the old text, with its old time
+    code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "idx")
+    assert code == 0 and "1891" in out
+    assert "note: d/a.txt has changed since it was indexed" in err
+
+
+def test_index_says_once_when_an_asked_for_kind_is_too_big_for_the_collection(cli, tmp_path):
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats sleep a lot.")
+    code, _, err = cli("index", "d", "--index-dir", "idx", "--index-type", "hnsw")
+    assert code == 0
+    assert err.count("\n") == 1 and err.startswith(
+        "note: --index-type hnsw needs at least 256 vectors: the 2 passages and 2 sentences "
+        "are searched exactly (flat) for now"
+    )
+    assert "Warning" not in err
+    from qa.store import read_manifest
+
+    assert read_manifest(tmp_path / "idx")["index_type"] == "hnsw"
+    for kind in ("flat", "auto"):
+        assert cli("index", "d", "--index-dir", "idx", "--index-type", kind)[2] == ""

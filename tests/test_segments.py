@@ -17,6 +17,9 @@ from qa.ingest import Document
 from qa.lexical import Lexical
 from qa.vectors import Vectors
 
+# These build small collections with an approximate kind on purpose: flat until they grow.
+pytestmark = pytest.mark.filterwarnings("ignore::qa.index.FlatInsteadWarning")
+
 QUERIES = ["zqdoc7x2", "lantern of item 12", "zqnew0x1", "Title 30"]
 
 

@@ -19,6 +19,9 @@ from qa.index import build
 from qa.ingest import Document
 from qa.staging import Staging
 
+# These build small collections with an approximate kind on purpose: flat until they grow.
+pytestmark = pytest.mark.filterwarnings("ignore::qa.index.FlatInsteadWarning")
+
 WORDS = [
     "river", "harbour", "lantern", "orchard", "glacier", "meadow", "copper", "violin",
     "falcon", "thunder", "marble", "saffron", "canyon", "beacon", "willow", "quartz",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -141,3 +143,23 @@ def test_empty_and_tiny() -> None:
     v = Vectors.build(rows, "hnsw")
     assert v.kind == "flat"
     assert v.search(rows[1], 10)[1][0].tolist()[0] == 1
+
+
+def test_an_approximate_kind_asked_of_too_few_vectors_is_told_and_kept(fake_embedder) -> None:
+    from qa.assistant import Assistant
+    from qa.ingest import Document
+
+    few = [Document(id=f"d{i}", text=f"Ferry {i} leaves at noon. It is late.") for i in range(3)]
+    with pytest.warns(UserWarning, match=r"hnsw needs at least 256 vectors: the 3 passages and"):
+        a = Assistant.from_documents(few, embedder=fake_embedder, progress=False, index_type="hnsw")
+    assert a.index.passage_vectors.kind == a.index.sentence_vectors.kind == "flat"
+    assert a.index.index_type == "hnsw"  # the request is kept with the index
+    many = [
+        Document(id=f"m{i}", text=" ".join(f"Boat {i} sails at {h} o'clock." for h in range(9)))
+        for i in range(40)
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, when asked; not again at each update
+        a.add(many, progress=False)
+    assert a.index.sentence_vectors.kind == "hnsw"  # grown past MIN_ANN_VECTORS
+    assert a.index.passage_vectors.kind == "flat"  # 43 passages: still too few
