@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import html
 import logging
@@ -26,10 +27,12 @@ from .render import (
     document_html,
     documents_html,
     escape_markdown,
+    public_name,
+    public_names,
     source_placeholder,
     sources_html,
 )
-from .results import Answer
+from .results import Answer, Citation
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -60,11 +63,33 @@ class WebChat:
         self.max_upload_bytes = max_upload_bytes
 
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
-        return self.assistant.ask(question, history or [])
+        """The answer for the page: its citations name documents as the page does."""
+        answer = self.assistant.ask(question, history or [])
+        names = {d.id: name for d, name in self.named_documents()}
+        sources = self.assistant.sources  # for a document removed since it was cited
+
+        def named(cites: list[Citation]) -> list[Citation]:
+            return [
+                dataclasses.replace(
+                    c, document=names.get(c.document) or public_name(c.document, sources)
+                )
+                for c in cites
+            ]
+
+        return dataclasses.replace(
+            answer, citations=named(answer.citations), closest=named(answer.closest)
+        )
 
     def api_ask(self, question: str, history: list[dict] | None = None) -> dict[str, Any]:
         """The same JSON as `qa ask --json`: the answer, its citations, or the closest passages."""
-        return self.ask(question, history).to_dict()
+        return self.assistant.ask(question, history or []).to_dict()
+
+    def named_documents(self) -> list[tuple[Document, str]]:
+        """Every document, with the name the page shows for it and sends back: its path from
+        the sources served, never one on the server (see `render.public_names`)."""
+        docs = self.assistant.documents
+        names = public_names([d.id for d in docs], self.assistant.sources)
+        return list(zip(docs, names, strict=True))
 
     def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them."""
@@ -90,12 +115,14 @@ class WebChat:
             and all(type(c.get(k)) is int and c[k] >= 0 for k in ("start", "end"))
         ):
             return source_placeholder()
-        doc = next((d for d in self.assistant.documents if d.id == c["document"]), None)
+        doc, name = next(
+            ((d, n) for d, n in self.named_documents() if n == c["document"]), (None, "")
+        )
         if doc is None:
             return '<p class="qa-empty">That document has been removed from the collection.</p>'
         if doc.text[c["start"] : c["end"]] != c["text"]:  # replaced by a new version since
             return '<p class="qa-empty">That document has changed since this answer; ask again.</p>'
-        return document_html(doc, c["start"], c["end"], closest=closest)
+        return document_html(doc, c["start"], c["end"], closest=closest, name=name)
 
     def add_uploads(self, paths: Sequence[str], progress: Callable[..., Any] | None = None) -> str:
         """Read every uploaded file, then index them all or none; the files are deleted."""
@@ -127,15 +154,46 @@ class WebChat:
         self.assistant.add(docs, progress=False, on_progress=report)
         return "\n".join(_added(name, file_docs, known) for name, file_docs in read)
 
-    def remove(self, document_id: str | None) -> str:
-        if not document_id:
+    def refused_in_browser(self, files: object) -> str | None:
+        """Why the page's file box sends none of `files` (the [name, size] of each file picked
+        or dropped), or None when it sends some, which add_uploads then reports. It checks them
+        in the browser as gr.File does (a name ending in none of `file_types`, then any file
+        over the size limit), and then no event reaches the server."""
+        picked = [
+            (f[0], f[1])
+            for f in (files if isinstance(files, list) else [])
+            if isinstance(f, list) and len(f) == 2 and isinstance(f[0], str) and type(f[1]) is int
+        ]
+        known = tuple(UPLOAD_SUFFIXES)
+        kept = [(name, size) for name, size in picked if name.lower().endswith(known)]
+        if picked and not kept:
+            return (
+                "; ".join(
+                    f"{name}: files of type {Path(name).suffix.lower() or '(none)'} cannot be added"
+                    for name, _ in picked
+                )
+                + f"; use {', '.join(sorted(UPLOAD_SUFFIXES))}"
+            )
+        big = [name for name, size in kept if size > self.max_upload_bytes]
+        if big:
+            limit = f"{self.max_upload_bytes / 2**20:g} MB"
+            return f"{', '.join(big)} {'is' if len(big) == 1 else 'are'} over the {limit} limit per file"
+        return None
+
+    def remove(self, name: str | None) -> str:
+        """Remove the document the page calls `name`."""
+        if not name:
             raise QAError("choose a document to remove")
-        self.assistant.remove(document_id)
-        return f"Removed {document_id}."
+        self.assistant.remove(next((d.id for d, n in self.named_documents() if n == name), name))
+        return f"Removed {name}."
 
     def document_choices(self) -> list[tuple[str, str]]:
-        ids = [d.id for d in self.assistant.documents]
-        return list(zip(display_names(ids), ids, strict=True))
+        names = [name for _, name in self.named_documents()]
+        return list(zip(display_names(names), names, strict=True))
+
+    def documents_html(self) -> str:
+        named = self.named_documents()
+        return documents_html([d for d, _ in named], [name for _, name in named])
 
 
 def places_of(answer: Answer) -> dict[str, list[dict[str, Any]]]:
@@ -229,6 +287,13 @@ _PAGE_JS = """
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true,
                              attributeFilter: ['aria-label']});
+  // An example marked aria-disabled (a question is being answered: _LOCK_JS) is not asked.
+  document.addEventListener('click', (e) => {
+    if (e.target.closest?.('#qa-examples [aria-disabled=true]')) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+    }
+  }, true);
   const marker = (e) => e.target.closest?.('#qa-chat .qa-ref[role=button]');
   const open = (ref) => {
     const n = ref.textContent.replace(/\\D/g, '');
@@ -243,6 +308,53 @@ _PAGE_JS = """
     if (ref && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); open(ref); }
   });
 }
+"""
+# While a question is answered, nothing else can be asked. Each answer is computed from the
+# chat and history the page sent with its question, so two questions in flight at once (a
+# typed one and an example, each its own event) would each be answered beside a chat without
+# the other, and whichever came back last would drop the other from the chat and from the
+# history follow-ups use. The lock runs in the page, in the same turn as the click or Enter
+# that asks, before any other input can arrive. Gradio has no disabled state for examples:
+# they are marked aria-disabled, and the page (_PAGE_JS) ignores clicks on them.
+_LOCK_JS = """
+() => {
+  const box = document.querySelector('#qa-question textarea');
+  if (box) box.dataset.refocus = String(document.activeElement === box);
+  for (const b of document.querySelectorAll('#qa-examples button')) {
+    b.setAttribute('aria-disabled', 'true');
+  }
+  const off = {__type__: 'update', interactive: false};
+  return [off, off, off];
+}
+"""
+# Disabling the box took its focus: give it back to one who asked from it.
+_UNLOCK_JS = """
+() => {
+  for (const b of document.querySelectorAll('#qa-examples button')) {
+    b.removeAttribute('aria-disabled');
+  }
+  const box = document.querySelector('#qa-question textarea');
+  if (box?.dataset.refocus === 'true') setTimeout(() => box.focus());
+  const on = {__type__: 'update', interactive: true};
+  return [on, on, on];
+}
+"""
+# gr.File refuses some files in the page itself (a type it was not given, a file over the
+# size limit): it shows a notice, and no event reaches the server, so the status line would
+# still show the message of an earlier action. Every pick and drop is told to the server
+# here, before gr.File sees it, for the status to say what became of it.
+_PICKED_JS = """
+const tell = (files) => trigger('upload', {files: [...files].map((f) => [f.name, f.size])});
+document.addEventListener('change', (e) => {
+  if (e.target.matches?.('#qa-upload input[type=file]') && e.target.files?.length) {
+    tell(e.target.files);
+  }
+}, true);
+document.addEventListener('drop', (e) => {
+  if (e.target.closest?.('#qa-upload') && e.dataTransfer?.files?.length) {
+    tell(e.dataTransfer.files);
+  }
+}, true);
 """
 # Removing a document removes it for everyone, so the browser asks first. Cancelling throws,
 # which stops the removal chained on this step's success and, with no outputs here, shows no
@@ -268,6 +380,9 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
     # gr.Error would mark each output component with an error badge).
     def refused(message: str) -> str:
         gr.Warning(html.escape(message), title="Not done")  # Gradio renders it as HTML
+        return not_done(message)
+
+    def not_done(message: str) -> str:
         return f"**Not done.** {escape_markdown(message)}"
 
     def respond(question, messages, history):
@@ -307,6 +422,14 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             return None, escape_markdown(message), *collection()
         return None, refused(f"{problem}. The collection is unchanged."), gr.skip(), gr.skip()
 
+    def files_picked(evt: gr.EventData):
+        # The page's own notice has said why; the status line says it too, for it is the
+        # latest thing done. Files the page sends are reported by add_files instead.
+        problem = chat.refused_in_browser(getattr(evt, "files", None))
+        if problem is None:
+            return gr.skip()
+        return not_done(f"{problem}. The collection is unchanged.")
+
     def remove(document_id):
         try:
             message = chat.remove(document_id)
@@ -316,7 +439,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def collection():
         choices = chat.document_choices()
-        return documents_html(assistant.documents), gr.update(choices=choices, value=None)
+        return chat.documents_html(), gr.update(choices=choices, value=None)
 
     def clear():
         return [], [], None, sources_html(None), source_placeholder()
@@ -364,12 +487,16 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                         label="Question", placeholder="Ask a question…", show_label=False,
                         scale=5, max_lines=4, elem_id="qa-question", autofocus=True,
                     )  # fmt: skip
-                    ask = gr.Button("Ask", variant="primary", scale=1, min_width=80)
+                    ask = gr.Button(
+                        "Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask"
+                    )
                 examples = gr.Dataset(
                     label="Examples", components=[gr.Textbox(visible=False)],
                     samples=[[q] for q in EXAMPLES], elem_id="qa-examples",
                 )  # fmt: skip
-                new_chat = gr.Button("New chat", size="sm", variant="secondary")
+                new_chat = gr.Button(
+                    "New chat", size="sm", variant="secondary", elem_id="qa-new-chat"
+                )
             with gr.Column(scale=4):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(sources_html(None), js_on_load=_SOURCES_JS, elem_id="qa-sources")
@@ -390,21 +517,26 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                 type="filepath", elem_id="qa-upload",
             )  # fmt: skip
             status = gr.Markdown(elem_id="qa-status")
-            listing = gr.HTML(documents_html(assistant.documents), elem_id="qa-documents")
+            picked = gr.HTML(visible="hidden", js_on_load=_PICKED_JS, elem_id="qa-picked")
+            listing = gr.HTML(chat.documents_html(), elem_id="qa-documents")
             with gr.Row():
                 to_remove = gr.Dropdown(chat.document_choices(), label="Remove a document", scale=4)
                 remove_button = gr.Button("Remove", variant="stop", scale=1, elem_id="qa-remove")
 
         answered = [question, chatbot, history, last_answer, sources, document]
-        # "once": a second question sent before the first is answered is dropped, rather than
-        # answered beside a chat that does not yet hold the first.
-        gr.on(
-            [question.submit, ask.click], respond, [question, chatbot, history], answered,
-            trigger_mode="once", **private,
-        )  # fmt: skip
-        examples.click(
-            ask_example, [examples, chatbot, history], answered, trigger_mode="once", **private
-        )
+        # Asking locks the box, the Ask button, New chat and the examples until the answer is
+        # in (_LOCK_JS), so one question at a time is in flight. Gradio runs a .then() step
+        # only after success, so the unlock also follows a failure.
+        locked = [question, ask, new_chat]
+        for triggers, answer_it, inputs in (
+            ([question.submit, ask.click], respond, [question, chatbot, history]),
+            ([examples.click], ask_example, [examples, chatbot, history]),
+        ):
+            answering = gr.on(triggers, None, None, locked, js=_LOCK_JS, **private).then(
+                answer_it, inputs, answered, trigger_mode="once", **private
+            )
+            for then in (answering.then, answering.failure):
+                then(None, None, locked, js=_UNLOCK_JS, **private)
         new_chat.click(clear, None, answered[1:], **private)
         chatbot.clear(clear, None, answered[1:], **private)
         sources.click(show_source, [last_answer], [document], **private)
@@ -413,6 +545,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             add_files, [files], [files, status, listing, to_remove], show_progress_on=[files],
             **private,
         )  # fmt: skip
+        picked.upload(files_picked, None, [status], trigger_mode="multiple", **private)
         remove_button.click(None, [to_remove], None, js=_CONFIRM_REMOVE_JS, **private).success(
             remove, [to_remove], [status, listing, to_remove], **private
         )

@@ -6,7 +6,7 @@ import html
 import re
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from .ingest import Document
 from .results import Answer, Citation
@@ -30,16 +30,40 @@ def escape_markdown(text: str) -> str:
     return text.replace("&", "&amp;").translate(_MARKDOWN_ENTITIES).replace('"', "&quot;")
 
 
-def display_name(document_id: str) -> str:
-    return Path(document_id).name or document_id
+def public_name(document_id: str, sources: Sequence[str]) -> str:
+    """What the page calls a document: its path from the folder above the source it was read
+    from (/srv/docs/a/notes.txt served as /srv/docs is docs/a/notes.txt), else its own name
+    (an upload, a JSON-lines record). Anyone with the link sees it, so never a server path."""
+    path = PurePath(document_id)
+    for source in sources:
+        root = PurePath(source)
+        if path == root or root in path.parents:
+            return str(PurePath(root.name, path.relative_to(root)))
+    return path.name if path.is_absolute() else document_id
 
 
-def display_names(ids: Sequence[str]) -> list[str]:
-    """How a list of documents names them: by file name, or by the whole id where two
-    share a file name (seeds/notes.txt, and an upload called notes.txt)."""
-    names = [display_name(i) for i in ids]
-    shared = {n for n, k in Counter(names).items() if k > 1}
-    return [i if n in shared else n for i, n in zip(ids, names, strict=True)]
+def public_names(ids: Sequence[str], sources: Sequence[str]) -> list[str]:
+    """`public_name` of each document, numbered where two would share one (two served folders
+    called docs), so that a name the page sends back finds one document."""
+    names = [public_name(i, sources) for i in ids]
+    seen: Counter[str] = Counter()
+    for i, name in enumerate(names):
+        seen[name] += 1
+        if seen[name] > 1:
+            names[i] = f"{name} ({seen[name]})"
+    return names
+
+
+def display_name(name: str) -> str:
+    return Path(name).name or name
+
+
+def display_names(names: Sequence[str]) -> list[str]:
+    """How a list of documents labels them: by file name, or by the whole (public) name
+    where two share a file name (seeds/notes.txt, and an upload called notes.txt)."""
+    short = [display_name(n) for n in names]
+    shared = {n for n, k in Counter(short).items() if k > 1}
+    return [n if s in shared else s for n, s in zip(names, short, strict=True)]
 
 
 def highlight(text: str, start: int, end: int) -> str:
@@ -98,10 +122,17 @@ def _card(c: Citation, key: str, label: str, kind: str) -> str:
 
 
 def document_html(
-    doc: Document, start: int, end: int, window: int = SOURCE_WINDOW, *, closest: bool = False
+    doc: Document,
+    start: int,
+    end: int,
+    window: int = SOURCE_WINDOW,
+    *,
+    closest: bool = False,
+    name: str | None = None,
 ) -> str:
-    """The whole document (or `window` characters either side in a long one), span marked.
-    A `closest` passage (shown when the answer abstains) is marked and headed as such."""
+    """The whole document (or `window` characters either side in a long one), span marked,
+    headed by `name` (default: its id). A `closest` passage (shown when the answer abstains)
+    is marked and headed as such."""
     text = doc.text
     lo, hi = max(0, start - window), min(len(text), end + window)
     before = f'<p class="qa-cut">… {lo:,} characters above not shown</p>' if lo else ""
@@ -112,18 +143,19 @@ def document_html(
     note = '<span class="qa-closest-note">closest passage, not an answer</span>' if closest else ""
     kind = " qa-closest" if closest else ""
     return (
-        f'<div class="qa-doc-head"><strong>{escape(display_name(doc.id))}</strong>{title} '
+        f'<div class="qa-doc-head"><strong>{escape(display_name(name or doc.id))}</strong>{title} '
         f'{note}<span class="qa-span">characters {start:,}–{end:,}</span></div>'
         f'<div class="qa-doc-text{kind}">{before}{highlight(text[lo:hi], start - lo, end - lo)}'
         f"{after}</div>"
     )
 
 
-def documents_html(docs: Sequence[Document]) -> str:
+def documents_html(docs: Sequence[Document], names: Sequence[str]) -> str:
+    """The collection as a table, each document under its `names` entry (see public_names)."""
     rows = "".join(
-        f'<tr><td title="{escape(d.id)}">{escape(name)}</td>'
+        f'<tr><td title="{escape(name)}">{escape(label)}</td>'
         f'<td>{escape(d.title)}</td><td class="qa-num">{len(d.text):,}</td></tr>'
-        for d, name in zip(docs, display_names([d.id for d in docs]), strict=True)
+        for d, name, label in zip(docs, names, display_names(names), strict=True)
     )
     # The wrapper scrolls sideways if a row still cannot fit a narrow screen.
     return (
@@ -143,6 +175,8 @@ CSS = """
 .qa-ref[role=button] { color: var(--color-accent); cursor: pointer; border-radius: 3px; }
 .qa-ref[role=button]:hover { text-decoration: underline; }
 .qa-ref[role=button]:focus-visible { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+/* Examples while a question is answered: they cannot be asked then (qa.app._LOCK_JS). */
+#qa-examples [aria-disabled=true] { opacity: .5; cursor: not-allowed; }
 .qa-abstain { border-left: 3px solid #d97706; padding-left: .7em; }
 .qa-abstain strong { color: #b45309; }
 .qa-conf { margin-top: .35em; font-size: .75em; color: var(--body-text-color-subdued); }

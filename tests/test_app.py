@@ -34,6 +34,8 @@ from qa.render import (
     escape,
     escape_markdown,
     highlight,
+    public_name,
+    public_names,
     sources_html,
 )
 from qa.results import Answer, Citation
@@ -155,7 +157,7 @@ def test_document_view_of_a_long_document_shows_a_window_around_the_span():
 
 
 def test_documents_list_is_escaped():
-    out = documents_html([Document(id=f"{XSS}.txt", text="x", title=XSS)])
+    out = documents_html([Document(id=f"{XSS}.txt", text="x", title=XSS)], [f"{XSS}.txt"])
     assert "<img" not in out and out.count("&lt;img") == 3
     assert out.startswith('<div class="qa-docs-wrap">')  # scrolls sideways on a phone
 
@@ -214,9 +216,68 @@ def test_a_closest_passage_opens_labelled_as_such():
     assert "not an answer" not in document_html(doc, 8, 27)
 
 
-def test_documents_sharing_a_file_name_are_listed_by_their_whole_id():
-    ids = ["seeds/notes.txt", "notes.txt", "seeds/other.txt"]
-    assert display_names(ids) == ["seeds/notes.txt", "notes.txt", "other.txt"]
+def test_documents_sharing_a_file_name_are_listed_by_their_whole_name():
+    names = ["seeds/notes.txt", "notes.txt", "seeds/other.txt"]
+    assert display_names(names) == ["seeds/notes.txt", "notes.txt", "other.txt"]
+
+
+@pytest.mark.parametrize(("document", "sources", "name"), [
+    ("/srv/docs/a/notes.txt", ["/srv/docs"], "docs/a/notes.txt"),
+    ("/srv/docs/a/notes.txt", ["/srv/docs/"], "docs/a/notes.txt"),
+    ("/srv/one.txt", ["/srv/docs", "/srv/one.txt"], "one.txt"),  # a file served by name
+    ("seeds/article.txt", ["seeds/"], "seeds/article.txt"),
+    ("seeds/article.txt", ["./seeds"], "seeds/article.txt"),
+    ("notes.txt", ["."], "notes.txt"),
+    ("../shared/docs/x.md", ["../shared/docs"], "docs/x.md"),
+    ("notes.txt", ["/srv/docs"], "notes.txt"),  # an upload: its own file name
+    ("d1", ["/srv/corpus.jsonl"], "d1"),  # a JSON-lines record: its id
+    ("/tmp/old/x.txt", [], "x.txt"),  # read from where no source says: not the folder
+])  # fmt: skip
+def test_the_page_names_documents_without_server_paths(document, sources, name):
+    assert public_name(document, sources) == name
+
+
+def test_documents_of_one_name_get_told_apart():
+    ids = ["/a/docs/notes.txt", "/b/docs/notes.txt", "/a/docs/x.txt", "notes.txt"]
+    assert public_names(ids, ["/a/docs", "/b/docs"]) == [
+        "docs/notes.txt", "docs/notes.txt (2)", "docs/x.txt", "notes.txt"
+    ]  # fmt: skip
+
+
+def test_a_served_folder_shows_no_server_path_on_the_page(tmp_path, fake_embedder):
+    docs = tmp_path / "served" / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "notes.txt").write_text("The lighthouse keeper was named Tobias Brand.")
+    (docs / "sub" / "notes.txt").write_text(f"The ferry leaves hourly from the quay {XSS}.")
+    assistant = Assistant.from_paths(
+        [str(docs)], index_dir=tmp_path / "index", embedder=fake_embedder, progress=False
+    )
+    assert str(tmp_path) in assistant.documents[0].id  # the library keeps the path as given
+    chat = WebChat(assistant)
+    secret = str(tmp_path)
+    assert dict(chat.document_choices()) == {
+        "docs/notes.txt": "docs/notes.txt", "docs/sub/notes.txt": "docs/sub/notes.txt"
+    }  # fmt: skip
+    listing = chat.documents_html()
+    assert 'title="docs/sub/notes.txt"' in listing and secret not in listing
+    assert secret not in json.dumps(build_demo(assistant).get_config_file())
+
+    for question in ("Who was the lighthouse keeper?", "When does the ferry leave the quay?"):
+        answer = chat.ask(question)
+        cites = answer.closest if answer.abstained else answer.citations
+        key = "c1" if answer.abstained else "1"
+        assert cites and {c.document for c in cites} <= {"docs/notes.txt", "docs/sub/notes.txt"}
+        places = json.dumps(places_of(answer))  # kept in the page, sent back to open a source
+        page = sources_html(answer) + answer_message(answer)
+        view = chat.source(json.loads(places), key)
+        assert f"<mark>{escape(cites[0].text)}</mark>" in view
+        assert secret not in page + view + places
+        assert "<img" not in page + view  # document text stays escaped
+        assert f'title="Show in {cites[0].document}"' in page
+    # The API keeps the library's ids (`qa ask --json`); the page alone renames them.
+    assert secret in json.dumps(chat.api_ask("Who was the lighthouse keeper?"))
+    assert chat.remove("docs/sub/notes.txt") == "Removed docs/sub/notes.txt."
+    assert [d.id for d in assistant.documents] == [str(docs / "notes.txt")]
 
 
 def test_the_conversation_lives_in_the_page_not_in_server_state(chat):
@@ -387,6 +448,67 @@ def test_remove_needs_a_known_document(chat):
         chat.remove("missing.txt")
     with pytest.raises(QAError, match="cannot remove the last document"):
         chat.remove(chat.assistant.documents[0].id)
+
+
+def test_one_question_at_a_time_is_in_flight(chat):
+    # Each answer is computed on the chat the page sent with its question: a typed question
+    # and an example in flight at once were each answered beside a chat without the other,
+    # and whichever came back last dropped the first from the chat and the history.
+    components, events = page_config(chat)
+    ids = {key: components[key]["id"] for key in (
+        "qa-question", "qa-ask", "qa-new-chat", "qa-examples", "qa-chat", "qa-history"
+    )}  # fmt: skip
+    locked = [ids["qa-question"], ids["qa-ask"], ids["qa-new-chat"]]
+    after = {}
+    for e in events:
+        after.setdefault(e["trigger_after"], []).append(e)
+    triggers = [[(ids["qa-question"], "submit"), (ids["qa-ask"], "click")],
+                [(ids["qa-examples"], "click")]]  # fmt: skip
+    for targets in triggers:
+        (lock,) = [e for e in events if e["targets"] == targets]
+        # The lock runs in the page, at once: no server call between the asking and it.
+        assert not lock["backend_fn"] and "interactive: false" in lock["js"]
+        assert lock["outputs"] == locked and "aria-disabled" in lock["js"]
+        (answer,) = after[lock["id"]]
+        assert answer["backend_fn"] and answer["trigger_mode"] == "once"
+        assert {ids["qa-chat"], ids["qa-history"]} <= set(answer["outputs"])
+        unlocks = after[answer["id"]]
+        # After an answer, and after a failure: Gradio runs no .then() step after one.
+        kinds = {(e["trigger_only_on_success"], e["trigger_only_on_failure"]) for e in unlocks}
+        assert kinds == {(False, False), (False, True)}
+        for unlock in unlocks:
+            assert not unlock["backend_fn"] and "interactive: true" in unlock["js"]
+            assert unlock["outputs"] == locked
+    # Nothing else writes the chat but New chat (locked while answering) and the chat's clear.
+    writers = [e for e in events if ids["qa-chat"] in e["outputs"] and e["trigger_after"] is None]
+    assert sorted(e["targets"] for e in writers) == sorted(
+        [[(ids["qa-new-chat"], "click")], [(ids["qa-chat"], "clear")]]
+    )
+
+
+@pytest.mark.parametrize(("files", "refusal"), [
+    ([["program.exe", 4]],
+     "program.exe: files of type .exe cannot be added; use " + ", ".join(sorted(UPLOAD_SUFFIXES))),
+    ([["a.exe", 4], ["README", 9]], "a.exe: files of type .exe cannot be added; README: files of "
+     "type (none) cannot be added; use " + ", ".join(sorted(UPLOAD_SUFFIXES))),
+    ([["big.txt", 20 * 2**20 + 1]], "big.txt is over the 20 MB limit per file"),
+    ([["a.exe", 4], ["big.md", 2**30], ["b.PDF", 2**30]], "big.md, b.PDF are over the 20 MB "
+     "limit per file"),  # the page drops a.exe, then refuses the rest: all are too large
+    ([["notes.TXT", 20 * 2**20]], None),
+    ([["a.exe", 4], ["notes.txt", 10]], None),  # notes.txt is sent: add_uploads reports it
+    (None, None), ("x", None), ([], None), ([["a.exe"]], None), ([[1, 2]], None),
+])  # fmt: skip
+def test_what_the_page_refuses_before_sending_is_said(chat, files, refusal):
+    assert chat.refused_in_browser(files) == refusal
+
+
+def test_every_file_picked_is_told_to_the_status_line(chat):
+    components, events = page_config(chat)
+    watcher, status = components["qa-picked"], components["qa-status"]["id"]
+    assert "#qa-upload input[type=file]" in watcher["js_on_load"]
+    assert "'drop'" in watcher["js_on_load"] and watcher["visible"] == "hidden"
+    (told,) = [e for e in events if e["targets"] == [(watcher["id"], "upload")]]
+    assert told["outputs"] == [status] and told["trigger_mode"] == "multiple"
 
 
 def test_the_page_asks_before_removing_a_document(chat):

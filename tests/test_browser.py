@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -287,6 +288,63 @@ def test_examples_follow_ups_and_abstentions(page):
 
 
 @pytest.mark.browser
+def test_the_page_shows_no_path_on_the_server(page, served):
+    # Anyone with the link sees the page: documents go by their path from the folder served.
+    assert served.assistant.documents[0].id.startswith(str(SEEDS))  # served by absolute path
+    ask(page, QUESTION)
+    card = page.locator("#qa-sources .qa-cite").first
+    assert card.get_attribute("title").startswith("Show in seeds/")
+    card.click()
+    page.locator("#qa-document mark").wait_for()
+    page.get_by_role("tab", name="Documents").click()
+    assert page.locator("#qa-documents td").first.get_attribute("title").startswith("seeds/")
+    seen = page.content() + page.evaluate("JSON.stringify(window.gradio_config)")
+    assert str(ROOT) not in seen
+
+
+@pytest.mark.browser
+def test_a_typed_question_and_an_example_never_drop_one_another(page, served, monkeypatch):
+    # Each answer is computed on the chat the page sent with its question. A typed question
+    # and an example in flight at once were each answered beside a chat without the other,
+    # and the later answer dropped the first from the chat and from the history.
+    answer_now = served.assistant.ask
+
+    def slow(question, history=None):  # time to act while a question is answered
+        time.sleep(1)
+        return answer_now(question, history)
+
+    monkeypatch.setattr(served.assistant, "ask", slow)
+    box = page.locator("#qa-question textarea")
+    example = page.locator("#qa-examples button", has_text="Who is Ailana?")
+    box.fill(QUESTION)
+    box.press("Enter")
+    # While it is answered, the examples are plainly refused, and so is another question.
+    example_state = example.evaluate(
+        "e => [e.getAttribute('aria-disabled'), Number(getComputedStyle(e).opacity)]"
+    )
+    locked = box.is_disabled() and page.locator("#qa-ask").is_disabled()
+    example.click(force=True)  # as a reader would, on the dimmed button
+    page.locator(ANSWERS).first.wait_for(timeout=30_000)
+    page.wait_for_function("!document.querySelector('#qa-question textarea').disabled")
+    page.wait_for_timeout(1500)  # a second answer, had the click asked, would be in by now
+    users = page.locator("#qa-chat [data-testid=user]")
+    assert users.all_inner_texts() == [QUESTION] and page.locator(ANSWERS).count() == 1
+    assert example_state[0] == "true" and example_state[1] < 1 and locked
+    assert example.get_attribute("aria-disabled") is None
+    assert page.evaluate("document.activeElement") == box.evaluate("b => b")  # ready to type
+
+    # Once answered, the example is asked, then a question typed as soon as the box allows:
+    # each gets its own answer, in order, and the follow-up knows whom "she" is.
+    example.click()
+    assert box.is_disabled()
+    box.fill("Where is she from?")  # waits until the example is answered
+    box.press("Enter")
+    page.wait_for_function(f"document.querySelectorAll('{ANSWERS}').length === 3")
+    assert users.all_inner_texts() == [QUESTION, "Who is Ailana?", "Where is she from?"]
+    assert "Tyva" in page.locator("#qa-chat .qa-answer").last.inner_text()
+
+
+@pytest.mark.browser
 def test_a_follow_up_and_its_sources_outlive_a_server_restart(served):
     # The conversation and the latest answer's sources are kept in the page, with the chat
     # they belong to: a restarted server (or one that evicted this session's state) still
@@ -413,3 +471,37 @@ def test_a_bad_upload_shows_why_and_changes_nothing(page, served, tmp_path):
     assert page.get_by_text("Error", exact=True).count() == 0  # a notice, not error badges
     page.screenshot(path=str(ARTIFACTS / "bad_upload.png"), full_page=True)
     assert [d.id for d in served.assistant.documents] == before
+
+
+@pytest.mark.browser
+def test_the_status_line_says_what_became_of_the_latest_files(page, served, tmp_path):
+    # The page refuses some files itself (a type not listed, a file over 20 MB) and sends
+    # nothing; the status line kept the message of an earlier action.
+    before = [d.id for d in served.assistant.documents]
+    status = page.locator("#qa-status")
+    picker = page.locator("#qa-upload input[type=file]")
+    photo, program = tmp_path / "photo.txt", tmp_path / "program.exe"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    program.write_bytes(b"MZ\x90\x00")
+    page.get_by_role("tab", name="Documents").click()
+    picker.set_input_files(str(photo))  # refused by the server
+    status.filter(has_text="photo.txt looks like a binary file").wait_for(timeout=30_000)
+
+    picker.set_input_files(str(program))
+    status.filter(has_text="program.exe: files of type .exe cannot be added").wait_for()
+    assert "The collection is unchanged" in status.inner_text()
+    big = tmp_path / "big.md"
+    with big.open("wb") as f:
+        f.truncate(20 * 2**20 + 1)
+    picker.set_input_files(str(big))
+    status.filter(has_text="big.md is over the 20 MB limit per file").wait_for()
+    assert [d.id for d in served.assistant.documents] == before
+
+    # What the page sends is reported when added, never overtaken by what it left out.
+    notes = tmp_path / "gate_notes.txt"
+    notes.write_text("The harbour gate was painted blue in 1911.")
+    picker.set_input_files([str(program), str(notes)])
+    status.filter(has_text="Added gate_notes.txt").wait_for(timeout=60_000)
+    page.wait_for_timeout(500)
+    assert status.inner_text().startswith("Added gate_notes.txt")
+    served.assistant.remove("gate_notes.txt")
