@@ -51,6 +51,12 @@ _YES_NO = re.compile(
     r"^\W*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I
 )
 
+# A question that asks who or what a name is ("Who is Adam Lenton?"), and the most sentences
+# that may hold the name for the one quoted to be all the documents say of it.
+_WHO_IS = re.compile(r"^\W*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
+FEW_MENTIONS = 2
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
+
 
 class Assistant:
     """Answers questions from a set of documents, quoting the sentences it rests on."""
@@ -300,6 +306,12 @@ class Assistant:
             # names her but says nothing of marriage: the SQuAD-learned confidence, which
             # has seen few yes/no questions, does not know that.
             confidence /= 2
+        elif self._introduces(resolved.question, scored):
+            # "Who is Adam Lenton?" of an article that names him once, as "U.S. political
+            # scientist Adam Lenton": that sentence is all it says of him, so it is the
+            # answer. The SQuAD-learned confidence, which saw no such questions, finds a
+            # short question far from a long sentence and would abstain.
+            confidence = max(confidence, scored.model.threshold)
         if not ranked or confidence < scored.model.threshold:
             closest = self._closest(scored, 2)
             text = (
@@ -411,6 +423,24 @@ class Assistant:
             and self.index.sent_doc[s] == self.index.sent_doc[top]
         ]
         return any(own & self.index.sentence_terms(s) for s in near)
+
+    def _introduces(self, question: str, scored: Scored) -> bool:
+        """Whether `question` asks only who or what a name is, the best sentence holds that
+        name, capitalised as names are, and at most `FEW_MENTIONS` sentences of the index hold
+        its words."""
+        m = _WHO_IS.match(question)
+        if m is None or not len(scored.sentences):
+            return False
+        name = _ARTICLE.sub("", m[1])
+        top = self.index.sentence_text(int(scored.sentences[0]))
+        # As the sentence writes it, so "who is adam lenton" finds "Adam Lenton"; "Buryat
+        # soldiers" does not say who the Buryats are, nor "the harbour master" name anyone.
+        found = re.search(rf"(?<!\w){re.escape(name)}(?!\w)", top, re.I)
+        asked = set(terms(name))
+        if found is None or not asked or not all(w[:1].isupper() for w in found[0].split()):
+            return False
+        lex = self.index.sentence_bm25
+        return min(lex.units_with(t) for t in asked) <= FEW_MENTIONS
 
     def _not_said(self) -> str:
         return (

@@ -233,8 +233,12 @@ class Lexical:
 
     def idf(self, term: str) -> float:
         """Robertson–Sparck Jones idf; a term the corpus never uses gets the highest value."""
-        df = int(self.df[self.vocab[term]]) if term in self.vocab else 0
+        df = self.units_with(term)
         return float(np.log(1.0 + (self.n - df + 0.5) / (df + 0.5)))
+
+    def units_with(self, term: str) -> int:
+        """How many units hold `term`."""
+        return int(self.df[self.vocab[term]]) if term in self.vocab else 0
 
     # -- files -----------------------------------------------------------------------------
     def parts(self) -> list[Part]:

@@ -349,3 +349,21 @@ def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
     ).abstained
     mother = a.ask("Is Ailana a soldier's mother?")
     assert not mother.abstained and "soldier's mother" in mother.citations[0].text
+
+
+@pytest.mark.model
+def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
+    """A name the article mentions once is all it says of that person: the sentence is the
+    answer, though a short question lies far from a long sentence in embedding space."""
+    from conftest import SEEDS
+
+    from qa.assistant import Assistant
+
+    a = Assistant.from_paths([SEEDS], embedder=real_embedder, progress=False)
+    for question in ("Who is Adam Lenton?", "Who is Lenton?", "who is adam lenton"):
+        lenton = a.ask(question)
+        assert not lenton.abstained, question
+        assert "political scientist Adam Lenton" in lenton.citations[0].text
+    # "Buryat soldiers" does not say who the Buryats are; an absent name answers nothing.
+    assert a.ask("Who are the Buryats?").abstained
+    assert a.ask("Who is Joe Smith?").abstained
