@@ -352,6 +352,28 @@ def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
 
 
 @pytest.mark.model
+def test_a_year_the_best_sentence_does_not_give_is_not_answered(tmp_path, real_embedder):
+    """A year the best sentence does not give: "Who was appointed director in 2022?" is not
+    answered by "appointed in 2021"."""
+    report = tmp_path / "report.md"
+    report.write_text(
+        "The water department serves 48,000 households in the district. "
+        "It is led by director Priya Raman, who was appointed in January 2021. "
+        "Before that she ran the laboratory for nine years.\n\n"
+        "In 2023 the department replaced 310 lead service lines. "
+        "About 740 lead service lines remain, most of them in the old town.\n",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([report], embedder=real_embedder, progress=False)
+    named = a.ask("Who was appointed director in 2021?")
+    assert not named.abstained and "Priya Raman" in named.citations[0].text
+    assert a.ask("Who was appointed director in 2022?").abstained
+    replaced = a.ask("How many lead service lines were replaced in 2023?")
+    assert not replaced.abstained and "310" in replaced.citations[0].text
+    assert a.ask("How many lead service lines were replaced in 2019?").abstained
+
+
+@pytest.mark.model
 def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
     """A name the article mentions once is all it says of that person: the sentence is the
     answer, though a short question lies far from a long sentence in embedding space."""
