@@ -36,7 +36,7 @@ CONFIDENCE_FEATURES = (
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
     "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
     "top_dense_z", "question_terms", "top_type_near", "best_type_near", "answer_passage_dense",
-    "best_dense", "best_window", "year_missing",
+    "best_dense", "best_window", "figure_missing",
 )  # fmt: skip
 
 PAIR_FEATURES = (
@@ -172,8 +172,9 @@ def question_type(question: str) -> tuple[float, float]:
 _NEGATION = re.compile(
     r"\b(not|never|no|none|nothing|without|n't|cannot|neither|nor)\b|n't\b", re.I
 )
-# A year: "Who was appointed director in 2022?" is not answered by "appointed in 2021".
-_YEAR = re.compile(r"\b(?:1[0-9]|20)[0-9]{2}\b")
+# A figure ("2022", "4.1", "100,000"; not "55th"): "Who was appointed director in 2022?" is
+# not answered by "appointed in 2021".
+_FIGURE = re.compile(r"\b\d(?:[\d,.]*\d)?\b")
 _ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
@@ -458,9 +459,9 @@ def score(
         # The answer's own surroundings: a news paragraph moves between topics, so the
         # passage closest to the question may not be the one that answers it.
         passage_dense[top], dense.max(), max(win_prev.max(), win_next.max()),
-        # A year the question asks about that the best sentence does not give; in its passage
-        # it may be another event's year.
-        float(bool(set(_YEAR.findall(question)) - set(_YEAR.findall(texts[top])))),
+        # A figure of the question that the best sentence does not give; in its passage it may
+        # be another event's year.
+        float(bool(set(_FIGURE.findall(question)) - set(_FIGURE.findall(texts[top])))),
     ])  # fmt: skip
     confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
     if token_model is not None:

@@ -224,7 +224,7 @@ SURER = frozenset({
     "top_type_near", "best_type_near", "top_dense_z", "answer_passage_dense", "best_dense",
     "best_window",
 })  # fmt: skip
-DOUBT = frozenset({"missing_idf", "unknown_terms", "entity_missing", "negation", "year_missing"})
+DOUBT = frozenset({"missing_idf", "unknown_terms", "entity_missing", "negation", "figure_missing"})
 
 
 def fit_confidence(samples: list[Sample], C: float) -> Linear:

@@ -352,8 +352,8 @@ def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
 
 
 @pytest.mark.model
-def test_a_year_the_best_sentence_does_not_give_is_not_answered(tmp_path, real_embedder):
-    """A year the best sentence does not give: "Who was appointed director in 2022?" is not
+def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real_embedder):
+    """A figure the best sentence does not give: "Who was appointed director in 2022?" is not
     answered by "appointed in 2021"."""
     report = tmp_path / "report.md"
     report.write_text(
