@@ -7,6 +7,7 @@ import argparse
 import io
 import json
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -28,23 +29,24 @@ def _positive(text: str) -> int:
     return n
 
 
+def _index_dir_help() -> str:
+    """--index-dir's help, naming the variable that sets its default, and its value."""
+    env = os.environ.get("QA_INDEX_DIR")
+    # argparse formats help texts with `%`, so a path holding one has it doubled.
+    now = f", now {env.replace('%', '%%')}," if env is not None else " if set,"
+    return f"where the index lives (default: $QA_INDEX_DIR{now} else index)"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="qa",
         description="Ask questions of documents; every answer quotes the exact sentences it rests on.",
     )
-    p.add_argument(
-        "--index-dir",
-        type=Path,
-        default=DEFAULT_INDEX,
-        help="where the index lives (default: %(default)s)",
-    )
+    p.add_argument("--index-dir", type=Path, default=DEFAULT_INDEX, help=_index_dir_help())
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # --index-dir also after the command (`qa index seeds/ --index-dir x`), as messages write it.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--index-dir", type=Path, default=argparse.SUPPRESS, help="where the index lives"
-    )
+    common.add_argument("--index-dir", type=Path, default=argparse.SUPPRESS, help=_index_dir_help())
 
     def command(name: str, help: str) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help, parents=[common])
@@ -61,13 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     command("verify", "check every file of the index against its manifest checksums")
 
     s = command("ask", "answer one question from the index")
-    s.add_argument("question")
+    s.add_argument("question", help="the question (in quotes)")
     s.add_argument("--json", action="store_true", help="print the answer and citations as JSON")
 
     s = command("search", "the best passages for a query (retrieval only)")
-    s.add_argument("query")
+    s.add_argument("query", help="the words to search for (in quotes)")
     s.add_argument("-k", type=_positive, default=5, help="how many (default: %(default)s)")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="print the passages as JSON")
 
     command("chat", "chat in the terminal; follow-up questions use the history")
 
@@ -92,8 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         nargs="*",
         help="documents to index first (default: the existing index, else seeds/)",
     )
-    s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--port", type=int, default=7860)
+    s.add_argument(
+        "--host", default="127.0.0.1", help="the address to serve on (default: %(default)s)"
+    )
+    s.add_argument("--port", type=int, default=7860, help="the port (default: %(default)s)")
     s.add_argument(
         "--share", action="store_true", help="open a public Gradio link (password protected)"
     )
@@ -148,19 +152,23 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from .index import FlatInsteadWarning, flat_instead
 
-        before = _indexed_ids(args.index_dir)
+        before = _saved_manifest(args.index_dir)
         with warnings.catch_warnings():
             # Said below as a note, each time the kind is asked for, not as a Python warning.
             warnings.simplefilter("ignore", FlatInsteadWarning)
+            # A bar written to a file or pipe is every redraw of it, one after another.
             a = Assistant.from_paths(
-                args.paths, index_dir=args.index_dir, index_type=args.index_type
-            )
+                args.paths, index_dir=args.index_dir, index_type=args.index_type,
+                progress=sys.stderr.isatty(),
+            )  # fmt: skip
         idx = a.index
         skipped = f"; skipped {_count(len(a.skipped), 'file')}" if a.skipped else ""
         print(
             f"indexed {_count(len(idx.documents), 'document')}, {_count(idx.n_passages, 'passage')}, "
             f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
         )
+        if before is not None:
+            print(_update_summary(a, before))
         if args.index_type != "auto" and (flat := flat_instead(idx)):
             # Without the option `qa index` asks for auto, which replaces the request once
             # the documents change.
@@ -169,7 +177,7 @@ def _run(args: argparse.Namespace) -> int:
                 "again, which otherwise asks for auto)",
                 file=sys.stderr,
             )
-        _index_notes(idx, before, args.index_dir)
+        _index_notes(idx, _ids(before), args.index_dir)
         _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
@@ -202,13 +210,20 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "search":
         if not args.query.strip():
             raise QAError('give words to search for, e.g. qa search "ferry timetable"')
-        hits = _open(args.index_dir).search(args.query, k=args.k)
+        assistant = _open(args.index_dir)
+        hits = assistant.search(args.query, k=args.k)
         if args.json:
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         for i, h in enumerate(hits, 1):
             if not args.json:
                 print(f"[{i}] {h.document}:{h.start}-{h.end}  ({h.score:.3f})")
                 print(f"    {_one_line(h.text, 300)}")
+        if not hits:
+            # Like an abstaining `qa ask`: an answer, not an error, so the status is 0.
+            why = (
+                "" if assistant.index.n_passages else f": {args.index_dir} holds no text to search"
+            )
+            print(f"note: no passage matches “{args.query.strip()}”{why}", file=sys.stderr)
         return 0
     if args.command == "chat":
         return _chat(_open(args.index_dir))
@@ -228,15 +243,76 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def _indexed_ids(index_dir: Path) -> list[str]:
-    """The document ids of the index saved in `index_dir`, if any can be read."""
+def _saved_manifest(index_dir: Path) -> dict | None:
+    """The manifest of the index saved in `index_dir`, if there is one that can be read."""
     from .store import read_manifest
 
     try:
         manifest = read_manifest(index_dir)
+    except QAError:
+        return None  # an unreadable index is rebuilt, and says so
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _ids(manifest: dict | None) -> list[str]:
+    try:
         return list(manifest["documents"]["id"]) if manifest else []
-    except (QAError, KeyError, TypeError):
-        return []  # an unreadable index is rebuilt, and says so
+    except (KeyError, TypeError):
+        return []
+
+
+def _update_summary(assistant, before: dict) -> str:
+    """What `qa index` embedded over the index it found, from the content hashes in its
+    manifest: the build takes the vectors of a document whose text and title it had before,
+    under any id (a renamed file), and embeds the others."""
+    from .chunk import ChunkParams
+    from .store import FORMAT_VERSION
+
+    index, embedder = assistant.index, assistant.embedder
+    try:
+        docs, model = before["documents"], before["model"]
+        old_ids = set(docs["id"])
+        old = set(zip(docs["sha256"], docs.get("title") or [""] * len(docs["id"]), strict=True))
+        # The tests an update makes of the index it loads: else everything is embedded anew.
+        reused = (
+            before.get("format_version") == FORMAT_VERSION
+            and (model.get("name"), model.get("weights_sha256"))
+            == (embedder.name, embedder.fingerprint)
+            and ChunkParams(**before["chunking"]).spans_only() == index.params.spans_only()
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        reused = False
+    if not reused:
+        return (
+            f"{_count(len(index.documents), 'document')} embedded anew: the previous index had "
+            "another model, chunking or format"
+        )
+    p_rows, s_rows = (b.tolist() for b in index.doc_rows())
+    changed = added = passages = sentences = 0
+    for i, (doc, sha) in enumerate(zip(index.documents, index.sha256s(), strict=True)):
+        if (sha, doc.title) in old:
+            continue
+        changed += doc.id in old_ids
+        added += doc.id not in old_ids
+        passages += p_rows[i + 1] - p_rows[i]
+        sentences += s_rows[i + 1] - s_rows[i]
+    dropped = len(old_ids - set(index.doc_position))
+    counts = [
+        (n, verb) for n, verb in ((changed, "changed"), (added, "added"), (dropped, "dropped")) if n
+    ]
+    if not counts:
+        return "nothing changed"
+    # "1 document changed, 2 added": the noun once, with the first number.
+    what = ", ".join(
+        f"{_count(n, 'document') if i == 0 else f'{n:,}'} {verb}"
+        for i, (n, verb) in enumerate(counts)
+    )
+    embedded = (
+        f"{_count(passages, 'passage')} and {_count(sentences, 'sentence')} embedded"
+        if changed + added
+        else "nothing embedded"
+    )
+    return f"{what}: {embedded} ({len(index.documents) - changed - added:,} unchanged)"
 
 
 def _index_notes(index, before: list[str], index_dir: Path) -> None:
@@ -265,10 +341,25 @@ def _skipped_notes(skipped: list[str], shown: int = 5) -> None:
             f"note: {_count(len(skipped), 'file')} in the folders given not indexed:",
             file=sys.stderr,
         )
-        for line in skipped[:shown]:
-            print(f"  {line}", file=sys.stderr)
+        for reason in skipped[:shown]:
+            print(f"  {_path_first(reason)}", file=sys.stderr)
         if len(skipped) > shown:
             print(f"  and {len(skipped) - shown:,} more", file=sys.stderr)
+
+
+def _path_first(reason: str) -> str:
+    """A skipped file's reason as "PATH: why". qa.ingest words most as a sentence about the
+    file ("d/x.txt looks like a binary file, ...", "cannot read d/x.txt: Permission denied"),
+    some as "d/x.rtf: a file of another type"; a path may hold spaces and colons, so where
+    it ends is found by asking which leading part names a file."""
+    if reason.startswith("cannot read "):
+        path, _, why = reason.removeprefix("cannot read ").rpartition(": ")
+        return f"{path}: cannot read it ({why})" if path else reason
+    for end in reversed([m.start() for m in re.finditer("[ :]", reason)]):
+        if os.path.isfile(reason[:end]):
+            why = reason[end:].removeprefix(":").lstrip()
+            return f"{reason[:end]}: {why.removeprefix('is ')}"
+    return reason
 
 
 def _some(names: list[str], shown: int = 3) -> str:
@@ -390,15 +481,21 @@ def _chat(assistant) -> int:
     print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")  # a stray non-UTF-8 byte must not end the chat
+    # Questions piped in are not echoed as typed ones are: each is printed after its prompt,
+    # so that the transcript reads as a chat.
+    typed = sys.stdin.isatty()
     history: list[dict] = []
     while True:
         try:
-            question = input("you> ").strip()
+            question = input("you> " if typed else "").strip()
         except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt ends the chat
-            print()
+            if typed:
+                print()
             return 0
         if not question:
             return 0
+        if not typed:
+            print(f"you> {question}")
         try:
             answer = assistant.ask(question, history)
         except QAError as exc:

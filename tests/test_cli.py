@@ -207,6 +207,7 @@ def test_index_shows_only_what_it_indexed_and_counts_what_it_skipped(cli, tmp_pa
             bars.append(self)
 
     monkeypatch.setattr(tqdm, "tqdm", Recorded)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # a bar is drawn on a terminal
     write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats sleep a lot.")
     (tmp_path / "d" / "scan.txt").write_bytes(b"\x00\x01binary")  # counted, then unreadable
     (tmp_path / "d" / "memo.rtf").write_text("{\\rtf1 The mayor resigned.}")
@@ -254,3 +255,133 @@ def test_index_says_once_when_an_asked_for_kind_is_too_big_for_the_collection(cl
     assert read_manifest(tmp_path / "idx")["index_type"] == "hnsw"
     for kind in ("flat", "auto"):
         assert cli("index", "d", "--index-dir", "idx", "--index-type", kind)[2] == ""
+
+
+def test_index_draws_no_bar_into_a_file_or_pipe(cli, tmp_path, monkeypatch):
+    import tqdm
+
+    bars: list[object] = []
+    monkeypatch.setattr(tqdm, "tqdm", lambda *a, **kw: bars.append(kw) or tqdm.std.tqdm(*a, **kw))
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats nap.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    (tmp_path / "d" / "b.txt").write_text("Cats nap a lot.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    # There, a bar is every redraw of it in a row: the last one twice, as tqdm ends it.
+    assert bars == []
+
+
+def test_index_again_says_what_it_embedded(cli, tmp_path, fake_embedder):
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats nap. They purr.",
+               c="The kettle was invented in 1891.")  # fmt: skip
+    code, out, _ = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and out == "indexed 3 documents, 3 passages, 4 sentences in idx\n"
+    (tmp_path / "d" / "b.txt").write_text("Cats nap a lot. They purr. Dogs bark.")
+    embedded = fake_embedder.recording()
+    code, out, _ = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and out.splitlines()[1:] == [
+        "1 document changed: 1 passage and 3 sentences embedded (2 unchanged)"
+    ]
+    assert sum(map(len, embedded)) == 1 + 3  # what it says is what the model was given
+    assert cli("index", "d", "--index-dir", "idx")[1].splitlines()[1:] == ["nothing changed"]
+    # A file renamed is not embedded again, and what is dropped is counted.
+    (tmp_path / "d" / "a.txt").rename(tmp_path / "d" / "a2.txt")
+    write_docs(tmp_path / "d", e="Eels swim.")
+    (tmp_path / "d" / "c.txt").unlink()
+    out = cli("index", "d", "--index-dir", "idx")[1]
+    assert out.splitlines()[1] == (
+        "1 document added, 2 dropped: 1 passage and 1 sentence embedded (2 unchanged)"
+    )
+    # An index of another model is embedded anew, and says so.
+    manifest = next((tmp_path / "idx").glob("v-*/manifest.json"))
+    saved = json.loads(manifest.read_text())
+    saved["model"]["name"] = "another/model"
+    manifest.write_text(json.dumps(saved))
+    code, out, _ = cli("index", "d", "--index-dir", "idx")
+    assert out.splitlines()[1].startswith("3 documents embedded anew: the previous index had")
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_chat_prints_a_piped_question_after_its_prompt(cli, tmp_path, monkeypatch, typed):
+    import io
+
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    stdin = io.StringIO("When was the kettle invented?\n")
+    monkeypatch.setattr(stdin, "isatty", lambda: typed)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    code, out, _ = cli("chat", "--index-dir", "idx")
+    lines = out.splitlines()
+    assert code == 0
+    if typed:  # the terminal shows what is typed after the prompt
+        assert lines[1].startswith("you> qa> “The kettle") and lines[-1] == "you> "
+    else:  # a pipe does not, so qa prints it, and no prompt waits for the end of the input
+        assert lines[1] == "you> When was the kettle invented?"
+        assert lines[2].startswith("qa> “The kettle") and out.count("you>") == 1
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_search_says_when_nothing_matches(cli, tmp_path, as_json):
+    write_docs(tmp_path / "d", empty="")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("search", "file", "--index-dir", "idx", *(["--json"] if as_json else []))
+    # As an abstaining `qa ask`: not an error.
+    assert code == 0 and out == ("[]\n" if as_json else "")
+    assert err == "note: no passage matches “file”: idx holds no text to search\n"
+
+
+def test_help_names_the_variable_that_sets_the_index_folder(cli, monkeypatch):
+    for args in (["--help"], ["search", "--help"]):
+        out = " ".join(cli(*args)[1].split())
+        assert "(default: $QA_INDEX_DIR if set, else index)" in out
+    monkeypatch.setenv("QA_INDEX_DIR", "/tmp/100% mine")
+    assert "(default: $QA_INDEX_DIR, now /tmp/100% mine, else index)" in " ".join(
+        cli("--help")[1].split()
+    )
+
+
+def test_every_option_of_every_command_has_a_help_text():
+    import argparse
+
+    from qa.cli import _parser
+
+    parser = _parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in [("qa", parser), *commands.choices.items()]:
+        for action in command._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                assert action.help, (name, action.dest)
+
+
+def test_skipped_files_are_each_named_first_then_why(cli, tmp_path):
+    d = tmp_path / "d"
+    write_docs(d, a="Ferries run to Oban daily.")
+    (d / "memo.rtf").write_text("{\\rtf1 The mayor resigned.}")
+    (d / "scan.txt").write_bytes(b"\x00\x01binary")
+    (d / "odd name: 1.txt").write_bytes(b"caf\xc3\xa9 and \xe9t\xe9")  # UTF-8 and Latin-1 mixed
+    code, _, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and err.splitlines()[1:] == [
+        "  d/memo.rtf: a file of another type",
+        "  d/odd name: 1.txt: not valid UTF-8 (byte 10); re-save it as UTF-8 text",
+        "  d/scan.txt: looks like a binary file, not text; save it as plain text first",
+    ]
+
+
+@pytest.mark.parametrize(
+    "reason, shown",
+    [
+        ("cannot read d/a b.txt: Permission denied",
+         "d/a b.txt: cannot read it (Permission denied)"),
+        ("d/a b.pdf contains no text to index (a scanned PDF needs OCR first)",
+         "d/a b.pdf: contains no text to index (a scanned PDF needs OCR first)"),
+        ("d/a b.pdf is password protected; save an unprotected copy first",
+         "d/a b.pdf: password protected; save an unprotected copy first"),
+        ("d/gone.txt is not valid UTF-8", "d/gone.txt is not valid UTF-8"),  # no such file
+    ],
+)  # fmt: skip
+def test_a_skip_reason_is_shown_path_first(tmp_path, monkeypatch, reason, shown):
+    from qa.cli import _path_first
+
+    monkeypatch.chdir(tmp_path)
+    write_docs(tmp_path / "d", **{"a b": ""})
+    (tmp_path / "d" / "a b.pdf").write_bytes(b"")
+    assert _path_first(reason) == shown
