@@ -424,9 +424,10 @@ def score(
         1.0 / (1.0 + _ranks(dense)), 1.0 / (1.0 + _ranks(bm25)), dense_z, exact, ent_cover,
         near, cover_all,
     ])  # fmt: skip
-    # A heading names a subject and states nothing about it: it answers only when nothing else
-    # can (a page's "Marsh Lane Bakery" above "Its owner, Telma Quist, ...").
-    demote = HEADING_DEMOTION * _headings(index, ids)
+    # A heading names a subject and states nothing about it, and a question (an interviewer's
+    # "Where does your flour come from?") asks instead of answering: they answer only when
+    # nothing else can (a page's "Marsh Lane Bakery" above "Its owner, Telma Quist, ...").
+    demote = HEADING_DEMOTION * np.maximum(_headings(index, ids), _questions(texts))
     scores = model.scorer(X) - demote
     order = np.lexsort((ids, -scores))
 
@@ -474,13 +475,20 @@ def score(
 
 
 HEADING_DEMOTION = 100.0
+# A sentence that ends by asking: "?", then perhaps closing quotes or brackets.
+_ASKS = re.compile(r"\?[\s\"”’')\]]*$")
+
+
+def _questions(texts: list[str]) -> np.ndarray:
+    """Which sentences are questions."""
+    return np.array([_ASKS.search(t) is not None for t in texts], dtype=float)
 
 
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
     """Which sentences are headings: a paragraph of its own with no closing punctuation and
     no figure or colon ("Founded: 1990" may be the answer), that is a Markdown heading
-    ("# Bakery"), a line in title case ("Marsh Lane Bakery") or a short capitalised line
-    ("Ostvik choir")."""
+    ("# Bakery"), a line in title case ("Marsh Lane Bakery"), a short capitalised line
+    ("Ostvik choir") or the document's first line (a headline)."""
     out = np.zeros(len(ids))
     for i, s in enumerate(ids.tolist()):
         text = index.documents[index.sent_doc[s]].text
@@ -506,7 +514,9 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
         title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)
         short = len(words) <= 5 and line[:1].isupper()
-        out[i] = alone and (line.startswith("#") or title or short)
+        # A news headline is often in sentence case ("Harbour ferry service to resume in May").
+        headline = start <= 64 and not text[:start].strip() and len(words) <= 20
+        out[i] = alone and (line.startswith("#") or title or short or headline)
     return out
 
 

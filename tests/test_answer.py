@@ -374,6 +374,38 @@ def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real
 
 
 @pytest.mark.model
+def test_an_interviewers_question_is_not_quoted_as_the_answer(tmp_path, real_embedder):
+    """The question line of an interview holds the asker's words; the reply answers."""
+    interview = tmp_path / "interview.txt"
+    interview.write_text(
+        "Eliza Marchetti opened the Fennel & Rye bakery in Corby in 2015.\n\n"
+        "DANIEL OSEI: Where does your flour come from?\n\n"
+        "ELIZA MARCHETTI: From Holt Mill in Norfolk, about ninety miles away. "
+        "They stone-grind it.\n\n"
+        "DANIEL OSEI: How much do you bake now?\n\n"
+        "ELIZA MARCHETTI: About 600 loaves a day. We have nine staff.\n",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([interview], embedder=real_embedder, progress=False)
+    flour = a.ask("Where does the flour come from?")
+    assert "Holt Mill" in flour.citations[0].text
+    assert "?" not in flour.citations[0].text
+
+@pytest.mark.model
+def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, real_embedder):
+    news = tmp_path / "ferry.txt"
+    news.write_text(
+        "Harbour ferry service to resume in May\n\n"
+        "The ferry link between Lindqvist Harbour and the island of Saltholm will resume on "
+        "12 May after a seven-month suspension, the transport authority said on Tuesday. "
+        "The service was halted in October when the vessel failed a hull inspection.\n",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
+    answer = a.ask("When will the ferry service resume?")
+    assert "12 May" in answer.citations[0].text
+
+@pytest.mark.model
 def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
     """A name the article mentions once is all it says of that person: the sentence is the
     answer, though a short question lies far from a long sentence in embedding space."""
