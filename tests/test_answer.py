@@ -391,6 +391,7 @@ def test_an_interviewers_question_is_not_quoted_as_the_answer(tmp_path, real_emb
     assert "Holt Mill" in flour.citations[0].text
     assert "?" not in flour.citations[0].text
 
+
 @pytest.mark.model
 def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, real_embedder):
     news = tmp_path / "ferry.txt"
@@ -404,6 +405,7 @@ def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, rea
     a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
     answer = a.ask("When will the ferry service resume?")
     assert "12 May" in answer.citations[0].text
+
 
 @pytest.mark.model
 def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
