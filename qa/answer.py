@@ -579,12 +579,30 @@ def excerpt(
         first, last = min(s, nb), max(s, nb)
         if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
             continue
+        if _crosses_paragraph(index, first, last):
+            continue
         margin = float(model.pair(pair_features(index, s, nb, scores, features)))
         if margin > 0 and (best is None or margin > best[0]):
             best = (margin, nb)
     if best is None:
         return s, s
     return min(s, best[1]), max(s, best[1])
+
+
+def _crosses_paragraph(index: Index, first: int, last: int) -> bool:
+    """Whether a blank line parts sentences `first` and `last` (= first + 1), and neither
+    the first hands over with a colon ("She said:" above the quotation) nor the second carries
+    on from it ("Its owner, ..."): a new paragraph, in news, often moves to another matter."""
+    text = index.documents[index.sent_doc[first]].text
+    end, start = int(index.sent_end[first]), int(index.sent_start[last])
+    return (
+        _BLANK_LINE.search(text[end:start]) is not None
+        and text[end - 1 : end] != ":"
+        and _CONTINUES.match(text[start : start + 40]) is None
+    )
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 def select_excerpts(

@@ -408,6 +408,26 @@ def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, rea
 
 
 @pytest.mark.model
+def test_an_excerpt_crosses_a_blank_line_only_to_a_sentence_that_carries_on(
+    tmp_path, real_embedder
+):
+    news = tmp_path / "ferry.txt"
+    news.write_text(
+        "The ferry link to Saltholm will resume on 12 May.\n\n"
+        "The crossing takes 35 minutes. A single adult ticket will cost 7 euros, up from 5.50 "
+        "euros. Children under 12 travel free.\n\n"
+        "During the suspension, about 900 residents of Saltholm relied on a temporary "
+        "water-taxi service run by local fisherman Olle Brandt, who carried up to 40 "
+        "passengers a day in his boat.\n",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
+    children = a.ask("Do children pay for the ferry?")
+    quoted = children.citations[0].text
+    assert "Children under 12 travel free." in quoted and "Olle Brandt" not in quoted
+
+
+@pytest.mark.model
 def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
     """A name the article mentions once is all it says of that person: the sentence is the
     answer, though a short question lies far from a long sentence in embedding space."""
