@@ -299,13 +299,17 @@ class Assistant:
         scored = self._score(resolved)
         ranked = self._citations(scored, _asked_terms(searched))
         confidence = scored.confidence
-        if _YES_NO.match(resolved.question) and not self._mentions(
-            _asked_terms(resolved.question) - _name_terms(resolved.question), scored
-        ):
+        yes_no = _YES_NO.match(resolved.question) is not None
+        asked = _asked_terms(resolved.question)
+        if yes_no and not self._mentions(asked - _name_terms(resolved.question), scored):
             # "Is Ailana married?" is not answered by a sentence (nor one beside it) that
             # names her but says nothing of marriage: the SQuAD-learned confidence, which
             # has seen few yes/no questions, does not know that.
             confidence /= 2
+        elif yes_no and asked and asked <= self.index.sentence_terms(int(scored.sentences[0])):
+            # Nor that a sentence holding every word of "Is Olle Brandt a fisherman?" ("local
+            # fisherman Olle Brandt") is the evidence, either way, that a reader checks.
+            confidence = max(confidence, scored.model.threshold)
         elif self._introduces(resolved.question, scored):
             # "Who is Adam Lenton?" of an article that names him once, as "U.S. political
             # scientist Adam Lenton": that sentence is all it says of him, so it is the

@@ -428,6 +428,26 @@ def test_an_excerpt_crosses_a_blank_line_only_to_a_sentence_that_carries_on(
 
 
 @pytest.mark.model
+def test_a_yes_no_question_is_answered_by_the_sentence_holding_all_its_words(
+    tmp_path, real_embedder
+):
+    news = tmp_path / "ferry.txt"
+    news.write_text(
+        "The ferry link to Saltholm will resume on 12 May.\n\n"
+        "During the suspension, about 900 residents of Saltholm relied on a temporary "
+        "water-taxi service run by local fisherman Olle Brandt, who carried up to 40 "
+        "passengers a day in his boat.\n",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
+    who = [{"role": "user", "content": "Who is Olle Brandt?"}]
+    for question, history in (("Is Olle Brandt a fisherman?", None), ("Is he a fisherman?", who)):
+        answer = a.ask(question, history)
+        assert not answer.abstained and "fisherman Olle Brandt" in answer.citations[0].text
+    assert a.ask("Is Olle Brandt a farmer?").abstained
+
+
+@pytest.mark.model
 def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
     """A name the article mentions once is all it says of that person: the sentence is the
     answer, though a short question lies far from a long sentence in embedding space."""
