@@ -172,9 +172,9 @@ def question_type(question: str) -> tuple[float, float]:
 _NEGATION = re.compile(
     r"\b(not|never|no|none|nothing|without|n't|cannot|neither|nor)\b|n't\b", re.I
 )
-# A figure ("2022", "4.1", "100,000"; not "55th"): "Who was appointed director in 2022?" is
-# not answered by "appointed in 2021".
-_FIGURE = re.compile(r"\b\d(?:[\d,.]*\d)?\b")
+# A figure ("2022", "4.1", "100,000", also in "10am", "$4.1bn", "1990s"; not "55th"): "Who
+# was appointed director in 2022?" is not answered by "appointed in 2021".
+_FIGURE = re.compile(r"(?<![\w.,])\d(?:[\d,.]*\d)?(?!\d|[.,]\d|st\b|nd\b|rd\b|th\b)")
 _ENTITY = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
@@ -515,7 +515,14 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)
         short = len(words) <= 5 and line[:1].isupper()
         # A news headline is often in sentence case ("Harbour ferry service to resume in May").
-        headline = start <= 64 and not text[:start].strip() and len(words) <= 20
+        # More text must follow: a note of one line ("The ferry now leaves from the north
+        # pier") is no headline.
+        headline = (
+            start <= 64
+            and not text[:start].strip()
+            and len(words) <= 20
+            and bool(text[end:].strip())
+        )
         out[i] = alone and (line.startswith("#") or title or short or headline)
     return out
 

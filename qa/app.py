@@ -65,24 +65,25 @@ class WebChat:
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The answer for the page: its citations name documents as the page does."""
         answer = self.assistant.ask(question, history or [])
-        names = {d.id: name for d, name in self.named_documents()}
-        sources = self.assistant.sources  # for a document removed since it was cited
-
-        def named(cites: list[Citation]) -> list[Citation]:
-            return [
-                dataclasses.replace(
-                    c, document=names.get(c.document) or public_name(c.document, sources)
-                )
-                for c in cites
-            ]
-
         return dataclasses.replace(
-            answer, citations=named(answer.citations), closest=named(answer.closest)
+            answer, citations=self._named(answer.citations), closest=self._named(answer.closest)
         )
 
+    def _named(self, cites: list[Citation]) -> list[Citation]:
+        """`cites` naming their documents as the page does (see `named_documents`)."""
+        names = {d.id: name for d, name in self.named_documents()}
+        sources = self.assistant.sources  # for a document removed since it was cited
+        return [
+            dataclasses.replace(
+                c, document=names.get(c.document) or public_name(c.document, sources)
+            )
+            for c in cites
+        ]
+
     def api_ask(self, question: str, history: list[dict] | None = None) -> dict[str, Any]:
-        """The same JSON as `qa ask --json`: the answer, its citations, or the closest passages."""
-        return self.assistant.ask(question, history or []).to_dict()
+        """The same JSON as `qa ask --json`, documents named as the page names them: anyone
+        with the link may call it, so never by a path on the server."""
+        return self.ask(question, history).to_dict()
 
     def named_documents(self) -> list[tuple[Document, str]]:
         """Every document, with the name the page shows for it and sends back: its path from
@@ -92,8 +93,9 @@ class WebChat:
         return list(zip(docs, names, strict=True))
 
     def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
-        """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them."""
-        return [c.to_dict() for c in self.assistant.search(query, k=k)]
+        """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them,
+        documents named as the page names them."""
+        return [c.to_dict() for c in self._named(self.assistant.search(query, k=k))]
 
     def source(self, answer: Answer | dict | None, key: str) -> str:
         """The document view for citation `key` ("2" = [2], "c1" = first closest passage) of

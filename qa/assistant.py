@@ -306,7 +306,12 @@ class Assistant:
             # names her but says nothing of marriage: the SQuAD-learned confidence, which
             # has seen few yes/no questions, does not know that.
             confidence /= 2
-        elif yes_no and asked and asked <= self.index.sentence_terms(int(scored.sentences[0])):
+        elif (
+            yes_no
+            and asked
+            and len(scored.sentences)
+            and asked <= self.index.sentence_terms(int(scored.sentences[0]))
+        ):
             # Nor that a sentence holding every word of "Is Olle Brandt a fisherman?" ("local
             # fisherman Olle Brandt") is the evidence, either way, that a reader checks.
             confidence = max(confidence, scored.model.threshold)
@@ -430,8 +435,8 @@ class Assistant:
 
     def _introduces(self, question: str, scored: Scored) -> bool:
         """Whether `question` asks only who or what a name is, the best sentence holds that
-        name, capitalised as names are, and at most `FEW_MENTIONS` sentences of the index hold
-        its words."""
+        name, capitalised as names are, and the name's rarest word stands in at most
+        `FEW_MENTIONS` sentences of the index."""
         m = _WHO_IS.match(question)
         if m is None or not len(scored.sentences):
             return False
@@ -443,6 +448,8 @@ class Assistant:
         asked = set(terms(name))
         if found is None or not asked or not all(w[:1].isupper() for w in found[0].split()):
             return False
+        if " " not in found[0].strip() and not re.search(r"\w", top[: found.start()]):
+            return False  # "Funding was cut ...": any first word is capitalised
         lex = self.index.sentence_bm25
         return min(lex.units_with(t) for t in asked) <= FEW_MENTIONS
 

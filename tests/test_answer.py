@@ -463,3 +463,65 @@ def test_who_a_name_is_is_answered_by_the_sentence_that_names_it(real_embedder):
     # "Buryat soldiers" does not say who the Buryats are; an absent name answers nothing.
     assert a.ask("Who are the Buryats?").abstained
     assert a.ask("Who is Joe Smith?").abstained
+
+
+def _of(fake_embedder, *texts: str) -> Assistant:
+    from qa.ingest import Document
+
+    docs = [Document(id=f"d{i}.txt", text=t) for i, t in enumerate(texts)]
+    return Assistant.from_documents(docs, embedder=fake_embedder, progress=False)
+
+
+def test_the_question_rules_hold_on_an_index_with_no_sentence(fake_embedder):
+    """A yes/no question, or "Who is ...?", of an index of one empty file abstains."""
+    a = _of(fake_embedder, "")
+    for question in ("Is Oslo cold?", "Who is Oslo?", "Does it rain?"):
+        assert a.ask(question).abstained
+
+
+def test_who_a_name_is_needs_more_than_a_sentences_first_capital(fake_embedder):
+    a = _of(fake_embedder, "Funding was cut by the council in March.")
+    assert not a._introduces("What is funding?", a._score(resolve("What is funding?", None)))
+    b = _of(fake_embedder, "Adam Lenton studies regional deaths.")
+    assert b._introduces("Who is Adam Lenton?", b._score(resolve("Who is Adam Lenton?", None)))
+
+
+def test_a_one_line_note_is_no_headline(fake_embedder):
+    from qa.answer import _headings
+
+    note = _of(fake_embedder, "The Oban ferry now leaves from the north pier")
+    assert _headings(note.index, np.arange(note.index.n_sentences)).tolist() == [0.0]
+    story = _of(fake_embedder, "Ferry to leave from the north pier\n\nThe Oban ferry moves.")
+    assert _headings(story.index, np.arange(story.index.n_sentences)).tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("text", "figures"),
+    [
+        ("in 2022?", ["2022"]), ("at 10am", ["10"]), ("$4.1bn", ["4.1"]), ("the 1990s", ["1990"]),
+        ("100,000 people", ["100,000"]), ("the 55th brigade", []), ("1st", []), ("v2", []),
+    ],
+)  # fmt: skip
+def test_figures_are_read_with_units_attached_but_not_as_ordinals(text, figures):
+    from qa.answer import _FIGURE
+
+    assert _FIGURE.findall(text) == figures
+
+
+@pytest.mark.parametrize(
+    ("second", "crosses"),
+    [
+        ("Islanders have waited long enough, said Marit Elling.", True),
+        ("Its owner, Telma Quist, opened it in 2004.", False),  # carries on
+        ("They stone-grind it.", False),
+    ],
+)
+def test_an_excerpt_may_cross_a_blank_line_to_a_sentence_that_carries_on(
+    fake_embedder, second, crosses
+):
+    from qa.answer import _crosses_paragraph
+
+    a = _of(fake_embedder, f"The MV Tova arrived last week.\n\n{second}")
+    assert _crosses_paragraph(a.index, 0, 1) is crosses
+    said = _of(fake_embedder, f"The authority said:\n\n{second}")
+    assert _crosses_paragraph(said.index, 0, 1) is False  # handed over by a colon
