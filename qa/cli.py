@@ -150,6 +150,7 @@ def _run(args: argparse.Namespace) -> int:
     from .assistant import Assistant
 
     if args.command == "index":
+        from .assistant import default_embedder
         from .index import FlatInsteadWarning, flat_instead
 
         before = _saved_manifest(args.index_dir)
@@ -157,9 +158,10 @@ def _run(args: argparse.Namespace) -> int:
             # Said below as a note, each time the kind is asked for, not as a Python warning.
             warnings.simplefilter("ignore", FlatInsteadWarning)
             # A bar written to a file or pipe is every redraw of it, one after another.
+            counted = _Counted(default_embedder())
             a = Assistant.from_paths(
                 args.paths, index_dir=args.index_dir, index_type=args.index_type,
-                progress=sys.stderr.isatty(),
+                progress=sys.stderr.isatty(), embedder=counted,  # type: ignore[arg-type]
             )  # fmt: skip
         idx = a.index
         skipped = f"; skipped {_count(len(a.skipped), 'file')}" if a.skipped else ""
@@ -168,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
         )
         if before is not None:
-            print(_update_summary(a, before))
+            print(_update_summary(idx, before, counted.texts))
         if args.index_type != "auto" and (flat := flat_instead(idx)):
             # Without the option `qa index` asks for auto, which replaces the request once
             # the documents change.
@@ -261,32 +263,17 @@ def _ids(manifest: dict | None) -> list[str]:
         return []
 
 
-def _update_summary(assistant, before: dict) -> str:
-    """What `qa index` embedded over the index it found, from the content hashes in its
-    manifest: the build takes the vectors of a document whose text and title it had before,
-    under any id (a renamed file), and embeds the others."""
-    from .chunk import ChunkParams
-    from .store import FORMAT_VERSION
-
-    index, embedder = assistant.index, assistant.embedder
+def _update_summary(index, before: dict, embedded: int) -> str:
+    """What `qa index` did to the index it found: the documents changed, added and dropped (by
+    the content hashes in its manifest), and the passages and sentences embedded, as counted
+    at the model (an index that could not be reused is embedded anew, a copied document's
+    vectors are reused)."""
     try:
-        docs, model = before["documents"], before["model"]
+        docs = before["documents"]
         old_ids = set(docs["id"])
         old = set(zip(docs["sha256"], docs.get("title") or [""] * len(docs["id"]), strict=True))
-        # The tests an update makes of the index it loads: else everything is embedded anew.
-        reused = (
-            before.get("format_version") == FORMAT_VERSION
-            and (model.get("name"), model.get("weights_sha256"))
-            == (embedder.name, embedder.fingerprint)
-            and ChunkParams(**before["chunking"]).spans_only() == index.params.spans_only()
-        )
     except (AttributeError, KeyError, TypeError, ValueError):
-        reused = False
-    if not reused:
-        return (
-            f"{_count(len(index.documents), 'document')} embedded anew: the previous index had "
-            "another model, chunking or format"
-        )
+        old_ids, old = set(), set()
     p_rows, s_rows = (b.tolist() for b in index.doc_rows())
     changed = added = passages = sentences = 0
     for i, (doc, sha) in enumerate(zip(index.documents, index.sha256s(), strict=True)):
@@ -300,19 +287,49 @@ def _update_summary(assistant, before: dict) -> str:
     counts = [
         (n, verb) for n, verb in ((changed, "changed"), (added, "added"), (dropped, "dropped")) if n
     ]
-    if not counts:
+    if not counts and not embedded:
         return "nothing changed"
     # "1 document changed, 2 added": the noun once, with the first number.
-    what = ", ".join(
-        f"{_count(n, 'document') if i == 0 else f'{n:,}'} {verb}"
-        for i, (n, verb) in enumerate(counts)
+    what = (
+        ", ".join(
+            f"{_count(n, 'document') if i == 0 else f'{n:,}'} {verb}"
+            for i, (n, verb) in enumerate(counts)
+        )
+        if counts
+        else "no document changed"
     )
-    embedded = (
-        f"{_count(passages, 'passage')} and {_count(sentences, 'sentence')} embedded"
-        if changed + added
-        else "nothing embedded"
-    )
-    return f"{what}: {embedded} ({len(index.documents) - changed - added:,} unchanged)"
+    unchanged = f"({len(index.documents) - changed - added:,} unchanged)"
+    if embedded == passages + sentences:
+        done = (
+            f"{_count(passages, 'passage')} and {_count(sentences, 'sentence')} embedded"
+            if embedded
+            else "nothing embedded"
+        )
+    elif embedded > passages + sentences:
+        unchanged = "(the index found could not be reused)"
+        done = f"{embedded:,} passages and sentences embedded anew"
+    else:
+        done = f"{embedded:,} of their {passages + sentences:,} passages and sentences embedded"
+        unchanged = "(the rest reused)"
+    return f"{what}: {done} {unchanged}"
+
+
+class _Counted:
+    """An embedder that counts the texts it embeds (see `_update_summary`)."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.name, self.dim, self.fingerprint = inner.name, inner.dim, inner.fingerprint
+        self.has_tokens = inner.has_tokens
+        self.texts = 0
+
+    def embed(self, texts, **options):
+        self.texts += len(texts)
+        return self.inner.embed(texts, **options)
+
+    def embed_with_tokens(self, texts, **options):
+        self.texts += len(texts)
+        return self.inner.embed_with_tokens(texts, **options)
 
 
 def _index_notes(index, before: list[str], index_dir: Path) -> None:

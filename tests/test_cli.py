@@ -297,7 +297,17 @@ def test_index_again_says_what_it_embedded(cli, tmp_path, fake_embedder):
     saved["model"]["name"] = "another/model"
     manifest.write_text(json.dumps(saved))
     code, out, _ = cli("index", "d", "--index-dir", "idx")
-    assert out.splitlines()[1].startswith("3 documents embedded anew: the previous index had")
+    assert out.splitlines()[1] == (
+        "no document changed: 8 passages and sentences embedded anew "
+        "(the index found could not be reused)"
+    )
+    # So is an index found damaged, which is rebuilt: not "nothing changed".
+    spans = next((tmp_path / "idx").glob("v-*/spans.npz"))
+    damaged = bytearray(spans.read_bytes())
+    damaged[-1] ^= 1
+    spans.write_bytes(bytes(damaged))
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert "rebuilding" in err and out.splitlines()[1].endswith("could not be reused)")
 
 
 @pytest.mark.parametrize("typed", [True, False])
