@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections import Counter
@@ -43,15 +44,17 @@ def public_name(document_id: str, sources: Sequence[str]) -> str:
 
 
 def public_names(ids: Sequence[str], sources: Sequence[str]) -> list[str]:
-    """`public_name` of each document, numbered where two would share one (two served folders
-    called docs), so that a name the page sends back finds one document."""
+    """`public_name` of each document; where two would share one (two served folders called
+    docs), each is marked by its id's hash, not by its place in the list, so a name a page
+    sent earlier finds that document or none, never another (after the first is removed)."""
     names = [public_name(i, sources) for i in ids]
-    seen: Counter[str] = Counter()
-    for i, name in enumerate(names):
-        seen[name] += 1
-        if seen[name] > 1:
-            names[i] = f"{name} ({seen[name]})"
-    return names
+    shared = {n for n, k in Counter(names).items() if k > 1}
+    return [
+        f"{n} ({hashlib.sha256(i.encode('utf-8', 'surrogatepass')).hexdigest()[:6]})"
+        if n in shared
+        else n
+        for i, n in zip(ids, names, strict=True)
+    ]
 
 
 def display_name(name: str) -> str:

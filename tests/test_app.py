@@ -241,11 +241,15 @@ def test_the_page_names_documents_without_server_paths(document, sources, name):
     assert public_name(document, sources) == name
 
 
-def test_documents_of_one_name_get_told_apart():
+def test_documents_of_one_name_get_told_apart_by_their_ids():
     ids = ["/a/docs/notes.txt", "/b/docs/notes.txt", "/a/docs/x.txt", "notes.txt"]
-    assert public_names(ids, ["/a/docs", "/b/docs"]) == [
-        "docs/notes.txt", "docs/notes.txt (2)", "docs/x.txt", "notes.txt"
-    ]  # fmt: skip
+    names = public_names(ids, ["/a/docs", "/b/docs"])
+    assert names[2:] == ["docs/x.txt", "notes.txt"]
+    assert all(re.fullmatch(r"docs/notes\.txt \([0-9a-f]{6}\)", n) for n in names[:2])
+    assert names[0] != names[1]
+    # Not by place: a page that still shows the second never removes the first instead.
+    assert public_names(ids[1:], ["/a/docs", "/b/docs"])[0] == "docs/notes.txt"
+    assert public_names(ids[::-1], ["/a/docs", "/b/docs"])[2:] == names[1::-1]
 
 
 def test_a_served_folder_shows_no_server_path_on_the_page(tmp_path, fake_embedder):
