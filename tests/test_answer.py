@@ -351,20 +351,27 @@ def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
     assert not mother.abstained and "soldier's mother" in mother.citations[0].text
 
 
+def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
+    """An assistant over one file `name` holding `text`."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return Assistant.from_paths([path], embedder=embedder, progress=False)
+
+
 @pytest.mark.model
 def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real_embedder):
     """A figure the best sentence does not give: "Who was appointed director in 2022?" is not
     answered by "appointed in 2021"."""
-    report = tmp_path / "report.md"
-    report.write_text(
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "report.md",
         "The water department serves 48,000 households in the district. "
         "It is led by director Priya Raman, who was appointed in January 2021. "
         "Before that she ran the laboratory for nine years.\n\n"
         "In 2023 the department replaced 310 lead service lines. "
         "About 740 lead service lines remain, most of them in the old town.\n",
-        encoding="utf-8",
     )
-    a = Assistant.from_paths([report], embedder=real_embedder, progress=False)
     named = a.ask("Who was appointed director in 2021?")
     assert not named.abstained and "Priya Raman" in named.citations[0].text
     assert a.ask("Who was appointed director in 2022?").abstained
@@ -376,17 +383,17 @@ def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real
 @pytest.mark.model
 def test_an_interviewers_question_is_not_quoted_as_the_answer(tmp_path, real_embedder):
     """The question line of an interview holds the asker's words; the reply answers."""
-    interview = tmp_path / "interview.txt"
-    interview.write_text(
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "interview.txt",
         "Eliza Marchetti opened the Fennel & Rye bakery in Corby in 2015.\n\n"
         "DANIEL OSEI: Where does your flour come from?\n\n"
         "ELIZA MARCHETTI: From Holt Mill in Norfolk, about ninety miles away. "
         "They stone-grind it.\n\n"
         "DANIEL OSEI: How much do you bake now?\n\n"
         "ELIZA MARCHETTI: About 600 loaves a day. We have nine staff.\n",
-        encoding="utf-8",
     )
-    a = Assistant.from_paths([interview], embedder=real_embedder, progress=False)
     flour = a.ask("Where does the flour come from?")
     assert "Holt Mill" in flour.citations[0].text
     assert "?" not in flour.citations[0].text
@@ -394,15 +401,15 @@ def test_an_interviewers_question_is_not_quoted_as_the_answer(tmp_path, real_emb
 
 @pytest.mark.model
 def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, real_embedder):
-    news = tmp_path / "ferry.txt"
-    news.write_text(
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "ferry.txt",
         "Harbour ferry service to resume in May\n\n"
         "The ferry link between Lindqvist Harbour and the island of Saltholm will resume on "
         "12 May after a seven-month suspension, the transport authority said on Tuesday. "
         "The service was halted in October when the vessel failed a hull inspection.\n",
-        encoding="utf-8",
     )
-    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
     answer = a.ask("When will the ferry service resume?")
     assert "12 May" in answer.citations[0].text
 
@@ -411,17 +418,17 @@ def test_a_headline_in_sentence_case_does_not_answer_for_the_story(tmp_path, rea
 def test_an_excerpt_crosses_a_blank_line_only_to_a_sentence_that_carries_on(
     tmp_path, real_embedder
 ):
-    news = tmp_path / "ferry.txt"
-    news.write_text(
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "ferry.txt",
         "The ferry link to Saltholm will resume on 12 May.\n\n"
         "The crossing takes 35 minutes. A single adult ticket will cost 7 euros, up from 5.50 "
         "euros. Children under 12 travel free.\n\n"
         "During the suspension, about 900 residents of Saltholm relied on a temporary "
         "water-taxi service run by local fisherman Olle Brandt, who carried up to 40 "
         "passengers a day in his boat.\n",
-        encoding="utf-8",
     )
-    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
     children = a.ask("Do children pay for the ferry?")
     quoted = children.citations[0].text
     assert "Children under 12 travel free." in quoted and "Olle Brandt" not in quoted
@@ -431,15 +438,15 @@ def test_an_excerpt_crosses_a_blank_line_only_to_a_sentence_that_carries_on(
 def test_a_yes_no_question_is_answered_by_the_sentence_holding_all_its_words(
     tmp_path, real_embedder
 ):
-    news = tmp_path / "ferry.txt"
-    news.write_text(
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "ferry.txt",
         "The ferry link to Saltholm will resume on 12 May.\n\n"
         "During the suspension, about 900 residents of Saltholm relied on a temporary "
         "water-taxi service run by local fisherman Olle Brandt, who carried up to 40 "
         "passengers a day in his boat.\n",
-        encoding="utf-8",
     )
-    a = Assistant.from_paths([news], embedder=real_embedder, progress=False)
     who = [{"role": "user", "content": "Who is Olle Brandt?"}]
     for question, history in (("Is Olle Brandt a fisherman?", None), ("Is he a fisherman?", who)):
         answer = a.ask(question, history)
