@@ -15,6 +15,7 @@ from importlib import resources
 
 import numpy as np
 
+from .chunk import PARAGRAPH_BREAK
 from .followup import _QUESTION_WORDS as _QW
 from .followup import without_possessive
 from .index import Index
@@ -503,9 +504,8 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
             continue
         # A blank line (spaces allowed) or the document's edge on both sides; a few
         # characters either side tell, without copying a long document.
-        alone = _PARAGRAPH_BEFORE.search(text[max(0, start - 64) : start]) is not None or (
-            not text[:start].strip() if start <= 64 else False
-        )
+        first = start <= 64 and not text[:start].strip()
+        alone = _PARAGRAPH_BEFORE.search(text[max(0, start - 64) : start]) is not None or first
         alone = alone and (
             _PARAGRAPH_AFTER.match(text[end : end + 64]) is not None
             or (not text[end:].strip() if len(text) - end <= 64 else False)
@@ -517,16 +517,12 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         # A news headline is often in sentence case ("Harbour ferry service to resume in May").
         # More text must follow: a note of one line ("The ferry now leaves from the north
         # pier") is no headline.
-        headline = (
-            start <= 64
-            and not text[:start].strip()
-            and len(words) <= 20
-            and bool(text[end:].strip())
-        )
+        headline = first and len(words) <= 20 and _BLANK_REST.match(text, end) is None
         out[i] = alone and (line.startswith("#") or title or short or headline)
     return out
 
 
+_BLANK_REST = re.compile(r"\s*\Z")  # nothing but white space from here on (.match)
 _PARAGRAPH_BEFORE = re.compile(r"\n[ \t]*\r?\n[ \t]*$")
 _PARAGRAPH_AFTER = re.compile(r"[ \t]*\r?\n[ \t]*\r?\n")
 
@@ -603,13 +599,10 @@ def _crosses_paragraph(index: Index, first: int, last: int) -> bool:
     text = index.documents[index.sent_doc[first]].text
     end, start = int(index.sent_end[first]), int(index.sent_start[last])
     return (
-        _BLANK_LINE.search(text[end:start]) is not None
+        PARAGRAPH_BREAK.search(text, end, start) is not None
         and text[end - 1 : end] != ":"
         and _CONTINUES.match(text[start : start + 40]) is None
     )
-
-
-_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 def select_excerpts(

@@ -32,7 +32,7 @@ from .render import (
     source_placeholder,
     sources_html,
 )
-from .results import Answer, Citation
+from .results import Answer, Citation, plural
 
 if TYPE_CHECKING:
     from .assistant import Assistant
@@ -65,19 +65,22 @@ class WebChat:
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The answer for the page: its citations name documents as the page does."""
         answer = self.assistant.ask(question, history or [])
-        return dataclasses.replace(
-            answer, citations=self._named(answer.citations), closest=self._named(answer.closest)
-        )
+        citations, closest = self._named(answer.citations, answer.closest)
+        return dataclasses.replace(answer, citations=citations, closest=closest)
 
-    def _named(self, cites: list[Citation]) -> list[Citation]:
-        """`cites` naming their documents as the page does (see `named_documents`)."""
+    def _named(self, *groups: list[Citation]) -> list[list[Citation]]:
+        """Each of `groups` of citations naming their documents as the page does (see
+        `named_documents`, worked out once for them all)."""
         names = {d.id: name for d, name in self.named_documents()}
         sources = self.assistant.sources  # for a document removed since it was cited
         return [
-            dataclasses.replace(
-                c, document=names.get(c.document) or public_name(c.document, sources)
-            )
-            for c in cites
+            [
+                dataclasses.replace(
+                    c, document=names.get(c.document) or public_name(c.document, sources)
+                )
+                for c in cites
+            ]
+            for cites in groups
         ]
 
     def api_ask(self, question: str, history: list[dict] | None = None) -> dict[str, Any]:
@@ -95,7 +98,8 @@ class WebChat:
     def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them,
         documents named as the page names them."""
-        return [c.to_dict() for c in self._named(self.assistant.search(query, k=k))]
+        (hits,) = self._named(self.assistant.search(query, k=k))
+        return [c.to_dict() for c in hits]
 
     def source(self, answer: Answer | dict | None, key: str) -> str:
         """The document view for citation `key` ("2" = [2], "c1" = first closest passage) of
@@ -217,7 +221,7 @@ def _added(name: str, docs: list[Document], known: set[str]) -> str:
             f"{'Replaced' if name in known else 'Added'} {name} ({len(docs[0].text):,} characters)."
         )
     replaced = sum(d.id in known for d in docs)
-    records = f"{len(docs):,} record" + ("" if len(docs) == 1 else "s")
+    records = plural(len(docs), "record")
     return f"Added {records} of {name}" + (f" ({replaced:,} replaced)." if replaced else ".")
 
 

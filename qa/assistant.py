@@ -311,14 +311,12 @@ class Assistant:
             and asked
             and len(scored.sentences)
             and asked <= self.index.sentence_terms(int(scored.sentences[0]))
-        ):
+        ) or self._introduces(resolved.question, scored):
             # Nor that a sentence holding every word of "Is Olle Brandt a fisherman?" ("local
-            # fisherman Olle Brandt") is the evidence, either way, that a reader checks.
-            confidence = max(confidence, scored.model.threshold)
-        elif self._introduces(resolved.question, scored):
+            # fisherman Olle Brandt") is the evidence, either way, that a reader checks. And
             # "Who is Adam Lenton?" of an article that names him once, as "U.S. political
             # scientist Adam Lenton": that sentence is all it says of him, so it is the
-            # answer. The SQuAD-learned confidence, which saw no such questions, finds a
+            # answer. The SQuAD-learned confidence, which saw few such questions, finds a
             # short question far from a long sentence and would abstain.
             confidence = max(confidence, scored.model.threshold)
         if not ranked or confidence < scored.model.threshold:

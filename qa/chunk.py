@@ -10,7 +10,7 @@ import numpy as np
 
 from .text import TERMS_VERSION
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 _NON_WORD = re.compile(r"^[\W_]*$")
 # A "sentence" longer than this (a table, a log line, text with no punctuation) is cut at
 # whitespace so that it can still be embedded and quoted.
@@ -46,7 +46,7 @@ class Chunks:
 def paragraphs(text: str) -> list[tuple[int, int]]:
     """Spans of non-blank paragraphs, separated by blank lines."""
     spans, pos = [], 0
-    for m in _PARAGRAPH_BREAK.finditer(text):
+    for m in PARAGRAPH_BREAK.finditer(text):
         spans.append((pos, m.start()))
         pos = m.end()
     spans.append((pos, len(text)))

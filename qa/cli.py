@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from .errors import QAError
+from .results import plural
 
 DEFAULT_INDEX = Path(os.environ.get("QA_INDEX_DIR", "index"))
 DEFAULT_SOURCES = ["seeds"]
@@ -164,10 +165,10 @@ def _run(args: argparse.Namespace) -> int:
                 progress=sys.stderr.isatty(), embedder=counted,  # type: ignore[arg-type]
             )  # fmt: skip
         idx = a.index
-        skipped = f"; skipped {_count(len(a.skipped), 'file')}" if a.skipped else ""
+        skipped = f"; skipped {plural(len(a.skipped), 'file')}" if a.skipped else ""
         print(
-            f"indexed {_count(len(idx.documents), 'document')}, {_count(idx.n_passages, 'passage')}, "
-            f"{_count(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
+            f"indexed {plural(len(idx.documents), 'document')}, {plural(idx.n_passages, 'passage')}, "
+            f"{plural(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
         )
         if before is not None:
             print(_update_summary(idx, before, counted.texts))
@@ -241,10 +242,6 @@ def _run(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
 def _saved_manifest(index_dir: Path) -> dict | None:
     """The manifest of the index saved in `index_dir`, if there is one that can be read."""
     from .store import read_manifest
@@ -292,7 +289,7 @@ def _update_summary(index, before: dict, embedded: int) -> str:
     # "1 document changed, 2 added": the noun once, with the first number.
     what = (
         ", ".join(
-            f"{_count(n, 'document') if i == 0 else f'{n:,}'} {verb}"
+            f"{plural(n, 'document') if i == 0 else f'{n:,}'} {verb}"
             for i, (n, verb) in enumerate(counts)
         )
         if counts
@@ -301,7 +298,7 @@ def _update_summary(index, before: dict, embedded: int) -> str:
     unchanged = f"({len(index.documents) - changed - added:,} unchanged)"
     if embedded == passages + sentences:
         done = (
-            f"{_count(passages, 'passage')} and {_count(sentences, 'sentence')} embedded"
+            f"{plural(passages, 'passage')} and {plural(sentences, 'sentence')} embedded"
             if embedded
             else "nothing embedded"
         )
@@ -340,7 +337,7 @@ def _index_notes(index, before: list[str], index_dir: Path) -> None:
     gone = sorted(set(before) - {d.id for d in index.documents})
     if gone:
         print(
-            f"note: {_count(len(gone), 'document')} of the previous index in {index_dir} "
+            f"note: {plural(len(gone), 'document')} of the previous index in {index_dir} "
             f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({_some(gone)}): `qa index` "
             "indexes exactly the paths it is given, so name them all to keep them",
             file=sys.stderr,
@@ -355,7 +352,7 @@ def _skipped_notes(skipped: list[str], shown: int = 5) -> None:
     """Name the files of the folders given that were not indexed, and why."""
     if skipped:
         print(
-            f"note: {_count(len(skipped), 'file')} in the folders given not indexed:",
+            f"note: {plural(len(skipped), 'file')} in the folders given not indexed:",
             file=sys.stderr,
         )
         for reason in skipped[:shown]:

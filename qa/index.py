@@ -15,6 +15,7 @@ from .embed import Embedder, Tokens, one_blas_thread
 from .errors import QAError
 from .ingest import Document
 from .lexical import Lexical
+from .results import plural
 from .staging import Staging
 from .text import terms
 from .tokens import MAX_SENTENCES, TokenVectors, basis, quantise
@@ -274,14 +275,10 @@ def flat_instead(index: Index) -> str | None:
     are = "is" if [n for n, _ in flat] == [1] else "are"
     return (
         f"{kind} needs at least {MIN_ANN_VECTORS} vectors: the "
-        f"{' and '.join(_count(n, noun) for n, noun in flat)} {are} "
+        f"{' and '.join(plural(n, noun) for n, noun in flat)} {are} "
         f"searched exactly (flat) for now, as quick at this size; the request is kept with the "
         f"index, and an update that brings them to {MIN_ANN_VECTORS} builds {kind}"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _token_vectors(items: list[_Doc], embedder: Embedder, previous: Index | None) -> TokenVectors:

@@ -10,6 +10,11 @@ from typing import Any
 _BRACKETED_NUMBER = re.compile(r"\[(\d+)\]")
 
 
+def plural(n: int, noun: str) -> str:
+    """ "1 passage", "1,024 passages"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 def quoted(text: str) -> str:
     """`text` in quotation marks for an answer's text, a "[2]" of its own (a footnote) written
     "(2)": in `Answer.text` every "[n]" is a reference to `citations[n-1]`."""

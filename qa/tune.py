@@ -399,8 +399,12 @@ def tune_mode(eval_dir: Path, base: dict, cache: dict, plain: dict | None = None
     # questions while wrongly abstaining on at most one answerable question, and on as few as
     # it can; then the one most accurate on SQuAD.
     seed = [s for s in samples if s.group == "seed"]
-    probs = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in seed]
-    sq = [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in squad_s]
+
+    def judged(group: list[Sample]) -> list[tuple[float, bool]]:
+        """Each question's confidence, and whether it is answerable."""
+        return [(1 / (1 + np.exp(-float(conf(s.qf)))), s.answerable) for s in group]
+
+    probs, sq = judged(seed), judged(squad_s)
     best = None
     # Candidates halfway between neighbouring probabilities: a threshold equal to one of them
     # would flip on the last digit of a vector (a batch of questions embeds a hair differently).
