@@ -19,6 +19,7 @@ from .chunk import PARAGRAPH_BREAK
 from .followup import _QUESTION_WORDS as _QW
 from .followup import without_possessive
 from .index import Index
+from .opposites import opposed
 from .retrieve import Fusion, Ranked, search_passages, search_sentences
 from .text import CLOSES_SENTENCE, STOPWORDS, terms, words
 from .tokens import FEATURES as TOKEN_FEATURES
@@ -37,7 +38,7 @@ CONFIDENCE_FEATURES = (
     "missing_idf", "unknown_terms", "top_num_match", "top_name_match", "want_num", "want_name",
     "negation", "entity_missing", "passage_cover", "top_bigram", "top_prob",
     "top_dense_z", "question_terms", "top_type_near", "best_type_near", "answer_passage_dense",
-    "best_dense", "best_window", "figure_missing",
+    "best_dense", "best_window", "figure_missing", "opposite",
 )  # fmt: skip
 
 PAIR_FEATURES = (
@@ -464,6 +465,9 @@ def score(
         # A figure of the question that the best sentence does not give; in its passage it may
         # be another event's year.
         float(bool(set(_FIGURE.findall(question)) - set(_FIGURE.findall(texts[top])))),
+        # The question asks about the opposite of what the sentence says ("smallest" against
+        # "largest"): SQuAD 2.0's unanswerable questions are often written so.
+        float(opposed(question, texts[top])),
     ])  # fmt: skip
     confidence = float(1.0 / (1.0 + np.exp(-model.confidence(qf)))) if q_terms else 0.0
     if token_model is not None:

@@ -28,9 +28,15 @@ TERMS_VERSION = "lemma-snowball-nfc-2"
 
 
 @lru_cache(maxsize=262144)
+def lemma(word: str) -> str:
+    """The dictionary form of a lower-cased word: "smallest" is "small", "began" is "begin"."""
+    return simplemma.lemmatize(word, lang="en")
+
+
+@lru_cache(maxsize=262144)
 def _stem(word: str) -> str:
     # Lemmatise first so irregular forms meet (gave/give, went/go), then stem the rest.
-    return _stemmer.stemWord(simplemma.lemmatize(word, lang="en"))
+    return _stemmer.stemWord(lemma(word))
 
 
 def words(text: str) -> list[str]:

@@ -224,7 +224,9 @@ SURER = frozenset({
     "top_type_near", "best_type_near", "top_dense_z", "answer_passage_dense", "best_dense",
     "best_window",
 })  # fmt: skip
-DOUBT = frozenset({"missing_idf", "unknown_terms", "entity_missing", "negation", "figure_missing"})
+DOUBT = frozenset({
+    "missing_idf", "unknown_terms", "entity_missing", "negation", "figure_missing", "opposite",
+})  # fmt: skip
 
 
 def fit_confidence(samples: list[Sample], C: float) -> Linear:

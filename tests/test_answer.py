@@ -381,6 +381,27 @@ def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real
 
 
 @pytest.mark.model
+def test_a_question_about_the_opposite_of_what_is_said_is_not_answered(tmp_path, real_embedder):
+    """A question about the smallest inland port is not answered by "the largest inland port"."""
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "rhine.md",
+        "The Rhine flows through six countries before it reaches the North Sea. "
+        "Duisburg, where the Ruhr joins it, has the largest inland port in Europe. "
+        "The river carries more goods than any other waterway on the continent.\n\n"
+        "Its first bridge was built by the Romans near Koblenz. "
+        "Today the most famous crossing is the Hohenzollern Bridge in Cologne.\n",
+    )
+    largest = a.ask("Which city has the largest inland port in Europe?")
+    assert not largest.abstained and "Duisburg" in largest.citations[0].text
+    assert a.ask("Which city has the smallest inland port in Europe?").abstained
+    first = a.ask("Who built the first bridge over the Rhine?")
+    assert not first.abstained and "Romans" in first.citations[0].text
+    assert a.ask("Who built the last bridge over the Rhine?").abstained
+
+
+@pytest.mark.model
 def test_an_interviewers_question_is_not_quoted_as_the_answer(tmp_path, real_embedder):
     """The question line of an interview holds the asker's words; the reply answers."""
     a = _one_file(
