@@ -490,21 +490,17 @@ def _questions(texts: list[str]) -> np.ndarray:
 
 
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
-    """Which sentences are headings: a paragraph of its own with no closing punctuation and
-    no figure or colon ("Founded: 1990" may be the answer), that is a Markdown heading
-    ("# Bakery"), a line in title case ("Marsh Lane Bakery"), a short capitalised line
-    ("Ostvik choir") or the document's first line (a headline)."""
+    """Which sentences are headings: a paragraph of its own with no closing punctuation that is
+    a Markdown heading ("# Bakery"), the document's first line (a headline, even with a figure
+    or a colon: "Edith Marlowe, lighthouse keeper, dies aged 91"), or, with no figure or label
+    ("Founded: 1990" may be the answer), a line in title case ("Marsh Lane Bakery") or a short
+    capitalised line ("Ostvik choir")."""
     out = np.zeros(len(ids))
     for i, s in enumerate(ids.tolist()):
         text = index.documents[index.sent_doc[s]].text
         start, end = int(index.sent_start[s]), int(index.sent_end[s])
         line = text[start:end].strip()
-        if (
-            not line
-            or line.endswith(CLOSES_SENTENCE)
-            or ":" in line
-            or any(c.isdigit() for c in line)
-        ):
+        if not line or line.endswith(CLOSES_SENTENCE):
             continue
         # A blank line (spaces allowed) or the document's edge on both sides; a few
         # characters either side tell, without copying a long document.
@@ -515,14 +511,19 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
             or (not text[end:].strip() if len(text) - end <= 64 else False)
         )
         words = line.split()
+        # "Founded: 1990", "Date: 12 March": a label of a word or two, then a value.
+        label = ":" in line and len(line.split(":", 1)[0].split()) <= 2
+        plain = not label and not any(c.isdigit() for c in line)
         long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
         title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)
         short = len(words) <= 5 and line[:1].isupper()
         # A news headline is often in sentence case ("Harbour ferry service to resume in May").
         # More text must follow: a note of one line ("The ferry now leaves from the north
         # pier") is no headline.
-        headline = first and len(words) <= 20 and _BLANK_REST.match(text, end) is None
-        out[i] = alone and (line.startswith("#") or title or short or headline)
+        headline = (
+            first and not label and len(words) <= 20 and _BLANK_REST.match(text, end) is None
+        )
+        out[i] = alone and (line.startswith("#") or headline or (plain and (title or short)))
     return out
 
 

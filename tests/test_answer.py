@@ -524,6 +524,25 @@ def test_a_one_line_note_is_no_headline(fake_embedder):
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A headline may hold a figure or a colon, unlike a heading inside the text.
+        ("Edith Marlowe, lighthouse keeper, dies aged 91\n\nShe died at home.", [1.0, 0.0]),
+        ("Skerry Island Wind Farm: Planning Decision\n\nThe farm was approved.", [1.0, 0.0]),
+        # A label and its value may be the answer, first line or not.
+        ("Date: 12 March 2024\n\nThe board met.", [0.0, 0.0]),
+        ("The board met.\n\nFounded: 1990\n\nIt grew.", [0.0, 0.0, 0.0]),
+        ("The board met.\n\nAged 91 Years\n\nIt grew.", [0.0, 0.0, 0.0]),
+    ],
+)
+def test_a_headline_may_hold_a_figure_or_a_colon(fake_embedder, text, expected):
+    from qa.answer import _headings
+
+    a = _of(fake_embedder, text)
+    assert _headings(a.index, np.arange(a.index.n_sentences)).tolist() == expected
+
+
+@pytest.mark.parametrize(
     ("text", "figures"),
     [
         ("in 2022?", ["2022"]), ("at 10am", ["10"]), ("$4.1bn", ["4.1"]), ("the 1990s", ["1990"]),
