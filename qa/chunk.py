@@ -15,6 +15,8 @@ _NON_WORD = re.compile(r"^[\W_]*$")
 # A "sentence" longer than this (a table, a log line, text with no punctuation) is cut at
 # whitespace so that it can still be embedded and quoted.
 MAX_SENTENCE_CHARS = 600
+# A list item's marker at the start of a line: "- ", "* ", "• ", "1. ", "2) ". Not "3.5 m".
+LIST_MARKER = re.compile(r"^[ \t]*(?:[-*•+–]|\d{1,3}[.)])[ \t]+(?=\S)", re.M)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class ChunkParams:
     max_words: int = 110
     overlap_sentences: int = 1
     max_sentence_chars: int = MAX_SENTENCE_CHARS
+    # Each list item a sentence of its own, its marker left out (indexes made before this
+    # setting read False, and are re-cut).
+    list_items: bool = True
     terms_version: str = TERMS_VERSION  # how BM25 terms are made (qa.text)
 
     def spans_only(self) -> ChunkParams:
@@ -61,31 +66,48 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int, int]]:
-    """(start, end, paragraph) of every sentence; `text[start:end]` is the sentence."""
+def sentences(
+    text: str, max_chars: int = MAX_SENTENCE_CHARS, list_items: bool = True
+) -> list[tuple[int, int, int]]:
+    """(start, end, paragraph) of every sentence; `text[start:end]` is the sentence. With
+    `list_items`, a line that starts with a list marker starts a sentence, marker left out:
+    items without a full stop stay apart, and "2." is no sentence of its own."""
     out: list[tuple[int, int, int]] = []
     for para, (pa, pb) in enumerate(paragraphs(text)):
-        chunk = text[pa:pb]
-        # Single newlines inside a paragraph are line wrapping; blingfire gives character
-        # offsets into the string it was given.
-        _, offsets = blingfire.text_to_sentences_and_offsets(chunk)
-        spans = [_strip(chunk, a, b) for a, b in offsets] or [(0, len(chunk))]
-        merged: list[tuple[int, int]] = []
-        for a, b in spans:
-            if a >= b:
-                continue
-            # A lone closing quote or bracket belongs to the sentence before it.
-            if merged and _NON_WORD.match(chunk[a:b]):
-                merged[-1] = (merged[-1][0], b)
-            else:
-                merged.append((a, b))
-        if not merged:
-            continue
-        # Keep everything between sentences covered, so no text is lost between spans.
-        for a, b in merged:
-            for sa, sb in _cap(chunk, a, b, max_chars):
-                out.append((pa + sa, pa + sb, para))
+        for a, b in _items(text, pa, pb) if list_items else [(pa, pb)]:
+            out.extend((s, e, para) for s, e in _split(text, a, b, max_chars))
     return out
+
+
+def _items(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    """The paragraph text[a:b] cut before each list item, each item without its marker."""
+    cuts = [(a + m.start(), a + m.end()) for m in LIST_MARKER.finditer(text[a:b])]
+    if not cuts:
+        return [(a, b)]
+    spans = [(a, cuts[0][0])] if cuts[0][0] > a else []
+    ends = [c[0] for c in cuts[1:]] + [b]
+    spans += [(body, end) for (_, body), end in zip(cuts, ends, strict=True)]
+    return [_strip(text, x, y) for x, y in spans if text[x:y].strip()]
+
+
+def _split(text: str, pa: int, pb: int, max_chars: int) -> list[tuple[int, int]]:
+    """Sentences of text[pa:pb], as offsets into `text`."""
+    chunk = text[pa:pb]
+    # Single newlines inside a paragraph are line wrapping; blingfire gives character
+    # offsets into the string it was given.
+    _, offsets = blingfire.text_to_sentences_and_offsets(chunk)
+    spans = [_strip(chunk, a, b) for a, b in offsets] or [(0, len(chunk))]
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if a >= b:
+            continue
+        # A lone closing quote or bracket belongs to the sentence before it.
+        if merged and _NON_WORD.match(chunk[a:b]):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    # Keep everything between sentences covered, so no text is lost between spans.
+    return [(pa + sa, pa + sb) for a, b in merged for sa, sb in _cap(chunk, a, b, max_chars)]
 
 
 def _cap(text: str, a: int, b: int, max_chars: int) -> list[tuple[int, int]]:
@@ -107,7 +129,7 @@ def chunk(text: str, params: ChunkParams = ChunkParams()) -> Chunks:
     boundary where it can: a long paragraph is cut into several passages that overlap by
     `overlap_sentences`, and short paragraphs that follow each other are packed together.
     """
-    sents = sentences(text, params.max_sentence_chars)
+    sents = sentences(text, params.max_sentence_chars, params.list_items)
     n = len(sents)
     start = np.fromiter((s[0] for s in sents), dtype=np.int64, count=n)
     end = np.fromiter((s[1] for s in sents), dtype=np.int64, count=n)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunk import ChunkParams, chunk
+from .chunk import ChunkParams, Chunks, chunk
 from .embed import Embedder, Tokens, one_blas_thread
 from .errors import QAError
 from .ingest import Document
@@ -128,6 +128,17 @@ class _Doc:
     s_tokens: list[np.ndarray] | None = None  # token codes per sentence, if kept
 
 
+def _same_spans(previous: Index, rows: tuple[int, int, int, int], c: Chunks) -> bool:
+    """Whether a document's new cut `c` is the one it had in `previous` at `rows`."""
+    p0, p1, s0, s1 = rows
+    return (
+        np.array_equal(previous.sent_start[s0:s1], c.sent_start)
+        and np.array_equal(previous.sent_end[s0:s1], c.sent_end)
+        and np.array_equal(previous.passage_first[p0:p1] - s0, c.passage_first)
+        and np.array_equal(previous.passage_last[p0:p1] - s0, c.passage_last)
+    )
+
+
 def build(
     documents: Iterable[Document],
     embedder: Embedder,
@@ -155,15 +166,18 @@ def build(
     # file) has the same passages and vectors.
     by_content: dict[tuple[str, str], tuple[Document, str, int, int, int, int]] = {}
     # Vectors are reused when documents are cut the same way; a change in how BM25 terms are
-    # made (qa.text) only re-cuts the terms.
-    if previous is not None and previous.params.spans_only() == params.spans_only():
+    # made (qa.text) only re-cuts the terms. Cut by other settings before, an unchanged
+    # document keeps its vectors if it comes out in the same spans.
+    same_cut = previous is not None and previous.params.spans_only() == params.spans_only()
+    if previous is not None:
         p_b, s_b = previous.doc_rows()
         p_b, s_b = p_b.tolist(), s_b.tolist()
         prev_rows = {
             d.id: (d, sha, p_b[i], p_b[i + 1], s_b[i], s_b[i + 1])
             for i, (d, sha) in enumerate(zip(previous.documents, previous.sha256s(), strict=True))
         }
-        by_content = {(row[1], row[0].title): row for row in prev_rows.values()}
+        if same_cut:
+            by_content = {(row[1], row[0].title): row for row in prev_rows.values()}
     staged = Staging(staging, embedder, params) if isinstance(staging, Path) else staging
     bar = _Progress(progress, expected_documents, on_progress)
     items: list[_Doc] = []
@@ -182,13 +196,20 @@ def build(
         old = prev_rows.get(doc.id)
         # The very same object as before needs no hashing to know it is unchanged.
         sha = old[1] if old is not None and old[0] is doc else doc.sha256
-        if old is not None and old[1] == sha and old[0].title == doc.title:
+        reuse = old is not None and old[1] == sha and old[0].title == doc.title
+        c = None
+        if reuse and not same_cut:
+            assert previous is not None and old is not None
+            c = chunk(doc.text, params)
+            reuse = _same_spans(previous, old[2:], c)
+        if reuse:
+            assert old is not None
             _, _, p0, p1, s0, s1 = old
             item = _Doc(doc, sha, p1 - p0, s1 - s0, p_old=p0, s_old=s0)
             if keep_tokens and old_tokens is not None:
                 item.s_tokens = old_tokens.sentences(s0, s1)
         else:
-            c = chunk(doc.text, params)
+            c = c or chunk(doc.text, params)
             item = _Doc(doc, sha, len(c.passage_first), len(c.sent_start), c.sent_start,
                         c.sent_end, c.passage_first, c.passage_last)  # fmt: skip
             # Its text under another id before: a copy of those vectors (rows are never

@@ -483,7 +483,8 @@ def _load_version(
         vectors = manifest["vectors"]
         index = Index(
             documents=documents,
-            params=ChunkParams(**manifest["chunking"]),
+            # An index from before list items were cut apart says nothing of them.
+            params=ChunkParams(**{"list_items": False, **manifest["chunking"]}),
             sent_doc=spans["sent_doc"],
             sent_start=spans["sent_start"],
             sent_end=spans["sent_end"],

@@ -24,6 +24,14 @@ SEED_DIR = Path(__file__).parent.parent / "seeds"
         ("Title line\n\nFirst paragraph. Second sentence.",
          ["Title line", "First paragraph.", "Second sentence."]),
         ("J. R. R. Tolkien wrote books. They sold.", ["J. R. R. Tolkien wrote books.", "They sold."]),
+        # List items: each its own sentence, marker left out, full stop or not.
+        ("Highlights:\n- Loans rose to 96,450\n- E-book loans fell.\n  * It was busy. Very.",
+         ["Highlights:", "Loans rose to 96,450", "E-book loans fell.", "It was busy.", "Very."]),
+        ("Plans:\n1. Replace the van.\n2. Open a branch\n3) Hire staff\n\u2022 Paint",
+         ["Plans:", "Replace the van.", "Open a branch", "Hire staff", "Paint"]),
+        # Not list markers: a decimal, a hyphen inside a word, a dash with no space after.
+        ("It cost 3.5 million. It is well-known.\n-dash here.",
+         ["It cost 3.5 million.", "It is well-known.\n-dash here."]),
     ],
 )  # fmt: skip
 def test_sentences(text, expected):

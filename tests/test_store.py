@@ -352,6 +352,30 @@ def test_a_new_way_of_cutting_terms_re_cuts_terms_and_embeds_nothing(
     assert emb.texts == [] and b.index.params == ChunkParams()
 
 
+def test_an_index_cut_before_list_items_is_re_cut(tmp_path: Path, fake_embedder) -> None:
+    """A manifest without `list_items` was cut with list markers inside sentences: it loads as
+    such, and opening it re-cuts; only a document whose spans change is embedded again."""
+    docs = [
+        Document(id="list", text="Plans:\n1. Replace the van.\n2. Open a branch."),
+        Document(id="plain", text="The van is old. A branch opens in May."),
+    ]
+    old = build(docs, fake_embedder, params=ChunkParams(list_items=False), progress=False)
+    store.save(old, tmp_path, fake_embedder, sources=[])
+    path = tmp_path / (tmp_path / "CURRENT").read_text().strip() / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["chunking"]["list_items"]
+    path.write_text(json.dumps(manifest))
+    assert store.load(tmp_path, fake_embedder).params.list_items is False
+
+    emb = Counting(fake_embedder)
+    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
+    assert "Replace the van." in emb.texts and "The van is old." not in emb.texts
+    texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
+    assert texts[:3] == ["Plans:", "Replace the van.", "Open a branch."]
+    assert_same_index(a.index, build(docs, fake_embedder, progress=False))
+    assert store.load(tmp_path, fake_embedder).params == ChunkParams()
+
+
 def test_progress_counts_only_what_an_update_embeds(fake_embedder) -> None:
     a = Assistant.from_documents(make_docs(10), embedder=fake_embedder, progress=False)
     big = make_docs(1, sentences=400, prefix="big")[0]
