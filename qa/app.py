@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import socket
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -47,6 +48,9 @@ EXAMPLES = [
     "What is the average monthly income in Tyva?",
     "Who is Ailana?",
 ]
+# The seed article (seeds/) by the sha256 of its text, as the index keeps every document's:
+# the examples are offered only when the collection holds it, under any path or name.
+SEED_SHA256 = "ad95d882c10df06c3baaf4cb3413172faa520128ccf790de94131c7959687d4a"
 
 # -- what the page does, in plain values (tested without a browser) -------------------------
 
@@ -193,6 +197,11 @@ class WebChat:
         self.assistant.remove(next((d.id for d, n in self.named_documents() if n == name), name))
         return f"Removed {name}."
 
+    def examples(self) -> list[str]:
+        """The example questions, if the collection holds the article they ask about: over
+        other documents they would only abstain."""
+        return EXAMPLES if SEED_SHA256 in self.assistant.index.sha256s() else []
+
     def document_choices(self) -> list[tuple[str, str]]:
         names = [name for _, name in self.named_documents()]
         return list(zip(display_names(names), names, strict=True))
@@ -293,9 +302,12 @@ _PAGE_JS = """
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true,
                              attributeFilter: ['aria-label']});
-  // An example marked aria-disabled (a question is being answered: _LOCK_JS) is not asked.
+  // An example marked aria-disabled (a question is being answered: _LOCK_JS) is not asked,
+  // nor one shown since (the collection came to hold the seed article) while Ask is locked.
   document.addEventListener('click', (e) => {
-    if (e.target.closest?.('#qa-examples [aria-disabled=true]')) {
+    const example = e.target.closest?.('#qa-examples button');
+    if (example && (example.closest('[aria-disabled=true]')
+                    || document.querySelector('#qa-ask')?.disabled)) {
       e.preventDefault();
       e.stopImmediatePropagation();
     }
@@ -426,7 +438,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             problem = f"the files could not be added ({type(exc).__name__})"
         else:
             return None, escape_markdown(message), *collection()
-        return None, refused(f"{problem}. The collection is unchanged."), gr.skip(), gr.skip()
+        return None, refused(f"{problem}. The collection is unchanged."), *(gr.skip(),) * 3
 
     def files_picked(evt: gr.EventData):
         # The page's own notice has said why; the status line says it too, for it is the
@@ -445,7 +457,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
 
     def collection():
         choices = chat.document_choices()
-        return chat.documents_html(), gr.update(choices=choices, value=None)
+        shown = gr.update(visible=bool(chat.examples()))
+        return chat.documents_html(), gr.update(choices=choices, value=None), shown
 
     def clear():
         return [], [], None, sources_html(None), source_placeholder()
@@ -486,7 +499,8 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     label="Chat", show_label=False, height=480, feedback_options=None,
                     buttons=[],  # "copy" would copy the bubble's HTML, not its text
                     latex_delimiters=[], elem_id="qa-chat",
-                    placeholder="Ask about the documents, or pick an example below.",
+                    # Not "or pick an example": there are none over other documents.
+                    placeholder="Ask about the documents.",
                 )  # fmt: skip
                 with gr.Row():
                     question = gr.Textbox(
@@ -496,9 +510,11 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     ask = gr.Button(
                         "Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask"
                     )
+                # About the seed article: shown while the collection holds it (collection()).
                 examples = gr.Dataset(
                     label="Examples", components=[gr.Textbox(visible=False)],
                     samples=[[q] for q in EXAMPLES], elem_id="qa-examples",
+                    visible=bool(chat.examples()),
                 )  # fmt: skip
                 new_chat = gr.Button(
                     "New chat", size="sm", variant="secondary", elem_id="qa-new-chat"
@@ -547,17 +563,19 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         chatbot.clear(clear, None, answered[1:], **private)
         sources.click(show_source, [last_answer], [document], **private)
         # One progress display, over the files being added, not one over every output.
+        # The collection's views: the list, the removal choices, and the examples, offered
+        # while it holds the article they ask about.
+        shown = [listing, to_remove, examples]
         files.upload(
-            add_files, [files], [files, status, listing, to_remove], show_progress_on=[files],
-            **private,
-        )  # fmt: skip
+            add_files, [files], [files, status, *shown], show_progress_on=[files], **private
+        )
         picked.upload(files_picked, None, [status], trigger_mode="multiple", **private)
         remove_button.click(None, [to_remove], None, js=_CONFIRM_REMOVE_JS, **private).success(
-            remove, [to_remove], [status, listing, to_remove], **private
+            remove, [to_remove], [status, *shown], **private
         )
-        demo.load(collection, None, [listing, to_remove], **private)
+        demo.load(collection, None, shown, **private)
         # Other tabs and users change the collection too: opening the tab shows it as it is.
-        documents_tab.select(collection, None, [listing, to_remove], **private)
+        documents_tab.select(collection, None, shown, **private)
         gr.api(ask_api, api_name="ask")
         gr.api(search_api, api_name="search")
     return demo
@@ -583,18 +601,25 @@ def launch_options() -> dict[str, Any]:
 # -- `qa serve` ----------------------------------------------------------------------------
 
 
-def open_assistant(paths: Sequence[str], index_dir: Path, **kwargs: Any) -> Assistant:
+def open_assistant(
+    paths: Sequence[str], index_dir: Path, *, progress: bool | None = None, **kwargs: Any
+) -> Assistant:
     """Index `paths` into `index_dir`; without paths, open the index there, else index seeds/.
-    Documents uploaded on the page stay: serving again with the same command keeps them."""
+    Documents uploaded on the page stay: serving again with the same command keeps them.
+    The indexing bar shows only when `progress`, by default when stderr is a terminal."""
     from .assistant import Assistant
     from .cli import DEFAULT_SOURCES
     from .store import current_version
 
-    if paths:
-        return Assistant.from_paths(paths, index_dir=index_dir, keep_added=True, **kwargs)
-    if current_version(index_dir) is not None:
+    # As `qa index`: a bar written to a file or pipe (a log, Spaces) is every redraw of it.
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if current_version(index_dir) is not None and not paths:
         return Assistant.load(index_dir, **kwargs)
-    return Assistant.from_paths(DEFAULT_SOURCES, index_dir=index_dir, keep_added=True, **kwargs)
+    sources = paths or DEFAULT_SOURCES
+    return Assistant.from_paths(
+        sources, index_dir=index_dir, keep_added=True, progress=progress, **kwargs
+    )
 
 
 def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool]:

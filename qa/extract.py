@@ -9,6 +9,7 @@ import re
 import unicodedata
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import QAError
 from .ingest import (
@@ -20,6 +21,9 @@ from .ingest import (
     read_file,
 )
 from .text import CLOSES_SENTENCE
+
+if TYPE_CHECKING:
+    from bs4 import PageElement, Tag
 
 # pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
 # around the one-line message a user should see; an app that configures logging still gets them.
@@ -63,54 +67,184 @@ def extract(path: Path) -> tuple[str, str]:
     if not text.strip():
         hint = " (a scanned PDF needs OCR first)" if suffix == ".pdf" else ""
         raise QAError(f"{path} contains no text to index{hint}")
-    return text, tidy(title)  # a title is searched too: ligatures and soft hyphens out
+    return text, clean_title(title)
+
+
+# Titles that name nothing: what Chromium's print-to-PDF writes for a page without one
+# ("about:blank", or the page's address), editors' defaults and file names.
+_NO_TITLE = re.compile(
+    r"""(?:
+        about:(?:blank|srcdoc) | blob:\S+ | data:[\w.+-]+/\S* | [a-z][a-z0-9+.-]*://\S*
+      | www\.\S+
+      | untitled (?:[\s_-]+(?:document|presentation|spreadsheet|page))? (?:[\s_-]*\(?\d+\)?)?
+      | (?:document|presentation|book)\d+              # Word's, PowerPoint's, Excel's new files
+      | (?:microsoft\s+)?powerpoint\s+presentation
+      | microsoft\s+(?:word|excel|powerpoint)\s+-\s.*  # "Microsoft Word - report.docx"
+      | .*\w\.(?:pdf|docx?|odt|rtf|txt|md|html?|pptx?|odp|xlsx?|ods|tex|indd|pages
+                |jpe?g|png|tiff?)                    # a file name or path
+      | [\W\d_]*                                      # no letters at all
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def clean_title(title: str) -> str:
+    """A file's title tidied like its text (a title is searched too), or "" when it is no real
+    title: an address, an editor's "Untitled document", a file name."""
+    title = tidy(title)
+    return "" if _NO_TITLE.fullmatch(title) else title
 
 
 def html_text(data: bytes, name: str = "the page") -> tuple[str, str]:
-    """Visible text of an HTML page, one paragraph per block element.
-
-    The tree is read in one walk and never edited: inserting a break beside each of many
-    sibling tags costs a search of the siblings each time (80 KB of `<hr>` took 53 s).
-    """
-    from bs4 import BeautifulSoup, CData, NavigableString, Tag
+    """Visible text of an HTML page, one paragraph per block element, without its furniture
+    (navigation, banner, footer, sidebars, forms); of a page with a <main> or one <article>
+    holding most of its text, that alone, after the page's <h1> if it stands outside."""
+    from bs4 import BeautifulSoup
 
     if b"\x00" in data[:8192]:
         raise QAError(f"{name} looks like a binary file, not HTML")
     soup = BeautifulSoup(data, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    out: list[str] = []
-    # An explicit stack: deeply nested pages must not exhaust Python's recursion limit.
-    # Items are nodes to read, or strings to emit once a block's children are read.
-    stack: list[object] = [soup]
+    page = _read(soup)
+    whole = tidy("".join(page.out))
+    # The article or main region is read alone only when it holds at least half the page's
+    # text: an <article> may as well be one card in a list of related stories.
+    for region in (page.articles, page.mains):
+        if len(region) == 1:
+            text = page.text(region[0])
+            if 2 * len(text) >= len(whole):
+                return text, title
+    return page.text(_Span(0, len(page.out))), title
+
+
+# Page furniture: what frames the text on every page of a site. Quoted, it is noise; before
+# the text, it hides the headline (the <h1>) that answering reads as a document's first line.
+_FURNITURE_TAGS = frozenset({"nav", "aside", "search"})
+_FURNITURE_ROLES = frozenset({"navigation", "banner", "contentinfo", "search", "complementary"})
+# A <header> or <footer> is the page's banner or footer unless inside one of these (as in
+# ARIA's HTML mapping); an article's header holds its headline, a quotation's footer its source.
+_SECTIONING = frozenset({"article", "aside", "main", "nav", "section", "blockquote"})
+
+
+@dataclasses.dataclass
+class _Span:
+    """A stretch of `_Page.out`, from one element's opening to its end."""
+
+    start: int
+    end: int = -1
+    holds_content: bool = False  # a form around the page's headline, main or article
+
+
+@dataclasses.dataclass
+class _Page:
+    """A page read once: its text in pieces, and where its headlines and main regions lie."""
+
+    out: list[str]
+    h1s: list[_Span]
+    mains: list[_Span]
+    articles: list[_Span]  # outermost ones: an article's comments may be articles too
+    banner_h1s: list[Tag]  # <h1> tags inside the page banner, which is left out
+
+    def text(self, span: _Span) -> str:
+        """The text of `span`, after the page's one <h1> when `span` has none."""
+        text = "".join(self.out[span.start : span.end])
+        if any(span.start <= h.start < span.end for h in self.h1s):
+            return tidy(text)
+        elsewhere = [h for h in self.h1s if not span.start <= h.start < span.end]
+        if len(elsewhere) + len(self.banner_h1s) != 1:
+            return tidy(text)
+        if elsewhere:
+            head = "".join(self.out[elsewhere[0].start : elsewhere[0].end])
+        else:
+            head = "".join(_read(self.banner_h1s[0]).out)
+        return tidy(head + "\n\n" + text)
+
+
+def _role(tag: Tag) -> str:
+    """An element's ARIA role: the first of its roles, lower-cased ("" if none)."""
+    role = tag.get("role") or ""
+    words = (role if isinstance(role, str) else " ".join(role)).lower().split()
+    return words[0] if words else ""
+
+
+def _read(root: Tag) -> _Page:
+    """Read the tree under `root` in one walk, never editing it: inserting a break beside each
+    of many sibling tags costs a search of the siblings each time (80 KB of `<hr>` took 53 s).
+    What lies inside an element (a header inside an article) is known from flags handed down,
+    not by looking up its ancestors, which costs the depth of the tree for every element."""
+    from bs4 import CData, NavigableString, Tag
+
+    page = _Page([], [], [], [], [])
+    out = page.out
+    forms: list[_Span] = []
+    form: _Span | None = None  # the outermost form being read
+    # An explicit stack: deeply nested pages must not exhaust Python's recursion limit. Items
+    # are (node, inside a section, inside an article), strings to emit once a block's children
+    # are read, or spans to close there.
+    stack: list[tuple[PageElement, bool, bool] | str | _Span] = [(root, False, False)]
     while stack:
-        node = stack.pop()
-        if isinstance(node, str) and not isinstance(node, NavigableString):
-            out.append(node)
-        elif isinstance(node, Tag):
-            if node.name in _SKIP_TAGS:
-                continue
-            if node.name == "br":
-                out.append("\n")
-                continue
-            # Block boundaries become blank lines; inline tags (a, em, span) stay inside
-            # their sentence; table cells after the first in a row are set off by " | ".
-            block = node.name in _BLOCK_SET
-            if block:
-                out.append("\n\n")
-            children: list[object] = []
-            first_cell = True
-            for child in node.children:
-                if isinstance(child, Tag) and child.name in ("td", "th"):
-                    if not first_cell:
-                        children.append(" | ")
-                    first_cell = False
-                children.append(child)
-            if block:
-                children.append("\n\n")
-            stack.extend(reversed(children))
-        elif type(node) in (NavigableString, CData):  # not comments, doctypes, instructions
+        item = stack.pop()
+        if isinstance(item, _Span):
+            item.end = len(out)
+            if item is form:
+                form = None
+            continue
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        node, sectioned, in_article = item
+        if type(node) in (NavigableString, CData):  # not comments, doctypes, instructions
             out.append(str(node))
-    return tidy("".join(out)), title
+            continue
+        if not isinstance(node, Tag) or node.name in _SKIP_TAGS:
+            continue
+        if node.name == "br":
+            out.append("\n")
+            continue
+        role = _role(node)
+        frame = node.name in ("header", "footer") and not sectioned
+        if node.name in _FURNITURE_TAGS or role in _FURNITURE_ROLES or frame:
+            if node.name == "header" or role == "banner":  # it may hold the page's headline
+                page.banner_h1s.extend(node.find_all("h1"))
+            continue
+        spans: list[_Span] = []
+        if node.name == "form" and form is None:
+            # Only a form that wraps the page's text is read (ASP.NET wraps the whole body
+            # in one); a search box, a login or a comment form is furniture.
+            form = _Span(len(out))
+            forms.append(form)
+            spans.append(form)
+        main = (node.name == "main" or role == "main") and not node.has_attr("hidden")
+        article = node.name == "article" and not in_article
+        if node.name == "h1" or main or article:
+            spans.append(_Span(len(out)))
+            (page.h1s if node.name == "h1" else page.mains if main else page.articles).append(
+                spans[-1]
+            )
+            if form is not None:
+                form.holds_content = True
+        # Block boundaries become blank lines; inline tags (a, em, span) stay inside their
+        # sentence; table cells after the first in a row are set off by " | ".
+        block = node.name in _BLOCK_SET
+        if block:
+            out.append("\n\n")
+        inner = (sectioned or node.name in _SECTIONING or main, in_article or article)
+        children: list[tuple[PageElement, bool, bool] | str] = []
+        first_cell = True
+        for child in node.children:
+            if isinstance(child, Tag) and child.name in ("td", "th"):
+                if not first_cell:
+                    children.append(" | ")
+                first_cell = False
+            children.append((child, *inner))
+        if block:
+            children.append("\n\n")
+        stack.extend(spans)  # closed once the children are read
+        stack.extend(reversed(children))
+    for f in forms:
+        if not f.holds_content and f.end > f.start:
+            out[f.start : f.end] = ["\n\n"] + [""] * (f.end - f.start - 1)
+    return page
 
 
 def pdf_text(data: bytes, name: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from .ingest import Document
 from .results import Answer, Citation
 
 SOURCE_WINDOW = 60_000  # characters shown on each side of a citation in a long document
+ABSTAINED = "No confident answer in the documents."  # the label of an abstention
 
 # Characters Markdown would act on, as numeric entities: chat bubbles render Markdown,
 # and a quoted sentence must show exactly as written. With ":", "." and "@" a URL or address
@@ -87,7 +88,9 @@ def answer_message(answer: Answer) -> str:
         note = (
             "closest passages under Sources, not an answer" if answer.closest else "nothing close"
         )
-        body = f'<div class="qa-abstain"><strong>Not in the documents.</strong> {text}</div>'
+        # Not "not in the documents": the engine abstains when no sentence answers confidently
+        # enough, and the closest passages shown often do hold the answer.
+        body = f'<div class="qa-abstain"><strong>{ABSTAINED}</strong> {text}</div>'
     else:
         n = len(answer.citations)
         note = f"{n} source{'s' if n != 1 else ''}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import io
 import json
 import re
 import socket
@@ -14,6 +15,8 @@ from conftest import SEEDS
 from test_extract import PAGE, make_docx, make_pdf
 
 from qa.app import (
+    EXAMPLES,
+    SEED_SHA256,
     WebChat,
     _check_port,
     build_demo,
@@ -27,6 +30,7 @@ from qa.errors import QAError
 from qa.extract import UPLOAD_SUFFIXES, read_upload
 from qa.ingest import JSONL_SUFFIXES, Document
 from qa.render import (
+    ABSTAINED,
     answer_message,
     display_names,
     document_html,
@@ -115,7 +119,11 @@ def test_abstention_is_marked_as_such():
     answer = Answer(text=f"The article does not say {XSS}.", abstained=True, confidence=0.1,
                     closest=[cite()])  # fmt: skip
     out = answer_message(answer)
-    assert 'class="qa-abstain"' in out and "Not in the documents." in out
+    # Not "Not in the documents.": it abstains when no sentence answers confidently enough,
+    # and the closest passages shown may well hold the answer.
+    assert ABSTAINED == "No confident answer in the documents."
+    assert 'class="qa-abstain"' in out and f"<strong>{ABSTAINED}</strong>" in out
+    assert "Not in the documents" not in out
     assert "<img" not in out
     assert "closest passages under Sources, not an answer" in out
 
@@ -324,7 +332,50 @@ def test_an_upload_shows_one_progress_display(chat):
     components, events = page_config(chat)
     upload_id = components["qa-upload"]["id"]
     (event,) = [e for e in events if e["targets"] == [(upload_id, "upload")]]
-    assert len(event["outputs"]) == 4 and event["show_progress_on"] == [upload_id]
+    assert len(event["outputs"]) == 5 and event["show_progress_on"] == [upload_id]
+
+
+def test_the_examples_are_offered_only_beside_the_article_they_ask_about(
+    chat, tmp_path, fake_embedder
+):
+    # They ask about the seed article: over other documents each would only abstain.
+    seed = next(SEEDS.iterdir())
+    assert SEED_SHA256 in [d.sha256 for d in chat.assistant.documents]  # as seeds/ reads
+    assert chat.examples() == EXAMPLES
+    assert page_config(chat)[0]["qa-examples"]["visible"] is True
+
+    notes = tmp_path / "docs" / "notes.txt"
+    notes.parent.mkdir()
+    notes.write_text("The lighthouse keeper was named Tobias Brand.")
+    other = WebChat(
+        Assistant.from_paths(
+            [str(notes.parent)], index_dir=tmp_path / "other", embedder=fake_embedder,
+            progress=False,
+        )
+    )  # fmt: skip
+    assert other.examples() == []
+    components, events = page_config(other)
+    assert components["qa-examples"]["visible"] is False
+    assert "example" not in components["qa-chat"]["placeholder"]
+    # Everything that shows the collection again (a page loaded, the Documents tab opened, an
+    # upload, a removal) shows or hides them with it, by content: here the article uploaded
+    # under another name.
+    examples = components["qa-examples"]["id"]
+    refreshed = [e for e in events if examples in e["outputs"]]
+    assert sorted(kind for e in refreshed for _, kind in e["targets"]) == [
+        "load", "select", "success", "upload"
+    ]  # fmt: skip
+    (removal,) = [e for e in refreshed if e["trigger_after"] is not None]
+    (confirm,) = [e for e in events if e["id"] == removal["trigger_after"]]
+    assert confirm["targets"] == [(components["qa-remove"]["id"], "click")]
+    collection = next(f.fn for f in build_demo(other.assistant).fns.values()
+                      if f.name == "collection")  # fmt: skip
+    assert collection()[2] == {"__type__": "update", "visible": False}
+    other.add_uploads([upload(tmp_path, "article.txt", seed.read_bytes())])
+    assert other.examples() == EXAMPLES
+    assert collection()[2] == {"__type__": "update", "visible": True}
+    other.remove("article.txt")
+    assert collection()[2] == {"__type__": "update", "visible": False}
 
 
 def test_the_page_lists_exactly_the_file_types_an_upload_takes(chat, tmp_path):
@@ -588,6 +639,44 @@ def test_open_assistant_prefers_paths_then_the_index_then_seeds(
     monkeypatch.chdir(SEEDS.parent)
     seeds = open_assistant([], tmp_path / "empty", embedder=fake_embedder, progress=False)
     assert all(d.id.startswith("seeds") for d in seeds.documents)
+    # `make run` and plain `qa serve` serve the seeds, so they offer the examples.
+    assert WebChat(seeds).examples() == EXAMPLES
+    assert WebChat(first).examples() == []
+
+
+class Stderr(io.StringIO):
+    """sys.stderr as a terminal or as a file (`qa serve > log 2>&1`)."""
+
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_serve_draws_the_indexing_bar_only_on_a_terminal(
+    tmp_path, fake_embedder, monkeypatch, capsys, tty
+):
+    # As `qa index`: in a log or a pipe, a bar is every redraw of it, one after another.
+    asked = []
+    from_paths = Assistant.from_paths.__func__  # type: ignore[attr-defined]
+
+    def recorded(cls, paths, **kwargs):
+        asked.append(kwargs.get("progress", True))
+        return from_paths(cls, paths, **{**kwargs, "embedder": fake_embedder})
+
+    monkeypatch.setattr(Assistant, "from_paths", classmethod(recorded))
+    monkeypatch.setattr("qa.app.build_demo", lambda assistant: FakeDemo())
+    monkeypatch.setattr("qa.app._check_port", lambda host, port: None)
+    stderr = Stderr(tty)
+    monkeypatch.setattr("sys.stderr", stderr)
+    assert serve(args(paths=[str(SEEDS)], index_dir=tmp_path / "index")) == 0
+    assert asked == [tty]
+    assert "qa: serving 1 document from" in capsys.readouterr().out  # its lines stay
+    if not tty:
+        assert stderr.getvalue() == ""
 
 
 def test_uploads_stay_when_the_app_is_served_again_with_the_same_paths(chat, tmp_path):
@@ -688,6 +777,11 @@ def test_the_spaces_entry_point_builds_demo_on_the_seeds(tmp_path, monkeypatch, 
     monkeypatch.chdir(SEEDS.parent)
     namespace = runpy.run_path(str(SEEDS.parent / "app.py"))  # not as __main__: no launch
     assert isinstance(namespace["demo"], gr.Blocks)
+    examples = next(
+        c for c in namespace["demo"].get_config_file()["components"]
+        if c.get("props", {}).get("elem_id") == "qa-examples"
+    )  # fmt: skip
+    assert examples["props"]["visible"] is True  # the seeds: the examples ask about them
     reopened = Assistant.load(tmp_path / "index", embedder=real_embedder)
     seeds = [f"seeds/{p.name}" for p in sorted(SEEDS.iterdir())]
     assert [d.id for d in reopened.documents] == seeds

@@ -278,13 +278,60 @@ def test_examples_follow_ups_and_abstentions(page):
     page.locator(ANSWERS).first.wait_for(timeout=30_000)
     ask(page, "What is the capital city of Tyva?")
     abstained = page.locator("#qa-chat .qa-abstain").last
-    assert "Not in the documents." in abstained.inner_text()
+    assert "No confident answer in the documents." in abstained.inner_text()
     assert "Closest passages — not an answer" in page.locator("#qa-sources").inner_text()
     assert page.locator("#qa-sources .qa-cite").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "abstain.png"), full_page=True)
     page.get_by_role("button", name="New chat").click()
     page.wait_for_function(f"document.querySelectorAll('{ANSWERS}').length === 0")
     assert "appear here" in page.locator("#qa-sources").inner_text()
+
+
+@pytest.mark.browser
+def test_examples_only_beside_the_article_they_ask_about(tmp_path, real_embedder):
+    # Over other documents the examples, all about the seed article, would only abstain.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "harbour.txt").write_text(
+        "Harbour notes\n\nThe harbour gate was painted blue in 1911. "
+        "The lighthouse keeper was named Tobias Brand.\n"
+    )
+    assistant = Assistant.from_paths(
+        [docs], index_dir=tmp_path / "index", embedder=real_embedder, progress=False
+    )
+    demo, url = launch(assistant, free_port())
+    try:
+        with browser_page(url) as page:
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            examples = page.locator("#qa-examples button")
+            assert examples.count() == 0
+            # Without them, a question still locks the page and unlocks it once answered.
+            box = page.locator("#qa-question textarea")
+            ask(page, "What colour was the harbour gate painted?")
+            page.wait_for_function("!document.querySelector('#qa-question textarea').disabled")
+            ask(page, "Who was the lighthouse keeper?")
+            assert page.locator(ANSWERS).count() == 2 and not box.is_disabled()
+
+            # The seed article uploaded brings them, and removing it takes them away again.
+            page.get_by_role("tab", name="Documents").click()
+            page.locator("#qa-upload input[type=file]").set_input_files(
+                str(next(SEEDS.glob("*.txt")))
+            )
+            page.locator("#qa-status", has_text="Added").wait_for(timeout=60_000)
+            page.get_by_role("tab", name="Chat").click()
+            examples.filter(has_text="Who is Ailana?").wait_for()
+            page.get_by_role("tab", name="Documents").click()
+            page.get_by_label("Remove a document").click()
+            page.get_by_role("option", name=next(SEEDS.glob("*.txt")).name).click()
+            page.accept_confirm = True
+            page.locator("#qa-remove").click()
+            page.locator("#qa-status", has_text="Removed").wait_for()
+            page.get_by_role("tab", name="Chat").click()
+            page.wait_for_function("!document.querySelector('#qa-examples button')")
+            assert errors == []
+    finally:
+        demo.close()
 
 
 @pytest.mark.browser
