@@ -227,6 +227,13 @@ def _run(args: argparse.Namespace) -> int:
                 "" if assistant.index.n_passages else f": {args.index_dir} holds no text to search"
             )
             print(f"note: no passage matches “{args.query.strip()}”{why}", file=sys.stderr)
+        elif not any(t in assistant.index.passage_bm25.vocab for t in _terms(args.query)):
+            # Embeddings always find something closest; say that nothing matched the words.
+            print(
+                f"note: no word of “{args.query.strip()}” is in the documents; "
+                "these passages are only the closest in meaning",
+                file=sys.stderr,
+            )
         return 0
     if args.command == "chat":
         return _chat(_open(args.index_dir))
@@ -483,6 +490,12 @@ def _confidence(answer, threshold: float | None) -> str:
         side = "below" if answer.abstained else "at or above"
         shown = f"{answer.confidence:.3f}, {side} the threshold"
     return shown
+
+
+def _terms(text: str) -> list[str]:
+    from .text import terms  # stemming libraries: loaded only when a command needs them
+
+    return terms(text)
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -339,6 +339,18 @@ def test_search_says_when_nothing_matches(cli, tmp_path, as_json):
     assert err == "note: no passage matches “file”: idx holds no text to search\n"
 
 
+def test_search_says_when_no_word_of_the_query_is_in_the_documents(cli, tmp_path):
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.", cats="Cats nap.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("search", "zzqx", "--index-dir", "idx")
+    assert code == 0 and out.startswith("[1] ")  # the closest passages, said to be only that
+    assert err == (
+        "note: no word of “zzqx” is in the documents; these passages are only the closest "
+        "in meaning\n"
+    )
+    assert cli("search", "kettle", "--index-dir", "idx")[2] == ""
+
+
 def test_help_names_the_variable_that_sets_the_index_folder(cli, monkeypatch):
     for args in (["--help"], ["search", "--help"]):
         out = " ".join(cli(*args)[1].split())
