@@ -520,9 +520,7 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         # A news headline is often in sentence case ("Harbour ferry service to resume in May").
         # More text must follow: a note of one line ("The ferry now leaves from the north
         # pier") is no headline.
-        headline = (
-            first and not label and len(words) <= 20 and _BLANK_REST.match(text, end) is None
-        )
+        headline = first and not label and len(words) <= 20 and _BLANK_REST.match(text, end) is None
         out[i] = alone and (line.startswith("#") or headline or (plain and (title or short)))
     return out
 

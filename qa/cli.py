@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
                 "again, which otherwise asks for auto)",
                 file=sys.stderr,
             )
-        _index_notes(idx, _ids(before), args.index_dir)
+        _index_notes(idx, _ids(before), args.index_dir, _renamed(idx, before))
         _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
@@ -267,17 +267,34 @@ def _ids(manifest: dict | None) -> list[str]:
         return []
 
 
+def _contents(before: dict | None) -> tuple[set[str], dict[tuple[str, str], str]]:
+    """The ids of a saved manifest, and each (content hash, title) with an id holding it."""
+    try:
+        docs = before["documents"]  # type: ignore[index]
+        titles = docs.get("title") or [""] * len(docs["id"])
+        pairs = zip(zip(docs["sha256"], titles, strict=True), docs["id"], strict=True)
+        return set(docs["id"]), dict(pairs)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return set(), {}
+
+
+def _renamed(index, before: dict | None) -> dict[str, str]:
+    """Documents gone from the index whose very text now stands under a new id: old -> new."""
+    old_ids, old = _contents(before)
+    out = {}
+    for doc, sha in zip(index.documents, index.sha256s(), strict=True):
+        was = old.get((sha, doc.title))
+        if doc.id not in old_ids and was is not None and was not in index.doc_position:
+            out[was] = doc.id
+    return out
+
+
 def _update_summary(index, before: dict, embedded: int) -> str:
     """What `qa index` did to the index it found: the documents changed, added and dropped (by
     the content hashes in its manifest), and the passages and sentences embedded, as counted
     at the model (an index that could not be reused is embedded anew, a copied document's
     vectors are reused)."""
-    try:
-        docs = before["documents"]
-        old_ids = set(docs["id"])
-        old = set(zip(docs["sha256"], docs.get("title") or [""] * len(docs["id"]), strict=True))
-    except (AttributeError, KeyError, TypeError, ValueError):
-        old_ids, old = set(), set()
+    old_ids, old = _contents(before)
     p_rows, s_rows = (b.tolist() for b in index.doc_rows())
     changed = added = passages = sentences = 0
     for i, (doc, sha) in enumerate(zip(index.documents, index.sha256s(), strict=True)):
@@ -287,10 +304,15 @@ def _update_summary(index, before: dict, embedded: int) -> str:
         added += doc.id not in old_ids
         passages += p_rows[i + 1] - p_rows[i]
         sentences += s_rows[i + 1] - s_rows[i]
-    dropped = len(old_ids - set(index.doc_position))
+    renamed = len(_renamed(index, before))
+    dropped = len(old_ids - set(index.doc_position)) - renamed
     counts = [
-        (n, verb) for n, verb in ((changed, "changed"), (added, "added"), (dropped, "dropped")) if n
-    ]
+        (n, verb)
+        for n, verb in (
+            (changed, "changed"), (added, "added"), (renamed, "renamed"), (dropped, "dropped")
+        )
+        if n
+    ]  # fmt: skip
     if not counts and not embedded:
         return "nothing changed"
     # "1 document changed, 2 added": the noun once, with the first number.
@@ -302,7 +324,7 @@ def _update_summary(index, before: dict, embedded: int) -> str:
         if counts
         else "no document changed"
     )
-    unchanged = f"({len(index.documents) - changed - added:,} unchanged)"
+    unchanged = f"({len(index.documents) - changed - added - renamed:,} unchanged)"
     if embedded == passages + sentences:
         done = (
             f"{plural(passages, 'passage')} and {plural(sentences, 'sentence')} embedded"
@@ -336,12 +358,18 @@ class _Counted:
         return self.inner.embed_with_tokens(texts, **options)
 
 
-def _index_notes(index, before: list[str], index_dir: Path) -> None:
-    """Tell what a user may not expect: documents that no longer are indexed (an index holds
-    exactly the paths it was last given) and documents with no text to search."""
+def _index_notes(
+    index, before: list[str], index_dir: Path, renamed: dict[str, str] | None = None
+) -> None:
+    """Tell what a user may not expect: documents renamed, documents that no longer are
+    indexed (an index holds exactly the paths it was last given) and documents with no text
+    to search."""
     import numpy as np
 
-    gone = sorted(set(before) - {d.id for d in index.documents})
+    renamed = renamed or {}
+    for was, now in sorted(renamed.items()):
+        print(f"note: {was} is now {now} (the same text, so nothing embedded)", file=sys.stderr)
+    gone = sorted(set(before) - {d.id for d in index.documents} - set(renamed))
     if gone:
         print(
             f"note: {plural(len(gone), 'document')} of the previous index in {index_dir} "

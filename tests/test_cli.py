@@ -283,13 +283,13 @@ def test_index_again_says_what_it_embedded(cli, tmp_path, fake_embedder):
     ]
     assert sum(map(len, embedded)) == 1 + 3  # what it says is what the model was given
     assert cli("index", "d", "--index-dir", "idx")[1].splitlines()[1:] == ["nothing changed"]
-    # A file renamed is not embedded again, and what is dropped is counted.
+    # A file renamed is not embedded again, and is told from one dropped.
     (tmp_path / "d" / "a.txt").rename(tmp_path / "d" / "a2.txt")
     write_docs(tmp_path / "d", e="Eels swim.")
     (tmp_path / "d" / "c.txt").unlink()
     out = cli("index", "d", "--index-dir", "idx")[1]
     assert out.splitlines()[1] == (
-        "1 document added, 2 dropped: 1 passage and 1 sentence embedded (2 unchanged)"
+        "1 document added, 1 renamed, 1 dropped: 1 passage and 1 sentence embedded (1 unchanged)"
     )
     # An index of another model is embedded anew, and says so.
     manifest = next((tmp_path / "idx").glob("v-*/manifest.json"))
@@ -349,6 +349,16 @@ def test_search_says_when_no_word_of_the_query_is_in_the_documents(cli, tmp_path
         "in meaning\n"
     )
     assert cli("search", "kettle", "--index-dir", "idx")[2] == ""
+
+
+def test_index_says_a_renamed_file_is_renamed(cli, tmp_path):
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.", cats="Cats nap.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    (tmp_path / "d" / "cats.txt").rename(tmp_path / "d" / "felines.txt")
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0
+    assert out.splitlines()[1] == "1 document renamed: nothing embedded (1 unchanged)"
+    assert err == "note: d/cats.txt is now d/felines.txt (the same text, so nothing embedded)\n"
 
 
 def test_help_names_the_variable_that_sets_the_index_folder(cli, monkeypatch):
