@@ -333,7 +333,8 @@ _PAGE_JS = """
 # the other, and whichever came back last would drop the other from the chat and from the
 # history follow-ups use. The lock runs in the page, in the same turn as the click or Enter
 # that asks, before any other input can arrive. Gradio has no disabled state for examples:
-# they are marked aria-disabled, and the page (_PAGE_JS) ignores clicks on them.
+# they are marked aria-disabled, and the page (_PAGE_JS) ignores clicks on them. Over a
+# collection without the seed article there are none, and nothing to mark.
 _LOCK_JS = """
 () => {
   const box = document.querySelector('#qa-question textarea');

@@ -32,8 +32,10 @@ logging.getLogger("pypdf").addHandler(logging.NullHandler())
 UPLOAD_SUFFIXES = frozenset(TEXT_SUFFIXES | RICH_SUFFIXES | JSONL_SUFFIXES)
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
-# Tags whose text is never read, and tags that start a new paragraph in the extracted text.
-_SKIP_TAGS = ["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]
+# Tags whose text is never read (a <title> outside <head> is still the title, and a
+# menu's options are no text), and tags that start a new paragraph in the extracted text.
+_SKIP_TAGS = ["script", "style", "noscript", "template", "head", "title", "svg", "iframe",
+              "object", "select", "datalist"]  # fmt: skip
 _BLOCK_TAGS = [
     "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption",
     "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
@@ -107,6 +109,8 @@ def html_text(data: bytes, name: str = "the page") -> tuple[str, str]:
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     page = _read(soup)
     whole = tidy("".join(page.out))
+    if not whole:  # a page that is all furniture (a site map in a <nav>) is read whole
+        return tidy("".join(_read(soup, furniture=True).out)), title
     # The article or main region is read alone only when it holds at least half the page's
     # text: an <article> may as well be one card in a list of related stories.
     for region in (page.articles, page.mains):
@@ -167,11 +171,12 @@ def _role(tag: Tag) -> str:
     return words[0] if words else ""
 
 
-def _read(root: Tag) -> _Page:
+def _read(root: Tag, *, furniture: bool = False) -> _Page:
     """Read the tree under `root` in one walk, never editing it: inserting a break beside each
     of many sibling tags costs a search of the siblings each time (80 KB of `<hr>` took 53 s).
     What lies inside an element (a header inside an article) is known from flags handed down,
-    not by looking up its ancestors, which costs the depth of the tree for every element."""
+    not by looking up its ancestors, which costs the depth of the tree for every element.
+    Page furniture is left out unless `furniture` is true."""
     from bs4 import CData, NavigableString, Tag
 
     page = _Page([], [], [], [], [])
@@ -203,12 +208,12 @@ def _read(root: Tag) -> _Page:
             continue
         role = _role(node)
         frame = node.name in ("header", "footer") and not sectioned
-        if node.name in _FURNITURE_TAGS or role in _FURNITURE_ROLES or frame:
+        if not furniture and (node.name in _FURNITURE_TAGS or role in _FURNITURE_ROLES or frame):
             if node.name == "header" or role == "banner":  # it may hold the page's headline
                 page.banner_h1s.extend(node.find_all("h1"))
             continue
         spans: list[_Span] = []
-        if node.name == "form" and form is None:
+        if node.name == "form" and form is None and not furniture:
             # Only a form that wraps the page's text is read (ASP.NET wraps the whole body
             # in one); a search box, a login or a comment form is furniture.
             form = _Span(len(out))
@@ -216,13 +221,13 @@ def _read(root: Tag) -> _Page:
             spans.append(form)
         main = (node.name == "main" or role == "main") and not node.has_attr("hidden")
         article = node.name == "article" and not in_article
-        if node.name == "h1" or main or article:
-            spans.append(_Span(len(out)))
-            (page.h1s if node.name == "h1" else page.mains if main else page.articles).append(
-                spans[-1]
-            )
-            if form is not None:
-                form.holds_content = True
+        for found, where in ((node.name == "h1", page.h1s), (main, page.mains),
+                             (article and not main, page.articles)):  # fmt: skip
+            if found:
+                spans.append(_Span(len(out)))
+                where.append(spans[-1])
+                if form is not None:
+                    form.holds_content = True
         # Block boundaries become blank lines; inline tags (a, em, span) stay inside their
         # sentence; table cells after the first in a row are set off by " | ".
         block = node.name in _BLOCK_SET

@@ -8,7 +8,7 @@ import docx
 import pytest
 
 from qa.errors import QAError
-from qa.extract import docx_text, extract, html_text, pdf_text, read_upload, tidy
+from qa.extract import clean_title, docx_text, extract, html_text, pdf_text, read_upload, tidy
 from qa.ingest import read_paths
 
 
@@ -71,9 +71,228 @@ def test_html_keeps_visible_text_in_paragraphs():
     text, title = html_text(PAGE)
     assert title == "Harbour history"
     assert text == (
-        "Home\n\nThe harbour\n\nThe harbour opened in 1907, after years of work.\n"
+        "The harbour\n\nThe harbour opened in 1907, after years of work.\n"
         "It is deep.\n\nYear | Ships\n\n1907 | 12"
     )
+
+
+# Realistic pages: what a reader sees as the page's text, without its navigation, banner,
+# sidebars, forms and footer; the headline (the <h1>) comes first.
+NEWS = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Harbour ferry service to resume in May | Kestle Bay Gazette</title></head><body>
+<a class="skip-link" href="#content">Skip to content</a>
+<div class="cookie-banner">We use cookies to improve your experience. <button>Accept</button></div>
+<header class="site-header">
+  <a href="/" class="logo">Kestle Bay Gazette</a>
+  <nav aria-label="Sections"><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li>
+  <li><a href="/sport">Sport</a></li></ul></nav>
+  <form role="search" action="/search"><label for="q">Search</label><input id="q"></form>
+</header>
+<main id="content">
+  <nav aria-label="Breadcrumb"><ol><li><a href="/">Home</a></li><li><a href="/news">News</a></li></ol></nav>
+  <article>
+    <header>
+      <h1>Harbour ferry service to resume in May</h1>
+      <p class="byline">By Jonas Feld, <time datetime="2024-03-12">12 March 2024</time></p>
+    </header>
+    <p>The ferry between Kestle Bay and Skerry Island will resume on 6 May, the operator
+    Bayline said on Tuesday.</p>
+    <figure><img src="osprey.jpg" alt=""><figcaption>The Osprey in Bergen.</figcaption></figure>
+    <p>Bayline bought the <em>Osprey</em> from an operator in Norway for &pound;1.9 million.</p>
+    <aside class="share"><a href="#">Share on Facebook</a> <a href="#">Share by email</a></aside>
+    <p>A single adult fare will rise from &pound;6.50 to &pound;7.20.</p>
+  </article>
+  <aside class="related"><h2>Related stories</h2><ul><li><a href="/p">Pier repairs end</a></li>
+  </ul></aside>
+  <section class="newsletter"><form action="/subscribe"><h2>The Gazette by email</h2>
+  <input type="email"><button>Sign up</button></form></section>
+</main>
+<footer><p>&copy; 2024 Kestle Bay Gazette</p><nav><a href="/privacy">Privacy</a></nav></footer>
+</body></html>"""
+
+# WordPress-like: the post and each comment are articles, so the whole <main> is read.
+BLOG = """<!doctype html><html><head><title>Why we switched to rye &ndash; Flour &amp; Salt</title>
+</head><body class="single-post"><div id="page" class="site">
+<header id="masthead" class="site-header" role="banner">
+  <p class="site-title"><a href="/">Flour &amp; Salt</a></p>
+  <p class="site-description">Notes from a small bakery</p>
+  <nav id="site-navigation"><a href="/">Home</a> <a href="/about">About</a></nav>
+</header>
+<div id="content" class="site-content">
+<main id="primary" class="site-main">
+  <article id="post-12" class="post">
+    <header class="entry-header"><h1 class="entry-title">Why we switched to rye</h1>
+    <div class="entry-meta">Posted on 3 February 2024 by Telma</div></header>
+    <div class="entry-content">
+      <p>Rye flour keeps our loaves moist for four days instead of two.</p>
+      <p>It also comes from a mill twelve kilometres away.</p>
+    </div>
+    <footer class="entry-footer">Posted in Baking</footer>
+  </article>
+  <nav class="post-navigation"><a href="/starters">Previous post: Sourdough starters</a></nav>
+  <div id="comments" class="comments-area">
+    <h2 class="comments-title">One thought on &ldquo;Why we switched to rye&rdquo;</h2>
+    <ol class="comment-list"><li><article class="comment-body">
+      <footer class="comment-meta"><b>Olle</b> says:</footer>
+      <div class="comment-content"><p>Best loaf in town.</p></div>
+    </article></li></ol>
+    <div id="respond"><h3>Leave a Reply</h3><form id="commentform">
+      <p class="comment-notes">Your email address will not be published.</p>
+      <textarea name="comment"></textarea><input type="submit" value="Post Comment"></form></div>
+  </div>
+</main>
+<aside id="secondary" class="widget-area"><section class="widget"><h2>Recent Posts</h2>
+<ul><li><a href="/starters">Sourdough starters</a></li></ul></section></aside>
+</div>
+<footer id="colophon" class="site-footer"><div class="site-info">Proudly powered by WordPress
+</div></footer></div></body></html>"""
+
+# The title stands above <main>, outside it; the sidebar is a plain <div>.
+REPORT = """<html><head><title>Annual report 2023 - Brennick Council</title></head><body>
+<div class="top-links"><a href="/">Brennick Council</a> <a href="/contact">Contact us</a></div>
+<div class="page-title"><h1>Annual report 2023</h1></div>
+<main>
+<h2>Spending</h2>
+<p>The council spent &pound;41 million in 2023, two million more than it planned.</p>
+<p>Most of the difference went on repairs to the harbour wall after the January storm.</p>
+<h2>Housing</h2>
+<p>It built 64 homes for rent, and bought back 12 it had sold in the 1990s.</p>
+</main>
+<div class="sidebar"><h3>Quick links</h3><ul><li>Pay council tax</li><li>Report a pothole</li>
+</ul></div></body></html>"""
+
+# An old page laid out with plain <div>s and no semantic tags: all of it is read.
+PLAIN = """<html><head><title>Ostvik choir</title></head><body>
+<div id="menu"><a href="/">Home</a> | <a href="/minutes">Minutes</a></div>
+<div id="main"><h1>Ostvik choir</h1><p>The choir meets on Thursdays at eight.</p>
+<p>New singers are welcome; no audition is needed.</p></div>
+<div id="foot">Last updated 2019</div></body></html>"""
+
+# ASP.NET Web Forms wrap the whole body in one <form>: it holds the text, so it is read.
+WEBFORMS = """<html><body><form method="post" action="./Default.aspx" id="form1">
+<div class="aspNetHidden"><input type="hidden" name="__VIEWSTATE" value="x"></div>
+<div id="top"><a href="/">Brennick Council</a></div>
+<h1>Bin collections</h1><p>Bins are collected every second Monday.</p></form></body></html>"""
+
+# The one <article> is a small card beside the page's real text: the whole page is read.
+CARD = """<html><body><div class="content"><h1>Marsh Lane Bakery</h1>
+<p>Marsh Lane Bakery opened in 2004 and bakes every night except Sunday.</p>
+<p>Its owner, Telma Quist, trained in Bergen and sells rye bread and cinnamon buns.</p></div>
+<div class="promo"><article><h3>Also in town</h3><p>The choir sings on Friday.</p></article>
+</div></body></html>"""
+
+# The headline stands in the page's banner, which is otherwise left out.
+BANNER_HEADLINE = """<html><body><header><h1>Ostvik choir</h1><nav><a href="/">Home</a></nav>
+</header><p>The choir meets on Thursdays at eight.</p><footer>&copy; 2024</footer></body></html>"""
+
+
+@pytest.mark.parametrize(
+    ("page", "text"),
+    [
+        (
+            NEWS,
+            "Harbour ferry service to resume in May\n\nBy Jonas Feld, 12 March 2024\n\n"
+            "The ferry between Kestle Bay and Skerry Island will resume on 6 May, the operator\n"
+            "Bayline said on Tuesday.\n\nThe Osprey in Bergen.\n\n"
+            "Bayline bought the Osprey from an operator in Norway for £1.9 million.\n\n"
+            "A single adult fare will rise from £6.50 to £7.20.",
+        ),
+        (
+            BLOG,
+            "Why we switched to rye\n\nPosted on 3 February 2024 by Telma\n\n"
+            "Rye flour keeps our loaves moist for four days instead of two.\n\n"
+            "It also comes from a mill twelve kilometres away.\n\nPosted in Baking\n\n"
+            "One thought on “Why we switched to rye”\n\nOlle says:\n\nBest loaf in town.\n\n"
+            "Leave a Reply",
+        ),
+        (
+            REPORT,
+            "Annual report 2023\n\nSpending\n\n"
+            "The council spent £41 million in 2023, two million more than it planned.\n\n"
+            "Most of the difference went on repairs to the harbour wall after the January storm."
+            "\n\nHousing\n\nIt built 64 homes for rent, and bought back 12 it had sold in the 1990s.",
+        ),
+        (
+            PLAIN,
+            "Home | Minutes\n\nOstvik choir\n\nThe choir meets on Thursdays at eight.\n\n"
+            "New singers are welcome; no audition is needed.\n\nLast updated 2019",
+        ),
+        (
+            WEBFORMS,
+            "Brennick Council\n\nBin collections\n\nBins are collected every second Monday.",
+        ),
+        (
+            CARD,
+            "Marsh Lane Bakery\n\n"
+            "Marsh Lane Bakery opened in 2004 and bakes every night except Sunday.\n\n"
+            "Its owner, Telma Quist, trained in Bergen and sells rye bread and cinnamon buns.\n\n"
+            "Also in town\n\nThe choir sings on Friday.",
+        ),
+        (BANNER_HEADLINE, "Ostvik choir\n\nThe choir meets on Thursdays at eight."),
+    ],
+    ids=["news", "blog", "h1-outside-main", "plain", "webforms", "article-card", "banner-h1"],
+)
+def test_html_pages_are_read_without_their_furniture(page, text):
+    assert html_text(page.encode())[0] == text
+
+
+@pytest.mark.parametrize(
+    "furniture",
+    [
+        '<nav><a href="/">Home</a> | <a href="/news">News</a></nav>',
+        '<header><a href="/">Kestle Bay Gazette</a></header>',
+        "<footer>&copy; 2024 Kestle Bay Gazette</footer>",
+        "<aside><h2>Most read</h2><p>Pier repairs end.</p></aside>",
+        "<form><label>Email</label><input><button>Subscribe</button></form>",
+        '<div role="navigation">Home | News</div>',
+        '<div role="banner">Kestle Bay Gazette</div>',
+        '<div role="contentinfo">&copy; 2024</div>',
+        '<div role="search"><label>Search the site</label></div>',
+        '<ul role="Navigation menubar"><li>Home</li></ul>',
+        "<script>var tracking = 1;</script><style>p { color: red }</style>",
+        "<template><p>Loading</p></template><noscript>Enable JavaScript</noscript>",
+        "<select><option>English</option><option>Norsk</option></select>",
+    ],
+)
+def test_page_furniture_is_left_out(furniture):
+    page = f"<html><body>{furniture}<p>Kept.</p>{furniture}</body></html>"
+    assert html_text(page.encode())[0] == "Kept."
+
+
+@pytest.mark.parametrize(
+    ("page", "text"),
+    [
+        (
+            "<article><header><h1>Fares rise</h1></header><p>Fares rise in May.</p>"
+            "<footer>Filed under Ferries</footer></article>",
+            "Fares rise\n\nFares rise in May.\n\nFiled under Ferries",
+        ),
+        (
+            "<section><header><h2>Timetable</h2></header><p>Eight crossings a day.</p>"
+            "<footer>Summer only.</footer></section>",
+            "Timetable\n\nEight crossings a day.\n\nSummer only.",
+        ),
+        (
+            "<p>She said:</p><blockquote><p>It floats.</p><footer>Ruth Calloway</footer>"
+            "</blockquote>",
+            "She said:\n\nIt floats.\n\nRuth Calloway",
+        ),
+        # Navigation and sidebars are left out wherever they stand.
+        (
+            '<main><nav aria-label="Breadcrumb">Home › Ferries</nav><p>Fares rise.</p>'
+            '<aside><a href="#">Share</a></aside><p>Fares fall.</p></main>',
+            "Fares rise.\n\nFares fall.",
+        ),
+        # A page that is nothing but navigation (a site map) is read whole, not refused.
+        (
+            "<nav><ul><li>Ferries</li><li>Fares</li></ul></nav>",
+            "Ferries\n\nFares",
+        ),
+    ],
+    ids=["article", "section", "quotation", "breadcrumb-and-share", "site-map"],
+)
+def test_headers_and_footers_inside_the_text_are_kept(page, text):
+    assert html_text(f"<html><body>{page}</body></html>".encode())[0] == text
 
 
 def test_html_entities_and_markup_in_text_become_plain_characters():
@@ -267,3 +486,72 @@ def test_a_pdf_line_broken_in_mid_sentence_is_no_heading(page):
     from qa.extract import _pdf_paragraphs
 
     assert "\n\n" not in _pdf_paragraphs(page)
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "",
+        "   ",
+        "about:blank",  # Chromium's print-to-PDF, for a page without a title
+        "https://kestlebay.example/news/ferry.html",
+        "file:///home/ana/Downloads/report.html",
+        "www.kestlebay.example",
+        "Untitled",
+        "untitled document",
+        "Untitled Document",  # Dreamweaver's <title>
+        "Untitled-1",
+        "Untitled presentation",
+        "Document1",
+        "Presentation1",
+        "PowerPoint Presentation",
+        "report.pdf",
+        "Ferry timetable v2.DOCX",
+        "Microsoft Word - ferry.docx",
+        "Microsoft Word - Document1",
+        "C:\\Users\\ana\\Desktop\\notes.txt",
+        "scan0001.tif",
+        "12345",
+        "—",
+    ],
+)
+def test_titles_that_name_nothing_are_dropped(title):
+    assert clean_title(title) == ""
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Harbour ferry service to resume in May",
+        "Skerry Island Wind Farm: Planning Decision",
+        "Annual report 2023",
+        "Booking.com annual report",
+        "About: the harbour",
+        "Untitled Film Stills",
+        "How to open a .docx file",
+        "Node.js in practice",
+    ],
+)
+def test_real_titles_are_kept(title):
+    assert clean_title(title) == title
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("print.pdf", make_pdf(["The wind farm was approved."], title="about:blank")),
+        ("saved.pdf", make_pdf(["The wind farm was approved."], title="Microsoft Word - wf.docx")),
+        ("memo.docx", make_docx(["The wind farm was approved."], title="Untitled document")),
+        ("page.html", b"<title>Untitled Document</title><p>The wind farm was approved.</p>"),
+    ],
+)
+def test_a_junk_title_in_a_file_is_no_title(tmp_path, name, data):
+    text, title = extract(write(tmp_path, name, data))
+    assert (text, title) == ("The wind farm was approved.", "")
+    (doc,) = read_upload(write(tmp_path, name, data))
+    assert doc.title == ""
+
+
+def test_a_real_pdf_title_is_kept(tmp_path):
+    data = make_pdf(["The wind farm was approved."], title="Skerry Island Wind Farm")
+    assert extract(write(tmp_path, "wf.pdf", data))[1] == "Skerry Island Wind Farm"
