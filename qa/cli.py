@@ -215,6 +215,8 @@ def _run(args: argparse.Namespace) -> int:
             raise QAError('give words to search for, e.g. qa search "ferry timetable"')
         assistant = _open(args.index_dir)
         hits = assistant.search(args.query, k=args.k)
+        # As the search read it: undecodable bytes of the command line cannot be printed.
+        query = _printable(args.query.strip())
         if args.json:
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         for i, h in enumerate(hits, 1):
@@ -226,11 +228,11 @@ def _run(args: argparse.Namespace) -> int:
             why = (
                 "" if assistant.index.n_passages else f": {args.index_dir} holds no text to search"
             )
-            print(f"note: no passage matches “{args.query.strip()}”{why}", file=sys.stderr)
-        elif not any(t in assistant.index.passage_bm25.vocab for t in _terms(args.query)):
+            print(f"note: no passage matches “{query}”{why}", file=sys.stderr)
+        elif not any(t in assistant.index.passage_bm25.vocab for t in _terms(query)):
             # Embeddings always find something closest; say that nothing matched the words.
             print(
-                f"note: no word of “{args.query.strip()}” is in the documents; "
+                f"note: no word of “{query}” is in the documents; "
                 "these passages are only the closest in meaning",
                 file=sys.stderr,
             )
@@ -518,6 +520,12 @@ def _confidence(answer, threshold: float | None) -> str:
         side = "below" if answer.abstained else "at or above"
         shown = f"{answer.confidence:.3f}, {side} the threshold"
     return shown
+
+
+def _printable(text: str) -> str:
+    from .ingest import without_surrogates
+
+    return without_surrogates(text)
 
 
 def _terms(text: str) -> list[str]:
