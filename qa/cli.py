@@ -170,8 +170,10 @@ def _run(args: argparse.Namespace) -> int:
             f"indexed {plural(len(idx.documents), 'document')}, {plural(idx.n_passages, 'passage')}, "
             f"{plural(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
         )
+        old_ids, old = _contents(before)
+        renamed = _renamed(idx, old_ids, old)
         if before is not None:
-            print(_update_summary(idx, before, counted.texts))
+            print(_update_summary(idx, old_ids, old, len(renamed), counted.texts))
         if args.index_type != "auto" and (flat := flat_instead(idx)):
             # Without the option `qa index` asks for auto, which replaces the request once
             # the documents change.
@@ -180,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
                 "again, which otherwise asks for auto)",
                 file=sys.stderr,
             )
-        _index_notes(idx, _ids(before), args.index_dir, _renamed(idx, before))
+        _index_notes(idx, _ids(before), args.index_dir, renamed)
         _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
@@ -280,9 +282,9 @@ def _contents(before: dict | None) -> tuple[set[str], dict[tuple[str, str], str]
         return set(), {}
 
 
-def _renamed(index, before: dict | None) -> dict[str, str]:
-    """Documents gone from the index whose very text now stands under a new id: old -> new."""
-    old_ids, old = _contents(before)
+def _renamed(index, old_ids: set[str], old: dict[tuple[str, str], str]) -> dict[str, str]:
+    """Documents gone from the index whose very text now stands under a new id: old -> new
+    (`old_ids` and `old` as `_contents` gives them)."""
     out = {}
     for doc, sha in zip(index.documents, index.sha256s(), strict=True):
         was = old.get((sha, doc.title))
@@ -291,12 +293,13 @@ def _renamed(index, before: dict | None) -> dict[str, str]:
     return out
 
 
-def _update_summary(index, before: dict, embedded: int) -> str:
-    """What `qa index` did to the index it found: the documents changed, added and dropped (by
-    the content hashes in its manifest), and the passages and sentences embedded, as counted
-    at the model (an index that could not be reused is embedded anew, a copied document's
-    vectors are reused)."""
-    old_ids, old = _contents(before)
+def _update_summary(
+    index, old_ids: set[str], old: dict[tuple[str, str], str], renamed: int, embedded: int
+) -> str:
+    """What `qa index` did to the index it found (its ids and contents as `_contents` reads
+    them from its manifest): the documents changed, added, renamed and dropped, and the
+    passages and sentences embedded, as counted at the model (an index that could not be
+    reused is embedded anew, a copied document's vectors are reused)."""
     p_rows, s_rows = (b.tolist() for b in index.doc_rows())
     changed = added = passages = sentences = 0
     for i, (doc, sha) in enumerate(zip(index.documents, index.sha256s(), strict=True)):
@@ -306,7 +309,6 @@ def _update_summary(index, before: dict, embedded: int) -> str:
         added += doc.id not in old_ids
         passages += p_rows[i + 1] - p_rows[i]
         sentences += s_rows[i + 1] - s_rows[i]
-    renamed = len(_renamed(index, before))
     dropped = len(old_ids - set(index.doc_position)) - renamed
     counts = [
         (n, verb)

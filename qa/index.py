@@ -209,7 +209,7 @@ def build(
             if keep_tokens and old_tokens is not None:
                 item.s_tokens = old_tokens.sentences(s0, s1)
         else:
-            c = c or chunk(doc.text, params)
+            c = c if c is not None else chunk(doc.text, params)
             item = _Doc(doc, sha, len(c.passage_first), len(c.sent_start), c.sent_start,
                         c.sent_end, c.passage_first, c.passage_last)  # fmt: skip
             # Its text under another id before: a copy of those vectors (rows are never

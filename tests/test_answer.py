@@ -359,46 +359,48 @@ def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
 
 
 @pytest.mark.model
-def test_a_figure_the_best_sentence_does_not_give_is_not_answered(tmp_path, real_embedder):
-    """A figure the best sentence does not give: "Who was appointed director in 2022?" is not
-    answered by "appointed in 2021"."""
-    a = _one_file(
-        tmp_path,
-        real_embedder,
-        "report.md",
-        "The water department serves 48,000 households in the district. "
-        "It is led by director Priya Raman, who was appointed in January 2021. "
-        "Before that she ran the laboratory for nine years.\n\n"
-        "In 2023 the department replaced 310 lead service lines. "
-        "About 740 lead service lines remain, most of them in the old town.\n",
-    )
-    named = a.ask("Who was appointed director in 2021?")
-    assert not named.abstained and "Priya Raman" in named.citations[0].text
-    assert a.ask("Who was appointed director in 2022?").abstained
-    replaced = a.ask("How many lead service lines were replaced in 2023?")
-    assert not replaced.abstained and "310" in replaced.citations[0].text
-    assert a.ask("How many lead service lines were replaced in 2019?").abstained
-
-
-@pytest.mark.model
-def test_a_question_about_the_opposite_of_what_is_said_is_not_answered(tmp_path, real_embedder):
-    """A question about the smallest inland port is not answered by "the largest inland port"."""
-    a = _one_file(
-        tmp_path,
-        real_embedder,
-        "rhine.md",
-        "The Rhine flows through six countries before it reaches the North Sea. "
-        "Duisburg, where the Ruhr joins it, has the largest inland port in Europe. "
-        "The river carries more goods than any other waterway on the continent.\n\n"
-        "Its first bridge was built by the Romans near Koblenz. "
-        "Today the most famous crossing is the Hohenzollern Bridge in Cologne.\n",
-    )
-    largest = a.ask("Which city has the largest inland port in Europe?")
-    assert not largest.abstained and "Duisburg" in largest.citations[0].text
-    assert a.ask("Which city has the smallest inland port in Europe?").abstained
-    first = a.ask("Who built the first bridge over the Rhine?")
-    assert not first.abstained and "Romans" in first.citations[0].text
-    assert a.ask("Who built the last bridge over the Rhine?").abstained
+@pytest.mark.parametrize(
+    ("text", "cases"),
+    [
+        pytest.param(
+            "The water department serves 48,000 households in the district. "
+            "It is led by director Priya Raman, who was appointed in January 2021. "
+            "Before that she ran the laboratory for nine years.\n\n"
+            "In 2023 the department replaced 310 lead service lines. "
+            "About 740 lead service lines remain, most of them in the old town.\n",
+            [
+                ("Who was appointed director in 2021?", "Priya Raman",
+                 "Who was appointed director in 2022?"),
+                ("How many lead service lines were replaced in 2023?", "310",
+                 "How many lead service lines were replaced in 2019?"),
+            ],
+            id="a figure the best sentence does not give",
+        ),
+        pytest.param(
+            "The Rhine flows through six countries before it reaches the North Sea. "
+            "Duisburg, where the Ruhr joins it, has the largest inland port in Europe. "
+            "The river carries more goods than any other waterway on the continent.\n\n"
+            "Its first bridge was built by the Romans near Koblenz. "
+            "Today the most famous crossing is the Hohenzollern Bridge in Cologne.\n",
+            [
+                ("Which city has the largest inland port in Europe?", "Duisburg",
+                 "Which city has the smallest inland port in Europe?"),
+                ("Who built the first bridge over the Rhine?", "Romans",
+                 "Who built the last bridge over the Rhine?"),
+            ],
+            id="the opposite of what is said",
+        ),
+    ],
+)  # fmt: skip
+def test_a_near_miss_of_an_answered_question_is_not_answered(tmp_path, real_embedder, text, cases):
+    """A question answered, and its twin with one word changed, which abstains: "Who was
+    appointed director in 2022?" is not answered by "appointed in 2021", nor a question about
+    the smallest inland port by "the largest inland port"."""
+    a = _one_file(tmp_path, real_embedder, "report.md", text)
+    for asked, quote, twin in cases:
+        answer = a.ask(asked)
+        assert not answer.abstained and quote in answer.citations[0].text
+        assert a.ask(twin).abstained
 
 
 @pytest.mark.model
