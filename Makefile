@@ -11,10 +11,12 @@ export TRANSFORMERS_OFFLINE := 1
 $(PY):
 	python3 -m venv $(VENV)
 
-# torch first, pinned to the CPU wheel: a plain `torch` would pull a multi-GB CUDA build.
+# torch first, the CPU wheel from PyTorch's CPU index: on Linux, `torch` from PyPI
+# alone is a multi-GB CUDA build. Where that index is unreachable, pip retries for a
+# few seconds, then installs from its other indexes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet torch==2.13.0 --extra-index-url https://download.pytorch.org/whl/cpu
 	$(PIP) install --quiet -e ".[dev]"
 	touch $(STAMP)
 

@@ -145,9 +145,14 @@ class WebChat:
         finally:
             for path in paths:
                 Path(path).unlink(missing_ok=True)
+        # A JSON-lines record with no text holds nothing to find: it is left out, and said so.
+        blank = {name: sum(not d.text.strip() for d in file_docs) for name, file_docs in read}
+        read = [(name, [d for d in file_docs if d.text.strip()]) for name, file_docs in read]
         docs = [d for _, file_docs in read for d in file_docs]
         if not docs:
-            raise QAError("choose a file to add")
+            raise QAError(
+                "choose a file to add" if not read else f"{read[0][0]} holds no record with text"
+            )
         twice = next((i for i, k in Counter(d.id for d in docs).items() if k > 1), None)
         if twice is not None:  # one would silently replace the other
             raise QAError(
@@ -162,7 +167,7 @@ class WebChat:
             else None
         )
         self.assistant.add(docs, progress=False, on_progress=report)
-        return "\n".join(_added(name, file_docs, known) for name, file_docs in read)
+        return "\n".join(_added(name, file_docs, known, blank[name]) for name, file_docs in read)
 
     def refused_in_browser(self, files: object) -> str | None:
         """Why the page's file box sends none of `files` (the [name, size] of each file picked
@@ -223,15 +228,18 @@ def places_of(answer: Answer) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _added(name: str, docs: list[Document], known: set[str]) -> str:
-    """One line of the upload status: a file, or the records of a JSON-lines collection."""
+def _added(name: str, docs: list[Document], known: set[str], blank: int = 0) -> str:
+    """One line of the upload status: a file, or the records of a JSON-lines collection
+    (`blank` of them with no text, left out)."""
     if len(docs) == 1 and docs[0].id == name:
         return (
             f"{'Replaced' if name in known else 'Added'} {name} ({len(docs[0].text):,} characters)."
         )
     replaced = sum(d.id in known for d in docs)
     records = plural(len(docs), "record")
-    return f"Added {records} of {name}" + (f" ({replaced:,} replaced)." if replaced else ".")
+    notes = [f"{replaced:,} replaced"] if replaced else []
+    notes += [f"{plural(blank, 'record')} with no text left out"] if blank else []
+    return f"Added {records} of {name}" + (f" ({'; '.join(notes)})." if notes else ".")
 
 
 # -- the page ------------------------------------------------------------------------------

@@ -242,10 +242,16 @@ class Assistant:
         on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk.
-        `on_progress` is told (passages embedded, passages to embed) as the work goes."""
+        `on_progress` is told (passages embedded, passages to embed) as the work goes.
+        A document with no text (empty or blank) is refused: nothing in it could be found."""
+        new = {d.id: d for d in _only_documents(docs)}
+        blank = next((i for i, d in new.items() if not d.text.strip()), None)
+        if blank is not None:
+            # Files are another matter: from_paths indexes an empty file and `qa index` notes
+            # it, so a folder is not refused for one empty file.
+            raise QAError(f"the document {blank!r} has no text; give it some text or leave it out")
         with self._writing:
             by_id = {d.id: d for d in self.index.documents}
-            new = {d.id: d for d in _only_documents(docs)}
             by_id.update(new)
             self._rebuild(list(by_id.values()), progress, on_progress, added=new.keys())
 
@@ -350,7 +356,8 @@ class Assistant:
         return answer, ranked
 
     def search(self, query: str, k: int = 5) -> list[Citation]:
-        """The `k` best passages for `query` by hybrid retrieval; `document` is the document id."""
+        """The `k` best passages for `query` by hybrid retrieval; `document` is the document id.
+        `k` must be at least 1; an empty query finds nothing."""
         return self._pinned()._search(query, k)
 
     def _pinned(self) -> Assistant:
@@ -365,8 +372,10 @@ class Assistant:
             k = operator.index(k)  # an int, or a NumPy integer
         except TypeError:
             raise QAError(f"k must be a whole number, not {type(k).__name__}") from None
+        if k < 1:
+            raise QAError(f"k must be at least 1, not {k}")
         query = _clean_question(query)
-        if not query or k <= 0:
+        if not query:
             return []
         from .retrieve import search_passages
         from .text import terms
@@ -527,7 +536,8 @@ def _clean_question(question: object) -> str:
     question = without_surrogates(question).replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(
-            f"the question has {len(question):,} characters; keep it under {MAX_QUESTION_CHARS:,}"
+            f"the question has {len(question):,} characters; keep it to at most "
+            f"{MAX_QUESTION_CHARS:,} characters"
         )
     # An answer's "[1]" pasted back at the end of a question is no part of it ("What is
     # [3]?" asks about a footnote, and keeps it).
@@ -570,18 +580,27 @@ def _only_documents(docs: object) -> Iterator[Document]:
         yield doc
 
 
+_HISTORY = 'history must be a list of {"role": "user"|"assistant", "content": str} messages'
+
+
 def _check_history(history: object) -> list[dict] | None:
     if history is None:
         return None
     if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
-        raise QAError(
-            'history must be a list of {"role": "user"|"assistant", "content": str} messages'
-        )
+        raise QAError(_HISTORY)
+    for n, m in enumerate(history, 1):
+        if not isinstance(m.get("content"), str):
+            got = (
+                f"message {n}'s content is {type(m['content']).__name__}, not str"
+                if "content" in m
+                else f"message {n} has no content"
+            )
+            raise QAError(f"{_HISTORY}; {got}")
     # Earlier questions are searched again with a follow-up, so they are cleaned the same way;
     # an over-long one (a chat keeps a refused question) is clipped rather than refused.
     return [
         {**m, "content": _clean_question(m["content"][:MAX_QUESTION_CHARS])}
-        if m.get("role") == "user" and isinstance(m.get("content"), str)
+        if m.get("role") == "user"
         else m
         for m in history
     ]
@@ -593,7 +612,7 @@ def _load_if_compatible(directory: Path, embedder: Embedder) -> Index | None:
         return store.load(directory, embedder)
     except QAError as exc:
         if store.current_version(directory) is not None:
-            print(f"qa: rebuilding: {exc}", file=sys.stderr)
+            print(f"qa: rebuilding: {getattr(exc, 'problem', exc)}", file=sys.stderr)
         return None
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from .errors import QAError
 from .results import plural
 
-DEFAULT_INDEX = Path(os.environ.get("QA_INDEX_DIR", "index"))
+# An empty QA_INDEX_DIR is unset, not the current folder.
+DEFAULT_INDEX = Path(os.environ.get("QA_INDEX_DIR") or "index")
 DEFAULT_SOURCES = ["seeds"]
 
 
@@ -30,11 +31,22 @@ def _positive(text: str) -> int:
     return n
 
 
+def _port(text: str) -> int:
+    """An argparse type: a TCP port, 1 to 65535."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 1 to 65535, not {text!r}")
+    return n
+
+
 def _index_dir_help() -> str:
     """--index-dir's help, naming the variable that sets its default, and its value."""
     env = os.environ.get("QA_INDEX_DIR")
     # argparse formats help texts with `%`, so a path holding one has it doubled.
-    now = f", now {env.replace('%', '%%')}," if env is not None else " if set,"
+    now = f", now {env.replace('%', '%%')}," if env else " if set,"
     return f"where the index lives (default: $QA_INDEX_DIR{now} else index)"
 
 
@@ -49,8 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, default=argparse.SUPPRESS, help=_index_dir_help())
 
-    def command(name: str, help: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, parents=[common])
+    def command(name: str, help: str, *, index: bool = True) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, parents=[common] if index else [])
 
     s = command("index", "index files, folders or .jsonl collections")
     s.add_argument(
@@ -72,15 +84,22 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-k", type=_positive, default=5, help="how many (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print the passages as JSON")
 
-    command("chat", "chat in the terminal; follow-up questions use the history")
+    command(
+        "chat",
+        "chat in the terminal (or answer questions piped in, one a line); "
+        "follow-up questions use the history",
+    )
 
-    s = command("eval", "measure answers or retrieval on a dev set")
+    # Evaluation indexes its documents afresh (in memory, or a BEIR folder's own cache).
+    s = command("eval", "measure answers or retrieval on a dev set", index=False)
     s.add_argument("path", help="QA JSON-lines, SQuAD v2 JSON, or a BEIR folder")
     s.add_argument(
         "--documents",
-        nargs="*",
+        action="append",
         default=None,
-        help="documents for a QA JSON-lines set (default: seeds/)",
+        metavar="PATH",
+        help="a file or folder of documents for a QA JSON-lines set; repeat it for more "
+        "(default: seeds/)",
     )
     s.add_argument(
         "--limit",
@@ -98,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--host", default="127.0.0.1", help="the address to serve on (default: %(default)s)"
     )
-    s.add_argument("--port", type=int, default=7860, help="the port (default: %(default)s)")
+    s.add_argument("--port", type=_port, default=7860, help="the port (default: %(default)s)")
     s.add_argument(
         "--share", action="store_true", help="open a public Gradio link (password protected)"
     )
@@ -153,8 +172,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from .assistant import default_embedder
         from .index import FlatInsteadWarning, flat_instead
+        from .store import current_version
 
         before = _saved_manifest(args.index_dir)
+        unreadable = before is None and current_version(args.index_dir) is not None
         with warnings.catch_warnings():
             # Said below as a note, each time the kind is asked for, not as a Python warning.
             warnings.simplefilter("ignore", FlatInsteadWarning)
@@ -174,6 +195,8 @@ def _run(args: argparse.Namespace) -> int:
         renamed = _renamed(idx, old_ids, old)
         if before is not None:
             print(_update_summary(idx, old_ids, old, len(renamed), counted.texts))
+        elif unreadable:
+            print("manifest unreadable: every document embedded anew")
         if args.index_type != "auto" and (flat := flat_instead(idx)):
             # Without the option `qa index` asks for auto, which replaces the request once
             # the documents change.
@@ -188,6 +211,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "verify":
         from .store import verify
 
+        _check_index(args.index_dir)
         manifest = verify(args.index_dir)
         print(f"{args.index_dir}: {len(manifest['files'])} files match their checksums")
         return 0
@@ -199,7 +223,7 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(format_answer(answer, assistant.model.threshold))
         changed, gone = _changed_files(assistant, answer.citations + answer.closest)
-        again = _reindex_command(assistant.sources, args.index_dir)
+        again = _reindex_command(assistant, args.index_dir)
         for name in changed:
             print(
                 f"note: {name} has changed since it was indexed, so the quote may be out of "
@@ -435,12 +459,11 @@ def _under(path: str, source: str) -> bool:
     return path == source or path.startswith(source.rstrip(os.sep) + os.sep)
 
 
-def _reindex_command(sources: list[str], index_dir: Path) -> str:
+def _reindex_command(assistant, index_dir: Path) -> str:
     """The `qa index` command that brings the index up to date with its sources."""
-    import shlex
+    from .store import index_command
 
-    paths = " ".join(shlex.quote(s) for s in sources) or "PATH..."
-    return f"`qa index {paths}{_index_dir_flag(index_dir)}`"
+    return f"`{index_command(assistant.sources, assistant.cwd)}{_index_dir_flag(index_dir)}`"
 
 
 def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
@@ -489,14 +512,24 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
 def _open(index_dir: Path):
     """The saved index, or a clear message saying how to build one."""
     from .assistant import Assistant
-    from .store import current_version
+
+    _check_index(index_dir)
+    return Assistant.load(index_dir)
+
+
+def _check_index(index_dir: Path) -> None:
+    """Refuse an `index_dir` with no index, saying how to build one (from seeds/ if there
+    is such a folder here)."""
+    from .store import current_version, no_index
 
     if current_version(index_dir) is None:
-        raise QAError(
-            f"no index in {index_dir}/; build one with "
-            f"`qa index seeds/{_index_dir_flag(index_dir)}` (or your own files)"
+        flag = _index_dir_flag(index_dir)
+        raise no_index(
+            index_dir,
+            f"`qa index seeds/{flag}` (or your own files)"
+            if Path("seeds").is_dir()
+            else f"`qa index PATH...{flag}`",
         )
-    return Assistant.load(index_dir)
 
 
 def format_answer(answer, threshold: float | None = None) -> str:
@@ -543,12 +576,17 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def _chat(assistant) -> int:
-    print("Ask about the documents; an empty line or Ctrl-D ends the chat.")
+    # Questions piped in are not echoed as typed ones are: each is printed after its prompt,
+    # so that the transcript reads as a chat. Only the end of the input ends them: a file of
+    # questions may well hold blank lines.
+    typed = sys.stdin.isatty()
+    print(
+        "Ask about the documents; an empty line or Ctrl-D ends the chat."
+        if typed
+        else "Answering the questions read from standard input, one a line."
+    )
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(errors="replace")  # a stray non-UTF-8 byte must not end the chat
-    # Questions piped in are not echoed as typed ones are: each is printed after its prompt,
-    # so that the transcript reads as a chat.
-    typed = sys.stdin.isatty()
     history: list[dict] = []
     while True:
         try:
@@ -558,7 +596,9 @@ def _chat(assistant) -> int:
                 print()
             return 0
         if not question:
-            return 0
+            if typed:
+                return 0
+            continue
         if not typed:
             print(f"you> {question}")
         try:

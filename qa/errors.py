@@ -12,4 +12,10 @@ class QAError(Exception):
 
 
 class IndexIntegrityError(QAError):
-    """An index on disk cannot be used as it is; the message names the rebuild command."""
+    """An index on disk cannot be used as it is; the message names the rebuild command.
+
+    `problem` is the message without that advice, for the build that is rebuilding it."""
+
+    def __init__(self, problem: str, rebuild: str = "") -> None:
+        super().__init__(f"{problem}; {rebuild}" if rebuild else problem)
+        self.problem = problem

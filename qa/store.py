@@ -33,9 +33,10 @@ import hashlib
 import json
 import os
 import secrets
+import shlex
 import shutil
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,40 @@ def current_version(directory: Path) -> Path | None:
     return path
 
 
+def not_a_folder(directory: Path) -> QAError | None:
+    """The error for an index folder that is a file or lies inside one, or None."""
+    for path in (directory, *directory.parents):
+        if path.exists():
+            if path.is_dir():
+                return None
+            return QAError(f"{path} is a file, not a folder; choose another --index-dir")
+    return None
+
+
+def no_index(directory: Path, build: str | None = None) -> QAError:
+    """The error for `directory` holding no index; `build` is the command that makes one."""
+    build = build or f"`{index_command([], None)} --index-dir {directory}`"
+    return not_a_folder(directory) or QAError(f"no index in {directory}; build one with {build}")
+
+
+def index_command(sources: Sequence[str], cwd: str | None) -> str:
+    """`qa index SOURCES...`: the command that rebuilds an index from the `sources` its
+    manifest records, which are relative to `cwd` (the folder `qa index` ran in), written so
+    that it works from the current folder; `qa index PATH...` when the sources are unknown."""
+    if cwd is not None and cwd != os.getcwd():
+        sources = [os.path.normpath(os.path.join(cwd, s)) for s in sources]  # absolute: kept
+    return "qa index " + (" ".join(shlex.quote(s) for s in sources) or "PATH...")
+
+
+def _rebuild(directory: Path, manifest: dict[str, Any] | None) -> str:
+    """The advice that ends a message about a damaged or stale index: its rebuild command."""
+    manifest = manifest or {}
+    sources, cwd = manifest.get("sources"), manifest.get("cwd")
+    sources = [s for s in sources if isinstance(s, str)] if isinstance(sources, list) else []
+    command = index_command(sources, cwd if isinstance(cwd, str) else None)
+    return f"rebuild it with `{command} --index-dir {directory}`"
+
+
 def read_manifest_or_none(directory: Path) -> dict[str, Any] | None:
     """The current manifest, or None if there is none or it cannot be read."""
     try:
@@ -94,8 +129,8 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
         manifest = json.loads((version / "manifest.json").read_text())
     except (OSError, ValueError):
         raise IndexIntegrityError(
-            f"the index in {directory} has a missing or unreadable manifest; "
-            f"rebuild it with `qa index PATH... --index-dir {directory}`"
+            f"the index in {directory} has a missing or unreadable manifest",
+            _rebuild(directory, None),
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexIntegrityError(
@@ -126,6 +161,8 @@ def save(
     except OSError as exc:
         # A full disk, a read-only folder, a file where the folder should be. Whichever
         # version is current is whole: the switch to a new one is a single rename.
+        if error := not_a_folder(directory):
+            raise error from None
         advice = "free some space or " if exc.errno == errno.ENOSPC else ""
         raise QAError(
             f"cannot save the index in {directory} ({exc.strerror or exc}); "
@@ -144,6 +181,8 @@ def check_writable(directory: Path) -> None:
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as exc:
+        if error := not_a_folder(directory):
+            raise error from None
         raise QAError(
             f"cannot write the index in {directory} ({exc.strerror or exc}); "
             "choose another --index-dir"
@@ -449,22 +488,22 @@ def _load_version(
     """
     manifest = read_manifest(directory)
     if manifest is None:
-        raise QAError(
-            f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`"
-        )
-    sources = " ".join(manifest.get("sources") or ["PATH..."])
-    rebuild = f"rebuild it with `qa index {sources} --index-dir {directory}`"
+        raise no_index(directory)
+    rebuild = _rebuild(directory, manifest)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIntegrityError(
             f"the index in {directory} has format {manifest.get('format_version')}, this qa reads "
-            f"{FORMAT_VERSION}; {rebuild}"
+            f"{FORMAT_VERSION}",
+            rebuild,
         )
     model = manifest.get("model", {})
     if model.get("weights_sha256") != embedder.fingerprint or model.get("name") != embedder.name:
-        raise IndexIntegrityError(
-            f"the index in {directory} was built with another embedding model "
-            f"({model.get('name')}); {rebuild}"
+        built = (
+            f"other weights of the embedding model {embedder.name} than this qa has"
+            if model.get("name") == embedder.name
+            else f"the embedding model {model.get('name')}, and this qa uses {embedder.name}"
         )
+        raise IndexIntegrityError(f"the index in {directory} was built with {built}", rebuild)
     version = current_version(directory)
     assert version is not None
     _verify(version, manifest, rebuild, hash_max=_hash_limit(verify))
@@ -507,14 +546,10 @@ def _load_version(
         if index.tokens is not None and index.tokens.n_sentences != index.n_sentences:
             raise ValueError("token vectors and sentences differ in number")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
-        raise IndexIntegrityError(
-            f"the index in {directory} is damaged ({exc}); {rebuild}"
-        ) from None
+        raise IndexIntegrityError(f"the index in {directory} is damaged ({exc})", rebuild) from None
     index.doc_sha = [d.sha256 for d in documents]
     if index.doc_sha != manifest["documents"].get("sha256"):
-        raise IndexIntegrityError(
-            f"the index in {directory} does not match its manifest; {rebuild}"
-        )
+        raise IndexIntegrityError(f"the index in {directory} does not match its manifest", rebuild)
     return index
 
 
@@ -532,15 +567,8 @@ def verify(directory: Path) -> dict[str, Any]:
     manifest = read_manifest(directory)
     version = current_version(directory)
     if manifest is None or version is None:
-        raise QAError(
-            f"no index in {directory}; build one with `qa index PATH... --index-dir {directory}`"
-        )
-    _verify(
-        version,
-        manifest,
-        f"rebuild it with `qa index PATH... --index-dir {directory}`",
-        hash_max=None,
-    )
+        raise no_index(directory)
+    _verify(version, manifest, _rebuild(directory, manifest), hash_max=None)
     return manifest
 
 
@@ -554,19 +582,24 @@ def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: 
     files = manifest.get("files", {})
     for rel, expected in files.items():
         path = version / rel
-        if not path.is_file():
-            raise IndexIntegrityError(f"index file {path} is missing; {rebuild}")
-        size = path.stat().st_size
-        if size != expected["bytes"]:
+        try:  # a writer may delete this version as we read it (`load` then retries)
+            size = path.stat().st_size if path.is_file() else None
+            if size is None:
+                raise IndexIntegrityError(f"index file {path} is missing", rebuild)
+            if size != expected["bytes"]:
+                raise IndexIntegrityError(
+                    f"index file {path} has {size:,} bytes where {expected['bytes']:,} were "
+                    "written",
+                    rebuild,
+                )
+            if hash_max is not None and expected["bytes"] > hash_max:
+                continue
+            altered = _file_digest(path)["sha256"] != expected["sha256"]
+        except OSError as exc:
             raise IndexIntegrityError(
-                f"index file {path} has {size:,} bytes where {expected['bytes']:,} were "
-                f"written; {rebuild}"
-            )
-        if hash_max is not None and expected["bytes"] > hash_max:
-            continue
-        if _file_digest(path)["sha256"] != expected["sha256"]:
-            raise IndexIntegrityError(
-                f"index file {path} was altered (checksum differs); {rebuild}"
-            )
+                f"index file {path} cannot be read ({exc.strerror})", rebuild
+            ) from None
+        if altered:
+            raise IndexIntegrityError(f"index file {path} was altered (checksum differs)", rebuild)
     if set(files) != set(_data_files(version)):
-        raise IndexIntegrityError(f"the index in {version.parent} has unexpected files; {rebuild}")
+        raise IndexIntegrityError(f"the index in {version.parent} has unexpected files", rebuild)

@@ -408,6 +408,18 @@ def test_a_json_lines_upload_adds_its_records(chat, tmp_path):
     assert chat.assistant.text_of("d2") == "The quay was rebuilt in 1932."
 
 
+def test_a_json_lines_record_with_no_text_is_left_out_and_said_so(chat, tmp_path):
+    rows = [{"_id": "d1", "text": "The ships came in 1907."}, {"_id": "d2", "text": " "}]
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    message = chat.add_uploads([upload(tmp_path, "corpus.jsonl", data)])
+    assert message == "Added 1 record of corpus.jsonl (1 record with no text left out)."
+    ids = {d.id for d in chat.assistant.documents}
+    assert "d1" in ids and "d2" not in ids
+    data = json.dumps({"_id": "d3", "text": ""}).encode()
+    with pytest.raises(QAError, match=r"^blank\.jsonl holds no record with text$"):
+        chat.add_uploads([upload(tmp_path, "blank.jsonl", data)])
+
+
 def upload(tmp_path: Path, name: str, data: bytes) -> str:
     folder = tmp_path / "uploads"
     folder.mkdir(exist_ok=True)
@@ -761,7 +773,7 @@ def test_the_api_has_ask_and_search_and_answers_like_the_library(chat):
             assert got == chat.api_ask(QUESTION, h)
         hits = client.predict("Vyber", 2, api_name="/search")
         assert [h["start"] for h in hits] == [c.start for c in chat.assistant.search("Vyber", k=2)]
-        with pytest.raises(Exception, match="keep it under"):
+        with pytest.raises(Exception, match="keep it to at most"):
             client.predict("x" * 5000, [], api_name="/ask")
     finally:
         demo.close()

@@ -69,7 +69,7 @@ def test_empty_question_abstains(article, fake_embedder, question):
 
 def test_bad_question_and_history_raise_qaerror(article, fake_embedder):
     a = Assistant.from_paths([article], embedder=fake_embedder)
-    with pytest.raises(QAError, match="under"):
+    with pytest.raises(QAError, match="keep it to at most 2,000 characters"):
         a.ask("x" * 1_000_000)
     with pytest.raises(QAError, match="history"):
         a.ask("Who?", history="not a list")  # type: ignore[arg-type]
@@ -78,6 +78,16 @@ def test_bad_question_and_history_raise_qaerror(article, fake_embedder):
     with pytest.raises(QAError, match="whole number"):
         a.search("lighthouse", k=True)
     assert a.search("lighthouse", k=np.int64(2)) == a.search("lighthouse", k=2)
+
+
+def test_a_question_of_exactly_the_limit_is_asked(article, fake_embedder):
+    # The message says "at most 2,000": 2,000 characters (after trimming) are asked, 2,001 not.
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    question = ("When was the lighthouse built? " * 70)[:2000]  # ends inside a word
+    assert len(question) == 2000
+    assert isinstance(a.ask(f"  {question}\n"), Answer)  # 2,000 once trimmed
+    with pytest.raises(QAError, match=r"^the question has 2,001 characters; keep it to at most "):
+        a.ask(question + "s")
 
 
 def test_paths_as_bytes_or_wrong_types(article, fake_embedder):
@@ -123,7 +133,16 @@ def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder)
     a = Assistant.from_paths([corpus], embedder=fake_embedder)
     hits = a.search("why do dogs bark", k=2)
     assert hits[0].document == "d2"
-    assert a.search("", k=3) == [] and a.search("dogs", k=0) == []
+    assert a.search("", k=3) == [] and a.search("  ", k=1) == []
+
+
+@pytest.mark.parametrize("k", [0, -1, np.int64(0)])
+@pytest.mark.parametrize("query", ["lighthouse", ""])
+def test_search_refuses_k_below_one(article, fake_embedder, k, query):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    with pytest.raises(QAError, match=f"^k must be at least 1, not {k}$"):
+        a.search(query, k=k)
+    assert len(a.search("lighthouse", k=1)) == 1
 
 
 def test_index_persists_and_reloads_without_reembedding(article, tmp_path, fake_embedder):
@@ -192,7 +211,7 @@ def test_index_from_another_model_is_rebuilt_not_used(article, tmp_path, fake_em
     m = json.loads(manifest_path.read_text())
     m["model"]["weights_sha256"] = "other"
     manifest_path.write_text(json.dumps(m))
-    with pytest.raises(QAError, match="another embedding model"):
+    with pytest.raises(QAError, match="built with other weights of the embedding model"):
         Assistant.load(d, embedder=fake_embedder)
     Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
     assert "rebuilding" in capsys.readouterr().err
@@ -214,6 +233,25 @@ def test_followup_uses_history(tmp_path, fake_embedder):
     assert "Ailana" in answer.question
 
 
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        # Gradio's Chatbot message form: content as a list of parts, not a string.
+        ({"role": "user", "content": [{"type": "text", "text": "Who is Ailana?"}]}, "list"),
+        ({"role": "assistant", "content": None}, "NoneType"),
+        ({"role": "user", "content": 5}, "int"),
+        ({"role": "user"}, None),
+    ],
+)
+def test_history_content_must_be_text(article, fake_embedder, message, why):
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    history = [{"role": "user", "content": "Who built the lighthouse?"}, message]
+    said = f"message 2's content is {why}, not str" if why else "message 2 has no content"
+    with pytest.raises(QAError, match=f"^history must be a list of .*; {said}$"):
+        a.ask("When was it built?", history)
+    assert a.ask("When was it built?", history[:1]).question  # the valid part is asked
+
+
 def test_add_and_remove_documents(article, tmp_path, fake_embedder):
     from qa.ingest import Document
 
@@ -228,6 +266,32 @@ def test_add_and_remove_documents(article, tmp_path, fake_embedder):
     assert [doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents] == [str(article)]
     with pytest.raises(QAError):
         a.remove("nope")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \u3000\n"])
+def test_add_refuses_a_document_with_no_text(article, tmp_path, fake_embedder, text):
+    from qa import store
+    from qa.ingest import Document
+
+    d = tmp_path / "index"
+    a = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    saved = store.read_manifest(d)
+    good = Document(id="ferry", text="The ferry leaves at noon.")
+    with pytest.raises(QAError, match=r"^the document 'e' has no text; give it some text or"):
+        a.add([good, Document(id="e", text=text)])
+    # The batch is refused whole: nothing added, in memory or on disk.
+    assert [doc.id for doc in a.documents] == [str(article)] and a.added == set()
+    assert store.read_manifest(d) == saved
+
+
+def test_an_empty_file_in_a_folder_is_still_indexed(tmp_path, fake_embedder):
+    # Only add() refuses empty text: a folder holding an empty file is indexed (the empty
+    # document has nothing to search; `qa index` notes it), not refused whole.
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "ferry.txt").write_text("The ferry leaves at noon.")
+    a = Assistant.from_paths([tmp_path], embedder=fake_embedder)
+    assert sorted(os.path.basename(doc.id) for doc in a.documents) == ["empty.txt", "ferry.txt"]
+    assert a.search("ferry", k=5)[0].document.endswith("ferry.txt")
 
 
 def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedder, monkeypatch):
@@ -309,7 +373,7 @@ def test_an_index_folder_that_cannot_be_written_is_refused_before_embedding(
     occupied = tmp_path / "index"
     occupied.write_text("a file where the folder should be")
     fake_embedder.embed = lambda texts, **kw: pytest.fail("embedded before the save failed")
-    with pytest.raises(QAError, match=r"cannot write the index in .*choose another --index-dir"):
+    with pytest.raises(QAError, match=r"index is a file, not a folder; choose another --index-dir"):
         Assistant.from_paths([tmp_path / "a.txt"], index_dir=occupied, embedder=fake_embedder)
     with pytest.raises(QAError) as caught:
         Assistant.from_paths(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,9 @@ QA = [sys.executable, "-m", "qa.cli"]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 
 
-def run(*args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+def run(*args: str, cwd=ROOT, env=ENV) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*QA, *args], capture_output=True, text=True, env=ENV, cwd=cwd, timeout=600
+        [*QA, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=600
     )
 
 
@@ -35,6 +36,13 @@ def test_ask_without_an_index_says_how_to_build_one(tmp_path):
     # The option is taken after the command too, as that message writes it.
     again = run("ask", "Who?", "--index-dir", where)
     assert again.returncode == 2 and f"no index in {where}" in again.stderr
+
+
+def test_an_empty_qa_index_dir_is_unset(tmp_path):
+    out = run("ask", "Who?", cwd=tmp_path, env={**ENV, "QA_INDEX_DIR": ""})
+    # Not the current folder; and with no seeds/ here, no seeds/ to build from.
+    assert out.returncode == 2
+    assert out.stderr == "qa: no index in index; build one with `qa index PATH...`\n"
 
 
 @pytest.mark.model
@@ -132,10 +140,14 @@ def test_ask_quotes_every_citation_and_notes_a_file_changed_since(cli, tmp_path)
     os.chdir(elsewhere)
     code, out, err = cli("ask", "When was the kettle invented?", "--index-dir", "../idx")
     assert code == 0 and err == ""
-    # A cited file that is gone is named, with the command that updates the index.
+    # A cited file that is gone is named, with the command that updates the index: its
+    # sources were relative to the folder qa index ran in, so it names them in full.
     changed.unlink()
     err = cli("ask", "When was the kettle invented?", "--index-dir", "../idx")[2]
-    assert "note: d/a.txt no longer exists where it was indexed; `qa index d --index-dir" in err
+    d = os.path.join(os.path.realpath(tmp_path), "d")
+    again = f"`qa index {d} --index-dir ../idx` updates the index"
+    assert err == f"note: d/a.txt no longer exists where it was indexed; {again}\n"
+    assert cli(*shlex.split(again.split("`")[1])[1:])[0] == 0  # and it works as pasted
 
 
 def test_counts_must_be_positive(cli):
@@ -155,8 +167,22 @@ def test_eval_refuses_a_collection_and_takes_a_limit(cli, tmp_path):
     rows = [{"id": f"q{i}", "question": "When was the kettle invented?", "answers": ["1891"],
              "evidence": "invented in 1891"} for i in range(3)]  # fmt: skip
     qa_set.write_text("\n".join(json.dumps(r) for r in rows))
-    code, out, _ = cli("eval", str(qa_set), "--documents", "d", "--limit", "2")
+    # --documents takes one path, so the set's path may follow it.
+    code, out, _ = cli("eval", "--documents", "d", str(qa_set), "--limit", "2")
     assert code == 0 and "q1" in out and "q2" not in out
+
+
+def test_eval_has_no_index_dir_it_would_ignore(cli):
+    assert "--index-dir" not in cli("eval", "--help")[1]
+    code, _, err = cli("eval", "dev.jsonl", "--index-dir", "idx")
+    assert code == 2 and "unrecognized arguments: --index-dir idx" in err
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
+def test_serve_refuses_a_port_out_of_range(cli, port):
+    code, out, err = cli("serve", "--port", port)
+    assert code == 2 and out == ""
+    assert f"argument --port: expected a port from 1 to 65535, not '{port}'" in err
 
 
 def test_ctrl_c_at_the_chat_prompt_ends_the_chat(cli, tmp_path, monkeypatch):
@@ -296,7 +322,9 @@ def test_index_again_says_what_it_embedded(cli, tmp_path, fake_embedder):
     saved = json.loads(manifest.read_text())
     saved["model"]["name"] = "another/model"
     manifest.write_text(json.dumps(saved))
-    code, out, _ = cli("index", "d", "--index-dir", "idx")
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert "built with the embedding model another/model, and this qa uses test/hash" in err
+    assert "rebuild it with" not in err  # it is being rebuilt
     assert out.splitlines()[1] == (
         "no document changed: 8 passages and sentences embedded anew "
         "(the index found could not be reused)"
@@ -308,6 +336,7 @@ def test_index_again_says_what_it_embedded(cli, tmp_path, fake_embedder):
     spans.write_bytes(bytes(damaged))
     code, out, err = cli("index", "d", "--index-dir", "idx")
     assert "rebuilding" in err and out.splitlines()[1].endswith("could not be reused)")
+    assert "rebuild it with" not in err
 
 
 @pytest.mark.parametrize("typed", [True, False])
@@ -316,17 +345,24 @@ def test_chat_prints_a_piped_question_after_its_prompt(cli, tmp_path, monkeypatc
 
     write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
     assert cli("index", "d", "--index-dir", "idx")[0] == 0
-    stdin = io.StringIO("When was the kettle invented?\n")
+    stdin = io.StringIO("When was the kettle invented?\n\n  \nWho invented it?\n")
     monkeypatch.setattr(stdin, "isatty", lambda: typed)
     monkeypatch.setattr(sys, "stdin", stdin)
     code, out, _ = cli("chat", "--index-dir", "idx")
     lines = out.splitlines()
     assert code == 0
-    if typed:  # the terminal shows what is typed after the prompt
+    if typed:  # the terminal shows what is typed after the prompt; an empty line ends it
+        assert lines[0] == "Ask about the documents; an empty line or Ctrl-D ends the chat."
         assert lines[1].startswith("you> qa> “The kettle") and lines[-1] == "you> "
-    else:  # a pipe does not, so qa prints it, and no prompt waits for the end of the input
+        assert out.count("qa> ") == 1
+    else:  # a pipe does not, so qa prints it; blank lines are skipped, up to the end
+        assert lines[0] == "Answering the questions read from standard input, one a line."
         assert lines[1] == "you> When was the kettle invented?"
-        assert lines[2].startswith("qa> “The kettle") and out.count("you>") == 1
+        assert lines[2].startswith("qa> “The kettle")
+        assert [line for line in lines if line.startswith("you>")] == [
+            "you> When was the kettle invented?",
+            "you> Who invented it?",
+        ]
 
 
 @pytest.mark.parametrize("as_json", [False, True])
@@ -417,3 +453,34 @@ def test_a_skip_reason_is_shown_path_first(tmp_path, monkeypatch, reason, shown)
     write_docs(tmp_path / "d", **{"a b": ""})
     (tmp_path / "d" / "a b.pdf").write_bytes(b"")
     assert _path_first(reason) == shown
+
+
+def test_an_index_dir_that_is_a_file_is_called_one(cli, tmp_path):
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    (tmp_path / "afile").write_text("not a folder")
+    for args in (("ask", "Who?"), ("verify",), ("index", "d")):
+        code, _, err = cli(*args, "--index-dir", "afile")
+        assert code == 2
+        assert err == "qa: afile is a file, not a folder; choose another --index-dir\n"
+    # A folder with no index, and no seeds/ here: no seeds/ to build it from.
+    assert cli("verify", "--index-dir", "none")[2] == (
+        "qa: no index in none; build one with `qa index PATH... --index-dir none`\n"
+    )
+
+
+def test_a_damaged_index_is_rebuilt_from_the_sources_its_manifest_names(cli, tmp_path):
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.", b="Cats nap. They purr.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    spans = next((tmp_path / "idx").glob("v-*/spans.npz"))
+    spans.write_bytes(spans.read_bytes() + b"x")
+    for args in (("verify",), ("ask", "Who naps?")):
+        code, _, err = cli(*args, "--index-dir", "idx")
+        assert code == 2 and err.endswith("; rebuild it with `qa index d --index-dir idx`\n")
+    # An unreadable manifest names no sources; the rebuild says everything was embedded.
+    next((tmp_path / "idx").glob("v-*/manifest.json")).write_text("{not json")
+    code, _, err = cli("verify", "--index-dir", "idx")
+    assert code == 2 and err.endswith("; rebuild it with `qa index PATH... --index-dir idx`\n")
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and "rebuilding: the index in idx has a missing or unreadable manifest" in err
+    assert out.splitlines()[1:] == ["manifest unreadable: every document embedded anew"]
+    assert cli("verify", "--index-dir", "idx")[0] == 0

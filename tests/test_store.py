@@ -14,7 +14,7 @@ from qa import store
 from qa.assistant import Assistant
 from qa.chunk import ChunkParams
 from qa.embed import Embedder
-from qa.errors import IndexIntegrityError
+from qa.errors import IndexIntegrityError, QAError
 from qa.index import build
 from qa.ingest import Document
 from qa.staging import Staging
@@ -417,3 +417,55 @@ def test_an_update_of_an_index_with_older_terms_cuts_them_all_anew(
     np.testing.assert_allclose(
         a.index.sentence_bm25.scores(query), fresh.sentence_bm25.scores(query)
     )
+
+
+class Renamed(Embedder):
+    """The fake embedder under another name or with other weights."""
+
+    def __init__(self, inner: Embedder, name: str, fingerprint: str) -> None:
+        self.inner, self.name, self.fingerprint, self.dim = inner, name, fingerprint, inner.dim
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.inner.embed(texts, batch_size=batch_size)
+
+
+@pytest.mark.parametrize(
+    "name, fingerprint, said",
+    [
+        ("other/model", "hash-64-v1",
+         "built with the embedding model test/hash-embedder, and this qa uses other/model"),
+        ("test/hash-embedder", "retrained",
+         "built with other weights of the embedding model test/hash-embedder than this qa has"),
+    ],
+)  # fmt: skip
+def test_an_index_of_another_model_names_both_models(
+    tmp_path: Path, fake_embedder, name: str, fingerprint: str, said: str
+) -> None:
+    store.save(build(make_docs(2), fake_embedder, progress=False), tmp_path, fake_embedder,
+               sources=["docs"])  # fmt: skip
+    with pytest.raises(IndexIntegrityError) as caught:
+        store.load(tmp_path, Renamed(fake_embedder, name, fingerprint))
+    assert str(caught.value) == (
+        f"the index in {tmp_path} was {said}; rebuild it with `qa index docs --index-dir {tmp_path}`"
+    )
+
+
+def test_the_rebuild_command_works_from_another_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    here = str(tmp_path.resolve())
+    assert store.index_command(["d", "/abs/e f"], here) == "qa index d '/abs/e f'"
+    assert store.index_command(["d"], None) == "qa index d"  # saved before qa kept its folder
+    assert store.index_command(["../d"], "/x/y") == "qa index /x/d"
+    assert store.index_command([], "/x/y") == "qa index PATH..."
+
+
+def test_an_index_folder_that_is_a_file_is_called_one(tmp_path: Path, fake_embedder) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for directory in (afile, afile / "sub"):
+        with pytest.raises(QAError, match=f"^{afile} is a file, not a folder; choose another"):
+            store.check_writable(directory)
+        with pytest.raises(QAError, match=f"^{afile} is a file, not a folder"):
+            store.save(build(make_docs(1), fake_embedder, progress=False), directory,
+                       fake_embedder, sources=[])  # fmt: skip
+    assert afile.read_text() == ""

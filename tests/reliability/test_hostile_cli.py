@@ -54,7 +54,7 @@ def test_hostile_questions(cli, index_dir, command, question, figures):
     figures["inputs tried"] += 1
     code, out, err = cli("--index-dir", index_dir, *command, "--", question)
     if len(question) > 2000:
-        assert code == 2 and "keep it under 2,000" in err
+        assert code == 2 and "keep it to at most 2,000" in err
     elif command == ["search"] and not question.strip():  # ask abstains; search has nothing
         assert code == 2 and "give words to search for" in err
     else:
@@ -81,7 +81,7 @@ def test_hostile_chat_lines(index_dir, figures):
     result = run_cli("--index-dir", index_dir, "chat", stdin=b"\n".join(lines) + b"\n")
     assert_user_facing(result)
     out = result.stdout.decode("utf-8")
-    assert out.count("qa> ") == len(lines) - 1 and "keep it under 2,000" in out
+    assert out.count("qa> ") == len(lines) - 1 and "keep it to at most 2,000" in out
 
 
 # The API test covers every case; these are the ones where the command line adds a risk

@@ -259,8 +259,8 @@ def test_32_http_clients_while_a_file_is_uploaded(server, figures):
 
 MB = 2**20
 OVERSIZED = [
-    ("a 1 MB question", "x" * MB, [], "keep it under 2,000"),
-    ("a 16 MB question", "y " * (8 * MB), [], "keep it under 2,000"),
+    ("a 1 MB question", "x" * MB, [], "keep it to at most 2,000"),
+    ("a 16 MB question", "y " * (8 * MB), [], "keep it to at most 2,000"),
     ("a 1 MB message in the history", "and Tyva?", [{"role": "user", "content": "z" * MB}], None),
     ("20,000 messages of history", "and Tyva?",
      [{"role": "user", "content": "Where is Buryatia?"}] * 20_000, None),
