@@ -82,10 +82,13 @@ def current_version(directory: Path) -> Path | None:
 def not_a_folder(directory: Path) -> QAError | None:
     """The error for an index folder that is a file or lies inside one, or None."""
     for path in (directory, *directory.parents):
-        if path.exists():
-            if path.is_dir():
-                return None
-            return QAError(f"{path} is a file, not a folder; choose another --index-dir")
+        try:
+            if path.exists():
+                if path.is_dir():
+                    return None
+                return QAError(f"{path} is a file, not a folder; choose another --index-dir")
+        except OSError:  # a folder we may not look into: the caller's own message says so
+            return None
     return None
 
 
@@ -174,8 +177,9 @@ def check_writable(directory: Path) -> None:
     """Refuse, before any embedding, a folder the index could not be saved in (read-only,
     not a folder, no permission): a build would be thrown away at the end."""
     # The folders this makes (the index folder and any missing parents), removed again.
-    created = [p for p in (directory, *directory.parents) if not p.exists()]
-    try:
+    created: list[Path] = []
+    try:  # looking, too, may be refused (a parent we may not search)
+        created = [p for p in (directory, *directory.parents) if not p.exists()]
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / f".probe-{os.getpid()}-{secrets.token_hex(4)}"
         probe.touch(exist_ok=False)

@@ -469,3 +469,14 @@ def test_an_index_folder_that_is_a_file_is_called_one(tmp_path: Path, fake_embed
             store.save(build(make_docs(1), fake_embedder, progress=False), directory,
                        fake_embedder, sources=[])  # fmt: skip
     assert afile.read_text() == ""
+
+
+def test_a_folder_that_cannot_be_looked_into_keeps_the_write_error(tmp_path, monkeypatch):
+    # A parent we may not search (EACCES on stat) must not turn the message into a traceback.
+    def refused(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    (tmp_path / "locked").write_text("")  # so that writing below it fails
+    monkeypatch.setattr(Path, "exists", refused)
+    with pytest.raises(QAError, match="^cannot write the index in .*; choose another --index-dir"):
+        store.check_writable(tmp_path / "locked" / "index")
