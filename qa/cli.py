@@ -133,7 +133,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "eval" and args.index_dir != DEFAULT_INDEX:
+        # `qa --index-dir X eval ...`: the option before the command is shared by every
+        # command, but eval indexes its documents afresh and would ignore it.
+        parser.error("eval takes no --index-dir: it indexes its documents afresh")
     try:
         return _run(args)
     except QAError as exc:

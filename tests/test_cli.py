@@ -176,6 +176,9 @@ def test_eval_has_no_index_dir_it_would_ignore(cli):
     assert "--index-dir" not in cli("eval", "--help")[1]
     code, _, err = cli("eval", "dev.jsonl", "--index-dir", "idx")
     assert code == 2 and "unrecognized arguments: --index-dir idx" in err
+    # Nor before the command, where the option every command shares is parsed.
+    code, _, err = cli("--index-dir", "idx", "eval", "dev.jsonl")
+    assert code == 2 and "eval takes no --index-dir: it indexes its documents afresh" in err
 
 
 @pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
