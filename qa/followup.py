@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .text import STOPWORDS, words
+from .text import STOPWORDS, lemma, words
 
 PRONOUNS = (
     "he", "she", "him", "her", "his", "hers", "they", "them", "their", "theirs", "it", "its",
@@ -21,6 +21,12 @@ _QUOTED = re.compile(r"^“(.+?)”", re.DOTALL)  # an answer's quoted sentence 
 LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s?$")
+_DETERMINERS = frozenset(
+    ("the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "my",
+     "our", "your")
+)  # fmt: skip
+_PLAIN_WORD = re.compile(r"[^\W\d_]+")
+_NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According", "But", "Also", "I"}  # fmt: skip
 
@@ -83,7 +89,11 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         # "And in 1998?" or "Why?" repeats the previous question with a new detail; "And in
         # Buryatia?" asks it of Buryatia instead of the names the previous question had.
         # "Who is Ailana?" is a question of its own.
-        new = names(question[starter.end() :] if starter else question)
+        detail = question[starter.end() :] if starter else question
+        new = names(detail)
+        swapped = None if new else _swap_phrase(previous, detail)
+        if swapped:
+            return Resolved(swapped)
         rest = _without_names(previous, new) if new else ""
         if not rest:
             return Resolved(f"{previous} {question}")
@@ -97,6 +107,48 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
             subject = bool(_SUBJECT.search(question))
             return Resolved(question, f"{question} ({' '.join(referents)})", subject)
     return Resolved(question)
+
+
+def _swap_phrase(previous: str, detail: str) -> str | None:
+    """ "And the last ferry?" after "When does the first ferry leave Skerry Point?" asks
+    "When does the last ferry leave Skerry Point?": the detail is a phrase of lower-case
+    words whose last, its noun, is in the previous question, and it takes the place of that
+    noun with the words before it there back to a small word ("the", "many"). None when the
+    detail is not such a phrase ("And in 1998?", "And can I bring my family?") or there is no
+    such place ("Where did officials send soldiers?": "send" is not the noun's)."""
+    if _NOT_A_PHRASE.search(detail):
+        return None
+    parts = _PLAIN_WORD.findall(detail)
+    while parts and parts[0].lower() in _DETERMINERS:
+        parts.pop(0)
+    if not 1 <= len(parts) <= 4 or not all(p.islower() for p in parts):
+        return None
+    if any(p in STOPWORDS for p in parts):
+        return None
+    found = list(_PLAIN_WORD.finditer(previous))
+    noun = lemma(parts[-1])
+    at = next(
+        (i for i, m in enumerate(found) if m.group(0).islower() and lemma(m.group(0)) == noun),
+        None,
+    )
+    if at is None:  # not there, or only in a name ("the First Ferry")
+        return None
+
+    def small(i: int) -> bool:  # a word a noun's own words stop at, or the question's start
+        return i < 0 or found[i].group(0).lower() in STOPWORDS
+
+    for k in range(min(len(parts) - 1, at), -1, -1):
+        span = found[at - k : at + 1]
+        if not small(at - k - 1) or any(small(i) for i in range(at - k, at)):
+            continue
+        if not all(m.group(0).islower() for m in span):
+            continue
+        start, end = span[0].start(), span[-1].end()
+        if previous[end:].lstrip(" ").startswith(("'", "’")):
+            return None  # "the ferry's captain": the noun belongs to another
+        swapped = previous[:start] + " ".join(parts) + previous[end:]
+        return swapped if swapped != previous else None
+    return None
 
 
 def _without_names(previous: str, new: list[str]) -> str:

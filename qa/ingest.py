@@ -77,7 +77,7 @@ def decode(data: bytes, name: str, *, legacy: bool = False) -> str:
         legacy_text = _windows_1252(data) if legacy else None
         if legacy_text is None:
             raise QAError(
-                f"{name} is not valid UTF-8 (byte {exc.start}); re-save it as UTF-8 text"
+                f"{name} is not valid UTF-8 (at byte offset {exc.start:,}); re-save it as UTF-8 text"
             ) from None
         text = legacy_text
     if len(text) > MAX_DOCUMENT_CHARS:

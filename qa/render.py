@@ -149,7 +149,8 @@ def document_html(
     note = '<span class="qa-closest-note">closest passage, not an answer</span>' if closest else ""
     kind = " qa-closest" if closest else ""
     return (
-        f'<div class="qa-doc-head"><strong>{escape(display_name(name or doc.id))}</strong>{title} '
+        f'<div class="qa-doc-head"><strong title="{escape(name or doc.id)}">'
+        f"{escape(display_name(name or doc.id))}</strong>{title} "
         f'{note}<span class="qa-span">characters {start:,}–{end:,}</span></div>'
         f'<div class="qa-doc-text{kind}">{before}{highlight(text[lo:hi], start - lo, end - lo)}'
         f"{after}</div>"

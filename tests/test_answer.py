@@ -78,6 +78,44 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "What about Tyva? (According to, how many refused)",
             None,
         ),
+        # A phrase with a noun of the previous question takes its place there.
+        (
+            "And the last ferry?",
+            [{"role": "user", "content": "When does the first ferry leave Skerry Point?"}],
+            "When does the last ferry leave Skerry Point?",
+            None,
+        ),
+        (
+            "And male soldiers?",
+            [{"role": "user", "content": "How many female soldiers died?"}],
+            "How many male soldiers died?",
+            None,
+        ),
+        (
+            "What about the old bridge?",
+            [{"role": "user", "content": "How much did the bridge cost?"}],
+            "How much did the old bridge cost?",
+            None,
+        ),
+        # ... but not where the noun's own words cannot be told from others ("send").
+        (
+            "And the wounded soldiers?",
+            [{"role": "user", "content": "Where did officials send soldiers?"}],
+            "Where did officials send soldiers? And the wounded soldiers?",
+            None,
+        ),
+        (
+            "And the last ferry?",
+            [{"role": "user", "content": "When does the First Ferry leave?"}],  # a name
+            "When does the First Ferry leave? And the last ferry?",
+            None,
+        ),
+        (
+            "And the 8 ferries?",
+            [{"role": "user", "content": "When does the ferry leave?"}],
+            "When does the ferry leave? And the 8 ferries?",
+            None,
+        ),
         # A self-contained follow-up is left alone.
         ("Where is the original lens shown?", HISTORY, "Where is the original lens shown?", None),
     ],
@@ -191,6 +229,26 @@ def test_subject_followups_read_with_their_referent_on_the_seed_article(real_emb
     # used to answer with Tyva's.
     income = [{"role": "user", "content": "What is the average monthly income in Tyva?"}]
     assert a.ask("And in Buryatia?", income).abstained
+
+
+@pytest.mark.model
+def test_an_elliptic_follow_up_quotes_its_own_answer_not_the_previous_one(tmp_path, real_embedder):
+    """ "And the last ferry?" after the first ferry's question used to quote both sentences,
+    the first ferry's first."""
+    f = tmp_path / "harbour.txt"
+    f.write_text(
+        "The first ferry leaves at 6:40 every morning. The last ferry leaves at 22:15 on"
+        " weekdays. The new bridge cost 12 million euros. The old bridge cost 2 million euros"
+        " in 1950."
+    )
+    a = Assistant.from_paths([f], embedder=real_embedder, progress=False)
+    for previous, question, answer in [
+        ("When does the first ferry leave?", "And the last ferry?", "The last ferry leaves"),
+        ("How much did the new bridge cost?", "And the old bridge?", "The old bridge cost"),
+    ]:
+        got = a.ask(question, [{"role": "user", "content": previous}])
+        assert not got.abstained
+        assert got.citations[0].text.startswith(answer), got.citations[0].text
 
 
 @pytest.mark.model

@@ -153,7 +153,14 @@ def test_document_view_marks_the_span_and_escapes_everything():
     out = document_html(doc, start, start + len("The quay is long."))
     assert "<mark>The quay is long.</mark>" in out
     assert "<img" not in out
-    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 3  # name, title and text
+    assert out.count("&lt;img src=x onerror=alert(1)&gt;") == 4  # name, its hover, title, text
+
+
+def test_document_view_labels_by_file_name_and_shows_the_public_name_on_hover():
+    doc = Document(id="/srv/docs/a/notes.txt", text="The quay is long.")
+    out = document_html(doc, 0, 8, name="docs/a/notes.txt")
+    assert '<strong title="docs/a/notes.txt">notes.txt</strong>' in out
+    assert "/srv" not in out
 
 
 def test_document_view_of_a_long_document_shows_a_window_around_the_span():

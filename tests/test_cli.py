@@ -432,7 +432,7 @@ def test_skipped_files_are_each_named_first_then_why(cli, tmp_path):
     code, _, err = cli("index", "d", "--index-dir", "idx")
     assert code == 0 and err.splitlines()[1:] == [
         "  d/memo.rtf: a file of another type",
-        "  d/odd name: 1.txt: not valid UTF-8 (byte 10); re-save it as UTF-8 text",
+        "  d/odd name: 1.txt: not valid UTF-8 (at byte offset 10); re-save it as UTF-8 text",
         "  d/scan.txt: looks like a binary file, not text; save it as plain text first",
     ]
 
