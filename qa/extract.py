@@ -272,10 +272,15 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
     return tidy("\n\n".join(_pdf_paragraphs(tidy(page)) for page in pages)), title.strip()
 
 
-def _pdf_heading(line: str) -> bool:
-    """A line that reads as a heading: short, capitalised, in title case or of at most four
-    words, with no comma and no closing punctuation ("City Council Approves 2025 Budget",
-    "Velmor bridge"; not "Yesterday the mayor of Ostvik, Telma" or "the chair said that")."""
+def _pdf_heading(lines: list[str], body: list[str]) -> bool:
+    """Lines that read as one heading: short, capitalised, with no comma and no closing
+    punctuation, and in title case, of at most four words, or each clearly shorter than the
+    `body` lines after them ("City Council Approves 2025 Budget", "Velmor bridge", "Harbour
+    ferry service to resume in May" over full lines; not "Yesterday the mayor of Ostvik,
+    Telma" or "the chair said that"). Word wrap fills a printed line, so one under two
+    thirds as long as the lines of text below ended for another reason: a larger font, or
+    the end of its paragraph."""
+    line = " ".join(lines)
     words = line.split()
     long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
     return (
@@ -285,8 +290,25 @@ def _pdf_heading(line: str) -> bool:
         and "," not in line
         and not line.endswith(CLOSES_SENTENCE + ("-", "–", "—"))
         and words[-1].lower() not in _CARRIES_ON
-        and (len(words) <= 4 or all(w[0].isupper() for w in long_words))
+        and (
+            len(words) <= 4
+            or all(w[0].isupper() for w in long_words)
+            or 3 * max(map(len, lines)) < 2 * max(map(len, body))
+        )
     )
+
+
+def _pdf_heading_lines(lines: list[str], i: int) -> int:
+    """How many lines from `i` on are a heading (0 if none): the most, up to three, as a
+    headline in a large font wraps ("City Council Approves" / "2025 Budget"), that read as
+    one before a line starting with a capital."""
+    block = lines[i : i + 6]
+    if "" in block:
+        block = block[: block.index("")]
+    for n in range(min(3, len(block) - 1), 0, -1):
+        if block[n][:1].isupper() and _pdf_heading(block[:n], block[n : n + 3]):
+            return n
+    return 0
 
 
 # Words a printed line may break after in mid-sentence ("the chair said that" / "I should").
@@ -303,9 +325,10 @@ def _pdf_paragraphs(page: str) -> str:
     starts in lower case ("The new" / "budget also ..."); a short line without closing
     punctuation at the top of the page or after a blank line, before a capital ("City Council
     Approves 2025 Budget" / "The Brennick city council ..."), is a heading of its own
-    paragraph."""
+    paragraph, and so are up to three such lines that read as one."""
     lines = page.split("\n")
     out: list[str] = []
+    heading_end = -1  # the last line of the heading at the top of the page or block
     for i, line in enumerate(lines):
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         out.append(line)
@@ -314,8 +337,9 @@ def _pdf_paragraphs(page: str) -> str:
             continue
         # Only at the top of a page or after a blank line: after a finished sentence, a short
         # line may as well be the start of the next one ("Rui Tavares of the Green" / "Party").
-        first = i == 0 or not lines[i - 1]
-        if first and _pdf_heading(line) and nxt[:1].isupper():
+        if i == 0 or not lines[i - 1]:
+            heading_end = i + _pdf_heading_lines(lines, i) - 1
+        if i == heading_end:
             out.append("\n\n")
         elif nxt[:1].islower() and not line.endswith("-"):
             out.append(" ")

@@ -222,13 +222,14 @@ def build(
                     hit = (
                         previous.passage_vectors.reconstruct_n(p0, p1 - p0),
                         previous.sentence_vectors.reconstruct_n(s0, s1 - s0),
+                        old_tokens.sentences(s0, s1) if old_tokens is not None else None,
                     )
-                    if keep_tokens and old_tokens is not None:
-                        item.s_tokens = old_tokens.sentences(s0, s1)
             if hit is None and staged:
                 hit = staged.get(doc.id, sha, item.n_pass, item.n_sent)
             if hit is not None:
-                item.p_vec, item.s_vec = hit
+                item.p_vec, item.s_vec, kept_tokens = hit
+                if keep_tokens and kept_tokens is not None:
+                    item.s_tokens = kept_tokens
             else:
                 pending.append(item)
                 pending_texts += len(c.passage_first) + len(c.sent_start)
@@ -356,10 +357,10 @@ def _embed_batch(
         tokens_from=n_pass,
     )
     if staged is not None:
-        staged.put(
-            [(it.doc.id, it.sha, it.n_pass, it.n_sent) for it in batch],
-            vectors,
-        )
+        kept: list[np.ndarray] | None = None
+        if codes is not None and all(c is not None for c in codes[n_pass:]):
+            kept = codes[n_pass:]  # type: ignore[assignment]
+        staged.put([(it.doc.id, it.sha, it.n_pass, it.n_sent) for it in batch], vectors, kept)
     p_row, s_row = 0, n_pass
     for it in batch:
         np_, ns = it.n_pass, it.n_sent

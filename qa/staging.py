@@ -3,9 +3,10 @@
     index/.staging/
       key.json            model and chunking the batches were made with
       b-<hash>.npy        one batch: passage vectors, then sentence vectors, doc by doc
+      b-<hash>-tokens.npz its sentences' token codes (qa.tokens), when the build keeps them
       b-<hash>.json       which documents (id, content hash, counts) the batch holds
 
-The .json is written after the .npy, each by an atomic rename, so a batch listed in a .json
+The .json is written after the others, each by an atomic rename, so a batch listed in a .json
 is complete; a build killed mid-batch leaves at most an orphan .npy. A re-run takes every
 document it finds here instead of embedding it again. Once the index is saved, the batches
 the build read or wrote are deleted (`discard`); another writer's batches are left alone.
@@ -26,8 +27,11 @@ import numpy as np
 
 from .chunk import ChunkParams
 from .embed import Embedder
+from .tokens import TokenVectors
+from .tokens import basis as token_basis
 
-StagedDoc = tuple[Path, int, int, int, int]  # file, passage row, passages, sentence row, sentences
+# file, passage row, passages, sentence row, sentences, the batch's sentence number
+StagedDoc = tuple[Path, int, int, int, int, int]
 
 
 class Staging:
@@ -39,6 +43,7 @@ class Staging:
             "model": embedder.name,
             "fingerprint": embedder.fingerprint,
             "chunking": asdict(params.spans_only()),  # terms are cut anew; vectors stay good
+            "tokens": token_basis().fingerprint if embedder.has_tokens else None,
         }
         try:
             same = json.loads((folder / "key.json").read_text()) == key
@@ -52,6 +57,7 @@ class Staging:
             except OSError:
                 pass  # a read-only index folder: build without staging
         self.docs: dict[tuple[str, str], StagedDoc] = {}
+        self._sentences: dict[Path, int] = {}  # each batch's
         for meta in _batches(folder):
             try:
                 entries = json.loads(meta.read_text())["docs"]
@@ -61,33 +67,60 @@ class Staging:
             if not vectors.is_file():
                 continue
             n_pass = sum(e[2] for e in entries)
+            self._sentences[vectors] = sum(e[3] for e in entries)
             p_row, s_row = 0, n_pass
             for doc_id, sha, npass, nsent in entries:
-                self.docs[(doc_id, sha)] = (vectors, p_row, npass, s_row, nsent)
+                self.docs[(doc_id, sha)] = (vectors, p_row, npass, s_row, nsent, s_row - n_pass)
                 p_row += npass
                 s_row += nsent
         self._open: dict[Path, np.ndarray] = {}
+        self._tokens: dict[Path, TokenVectors | None] = {}
         self.used: set[Path] = set()
 
     def get(
         self, doc_id: str, sha: str, npass: int, nsent: int
-    ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Passage and sentence vectors of a staged document, if its counts still agree."""
+    ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray] | None] | None:
+        """Passage and sentence vectors of a staged document, if its counts still agree, and
+        its sentences' token codes if the batch kept them."""
         hit = self.docs.get((doc_id, sha))
         if hit is None or hit[2] != npass or hit[4] != nsent:
             return None
-        path, p_row, _, s_row, _ = hit
+        path, p_row, _, s_row, _, s_local = hit
         try:
             if path not in self._open:
                 self._open[path] = np.load(path, mmap_mode="r", allow_pickle=False)
             rows = self._open[path]
             self.used.add(path)
-            return rows[p_row : p_row + npass], rows[s_row : s_row + nsent]
+            tokens = self._token_codes(path)
+            return (
+                rows[p_row : p_row + npass],
+                rows[s_row : s_row + nsent],
+                tokens.sentences(s_local, s_local + nsent) if tokens is not None else None,
+            )
         except (OSError, ValueError):
             return None
 
-    def put(self, entries: list[tuple[str, str, int, int]], vectors: np.ndarray) -> None:
-        """Keep one embedded batch: `vectors` holds all passage rows, then all sentence rows."""
+    def _token_codes(self, vectors: Path) -> TokenVectors | None:
+        """The token codes staged beside `vectors`; None if the batch has none (or they do
+        not read), and then only the token codes are embedded again."""
+        if vectors not in self._tokens:
+            try:
+                tokens = TokenVectors.load(_tokens_file(vectors))
+            except (OSError, ValueError, KeyError):
+                tokens = None
+            if tokens is not None and tokens.n_sentences != self._sentences.get(vectors):
+                tokens = None
+            self._tokens[vectors] = tokens
+        return self._tokens[vectors]
+
+    def put(
+        self,
+        entries: list[tuple[str, str, int, int]],
+        vectors: np.ndarray,
+        tokens: list[np.ndarray] | None = None,
+    ) -> None:
+        """Keep one embedded batch: `vectors` holds all passage rows, then all sentence rows;
+        `tokens`, the token codes of each sentence, in the same order."""
         digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:20]
         base = self.folder / f"b-{digest}"
         tmp = self.folder / f".b-{digest}-{os.getpid()}.npy"
@@ -98,6 +131,12 @@ class Staging:
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, base.with_suffix(".npy"))
+            if tokens is not None:
+                with tmp.open("wb") as fh:
+                    TokenVectors.of(tokens).write(fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, _tokens_file(base.with_suffix(".npy")))
             _write_atomic(base.with_suffix(".json"), json.dumps({"docs": entries}).encode())
         except OSError:
             # Staging only saves work; a disk that refuses it must not stop the build.
@@ -108,7 +147,8 @@ class Staging:
     def discard(self) -> None:
         """Delete the batches this build read or wrote; the folder too once it is empty."""
         for path in self.used:
-            for p in (path.with_suffix(".json"), path):  # the .json first: it marks a batch
+            # The .json first: it marks a batch.
+            for p in (path.with_suffix(".json"), path, _tokens_file(path)):
                 p.unlink(missing_ok=True)
         self._open.clear()
         if not _batches(self.folder):
@@ -122,6 +162,10 @@ def _batches(folder: Path) -> list[Path]:
         return sorted(folder.glob("b-*.json"))
     except FileNotFoundError:
         return []
+
+
+def _tokens_file(vectors: Path) -> Path:
+    return vectors.with_name(f"{vectors.stem}-tokens.npz")
 
 
 def clear(folder: Path) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -96,7 +97,10 @@ class TokenVectors:
 
     def save(self, path: Path) -> None:
         with path.open("wb") as fh:
-            np.savez(fh, offsets=self.offsets, codes=self.codes)
+            self.write(fh)
+
+    def write(self, fh: BinaryIO) -> None:
+        np.savez(fh, offsets=self.offsets, codes=self.codes)
 
     @classmethod
     def load(cls, path: Path) -> TokenVectors:

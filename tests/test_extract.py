@@ -480,12 +480,46 @@ def test_pdf_lines_become_paragraphs_and_headings_stand_apart():
         "the council voted on Monday to give\nBrennick a new pool.",
         "Yesterday the mayor of Ostvik, Telma\nQuist, said no.",
         "The chair said that\nI should go.",
+        # A narrow column: the first line is as long as the ones below it.
+        "The council heard on Monday from Telma\nQuist that the harbour ferry would\n"
+        "resume in May after a winter pause.",
     ],
 )
 def test_a_pdf_line_broken_in_mid_sentence_is_no_heading(page):
     from qa.extract import _pdf_paragraphs
 
     assert "\n\n" not in _pdf_paragraphs(page)
+
+
+BODY = [
+    "The harbour ferry between Ostvik and Marsh Lane will resume on 12 May after a",
+    "winter pause. The operator said the boat had been repaired over the winter and",
+    "that timetables would be posted at both piers.",
+]
+
+
+@pytest.mark.parametrize(
+    ("headline", "heading"),
+    [
+        # In sentence case, clearly shorter than the lines of text below it.
+        (["Harbour ferry service to resume in May"], "Harbour ferry service to resume in May"),
+        # In title case, wrapped before a figure.
+        (["City Council Approves", "2025 Budget"], "City Council Approves\n2025 Budget"),
+        # In sentence case, wrapped in mid-sentence.
+        (["Harbour ferry service to", "resume in May"], "Harbour ferry service to resume in May"),
+    ],
+)
+def test_a_pdf_headline_is_a_paragraph_of_its_own(tmp_path, headline, heading):
+    from qa.chunk import sentences
+
+    (doc,) = read_upload(write(tmp_path, "ferry.pdf", make_pdf(headline + BODY)))
+    assert doc.text.startswith(heading + "\n\nThe harbour ferry between")
+    first, second = [doc.text[a:b] for a, b, _ in sentences(doc.text)[:2]]
+    assert first == heading
+    assert second == (
+        "The harbour ferry between Ostvik and Marsh Lane will resume on 12 May after a "
+        "winter pause."
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ import pytest
 from qa import store
 from qa.assistant import Assistant
 from qa.chunk import ChunkParams
-from qa.embed import Embedder
+from qa.embed import Embedder, Tokens
 from qa.errors import IndexIntegrityError, QAError
 from qa.index import build
 from qa.ingest import Document
@@ -56,6 +57,24 @@ class Counting(Embedder):
             raise KeyboardInterrupt("simulated kill")
         self.texts += list(texts)
         return self.inner.embed(texts, batch_size=batch_size)
+
+
+class CountingTokens(Counting):
+    """`Counting` with token vectors, the same for the same text (as the model's are)."""
+
+    has_tokens = True
+
+    def embed_with_tokens(
+        self, texts: Sequence[str], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[Tokens] | None]:
+        vectors = self.embed(texts, batch_size=batch_size)
+        tokens = []
+        for text in texts:
+            words = text.split()[:6] or ["x"]
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+            rng = np.random.default_rng(seed)
+            tokens.append(Tokens(words, rng.standard_normal((len(words), 384)).astype(np.float32)))
+        return vectors, tokens
 
 
 def assert_same_index(a, b) -> None:
@@ -207,6 +226,44 @@ def test_interrupted_build_resumes_and_re_embeds_at_most_the_batch_in_flight(
     assert len(again) <= batch + 20
     assert len(first.texts) + len(second.texts) <= n_texts + batch + 20
     assert list(staging.glob("b-*.json"))  # build leaves staging to the caller that saves
+
+
+def test_a_resumed_build_keeps_the_staged_token_vectors(tmp_path: Path, fake_embedder) -> None:
+    """Token vectors are staged with their batch: a resumed build used to embed every staged
+    sentence again for them."""
+    docs = make_docs(200)
+    total = build(docs, CountingTokens(fake_embedder), progress=False)
+    assert total.tokens is not None
+    n_texts = total.n_passages + total.n_sentences
+    batch = 300
+    staging = tmp_path / ".staging"
+    first = CountingTokens(fake_embedder, fail_after=n_texts // 2)
+    with pytest.raises(KeyboardInterrupt):
+        build(iter(docs), first, progress=False, staging=staging, batch_texts=batch)
+    assert list(staging.glob("b-*-tokens.npz"))
+    second = CountingTokens(fake_embedder)
+    index = build(iter(docs), second, progress=False, staging=staging, batch_texts=batch)
+    assert_same_index(index, total)
+    assert len(second.texts) < n_texts - n_texts // 2 + batch + 20
+    assert index.tokens is not None
+    np.testing.assert_array_equal(index.tokens.offsets, total.tokens.offsets)
+    np.testing.assert_array_equal(index.tokens.codes, total.tokens.codes)
+
+
+def test_staged_vectors_without_their_token_vectors_only_cost_the_token_vectors(
+    tmp_path: Path, fake_embedder
+) -> None:
+    docs = make_docs(50)
+    staging = tmp_path / ".staging"
+    first = CountingTokens(fake_embedder, fail_after=10**9)
+    total = build(iter(docs), first, progress=False, staging=staging, batch_texts=100)
+    for f in staging.glob("b-*-tokens.npz"):
+        f.write_bytes(b"damaged")
+    second = CountingTokens(fake_embedder)
+    index = build(iter(docs), second, progress=False, staging=staging, batch_texts=100)
+    assert len(second.texts) == total.n_sentences  # the passages' vectors were staged
+    assert index.tokens is not None and total.tokens is not None
+    np.testing.assert_array_equal(index.tokens.codes, total.tokens.codes)
 
 
 def test_resume_through_the_assistant_and_staging_is_cleared(tmp_path: Path, fake_embedder) -> None:
