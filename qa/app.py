@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr  # qa.cli imports this module only for `qa serve`
+from filelock import FileLock, Timeout
 
 from .errors import QAError
 from .extract import MAX_UPLOAD_BYTES, UPLOAD_SUFFIXES, read_upload
@@ -676,9 +677,28 @@ def _check_port(host: str, port: int) -> None:
                 raise QAError(f"port {port} on {host} is in use; try another --port") from None
 
 
+def hold_index(index_dir: Path) -> FileLock | None:
+    """Claim `index_dir` for this server: each server keeps the collection, uploads included,
+    in memory and saves it whole, so a second one on the same folder would silently drop the
+    first one's uploads. None where no lock file can be made (the build says why)."""
+    held = FileLock(str(index_dir / ".serve.lock"), timeout=0)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        held.acquire()
+    except Timeout:
+        raise QAError(
+            f"another qa serve is using {index_dir}/ (each would save over the other's uploads); "
+            "stop it, or serve with another --index-dir"
+        ) from None
+    except OSError:
+        return None
+    return held
+
+
 def serve(args: argparse.Namespace) -> int:
     auth, generated = resolve_auth(args)
     _check_port(args.host, args.port)
+    held = hold_index(Path(args.index_dir))  # noqa: F841 (held while the server runs)
     assistant = open_assistant(args.paths, args.index_dir)
     demo = build_demo(assistant)
     try:

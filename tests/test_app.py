@@ -20,6 +20,7 @@ from qa.app import (
     WebChat,
     _check_port,
     build_demo,
+    hold_index,
     open_assistant,
     places_of,
     resolve_auth,
@@ -717,6 +718,18 @@ def test_a_port_in_use_is_refused_before_indexing():
     _check_port("127.0.0.1", port)  # free again
 
 
+def test_a_second_server_on_one_index_folder_is_refused(tmp_path):
+    """Each server saves its own collection whole: two on one folder dropped each other's
+    uploads."""
+    first = hold_index(tmp_path / "index")
+    assert first is not None
+    with pytest.raises(QAError, match="another qa serve is using .*; stop it, or serve with"):
+        hold_index(tmp_path / "index")
+    assert hold_index(tmp_path / "other") is not None
+    first.release()
+    assert hold_index(tmp_path / "index") is not None  # free again
+
+
 class FakeDemo:
     def __init__(self):
         self.kwargs = {}
@@ -730,12 +743,14 @@ class FakeDemo:
 
 
 @pytest.mark.parametrize("share", [False, True])
-def test_serve_binds_loopback_limits_uploads_and_prints_the_url(chat, monkeypatch, capsys, share):
+def test_serve_binds_loopback_limits_uploads_and_prints_the_url(
+    chat, monkeypatch, capsys, share, tmp_path
+):
     demo = FakeDemo()
     monkeypatch.setattr("qa.app.open_assistant", lambda paths, index_dir: chat.assistant)
     monkeypatch.setattr("qa.app.build_demo", lambda assistant: demo)
     monkeypatch.setattr("qa.app._check_port", lambda host, port: None)  # 7860 may be taken
-    assert serve(args(share=share)) == 0
+    assert serve(args(share=share, index_dir=tmp_path)) == 0
     out = capsys.readouterr().out
     assert "at http://127.0.0.1:7860/" in out
     kw = demo.kwargs
