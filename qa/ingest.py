@@ -181,6 +181,10 @@ def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
     """
     visited: set[tuple[int, int]] = set()
     stack = [root]
+    try:
+        real_root = root.resolve()
+    except (OSError, RuntimeError):
+        real_root = None
     while stack:
         folder = stack.pop()
         try:
@@ -203,10 +207,23 @@ def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
             if is_dir and not _is_index(folder / entry.name):
                 subfolders.append(folder / entry.name)
             elif is_file and Path(entry.name).suffix.lower() in FILE_SUFFIXES:
-                yield folder / entry.name
+                if not (entry.is_symlink() and _walked_anyway(Path(entry.path), real_root)):
+                    yield folder / entry.name
             elif is_file and others is not None:
                 others.append(folder / entry.name)
         stack.extend(reversed(subfolders))
+
+
+def _walked_anyway(link: Path, real_root: Path | None) -> bool:
+    """Whether the file `link` points at is in the walk under `real_root` itself: it is read
+    under its own name then, not the link's."""
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False
+    if real_root is None or not target.is_relative_to(real_root):
+        return False
+    return not any(part.startswith(".") for part in target.relative_to(real_root).parts)
 
 
 def _is_index(folder: Path) -> bool:

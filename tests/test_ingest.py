@@ -33,6 +33,19 @@ def test_symlink_loop_terminates(tmp_path):
     assert [d.text for d in read_paths([tmp_path])] == ["x"]
 
 
+def test_a_file_and_a_link_to_it_are_read_once_under_the_file_s_name(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "n001.txt").write_text("x")
+    os.symlink(tmp_path / "d" / "n001.txt", tmp_path / "d" / "a-link.txt")  # first by name
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("y")
+    os.symlink(outside, tmp_path / "d" / "b-outside.txt")  # its target is not walked: kept
+    assert [d.id for d in read_paths([tmp_path / "d"])] == [
+        str(tmp_path / "d" / "b-outside.txt"),
+        str(tmp_path / "d" / "n001.txt"),
+    ]
+
+
 def test_jsonl_records(tmp_path):
     f = tmp_path / "corpus.jsonl"
     rows = [{"_id": "1", "title": "T", "text": "one"}, {"id": 2, "text": "two"}]
