@@ -223,6 +223,8 @@ def _walked_anyway(link: Path, real_root: Path | None) -> bool:
         return False
     if real_root is None or not target.is_relative_to(real_root):
         return False
+    if target.suffix.lower() not in FILE_SUFFIXES:
+        return False  # notes.txt -> notes.data: only the link's name reads it
     return not any(part.startswith(".") for part in target.relative_to(real_root).parts)
 
 

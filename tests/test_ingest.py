@@ -40,8 +40,11 @@ def test_a_file_and_a_link_to_it_are_read_once_under_the_file_s_name(tmp_path):
     outside = tmp_path / "elsewhere.txt"
     outside.write_text("y")
     os.symlink(outside, tmp_path / "d" / "b-outside.txt")  # its target is not walked: kept
+    (tmp_path / "d" / "notes.data").write_text("z")
+    os.symlink(tmp_path / "d" / "notes.data", tmp_path / "d" / "c-notes.txt")  # nor this one
     assert [d.id for d in read_paths([tmp_path / "d"])] == [
         str(tmp_path / "d" / "b-outside.txt"),
+        str(tmp_path / "d" / "c-notes.txt"),
         str(tmp_path / "d" / "n001.txt"),
     ]
 
