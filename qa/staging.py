@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -57,7 +58,7 @@ class Staging:
             except OSError:
                 pass  # a read-only index folder: build without staging
         self.docs: dict[tuple[str, str], StagedDoc] = {}
-        self._sentences: dict[Path, int] = {}  # each batch's
+        self._sentences: dict[Path, int] = {}  # each batch's count of sentences
         for meta in _batches(folder):
             try:
                 entries = json.loads(meta.read_text())["docs"]
@@ -106,8 +107,8 @@ class Staging:
         if vectors not in self._tokens:
             try:
                 tokens = TokenVectors.load(_tokens_file(vectors))
-            except (OSError, ValueError, KeyError):
-                tokens = None
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+                tokens = None  # a batch staged before tokens were, or a damaged file
             if tokens is not None and tokens.n_sentences != self._sentences.get(vectors):
                 tokens = None
             self._tokens[vectors] = tokens

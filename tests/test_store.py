@@ -257,8 +257,8 @@ def test_staged_vectors_without_their_token_vectors_only_cost_the_token_vectors(
     staging = tmp_path / ".staging"
     first = CountingTokens(fake_embedder, fail_after=10**9)
     total = build(iter(docs), first, progress=False, staging=staging, batch_texts=100)
-    for f in staging.glob("b-*-tokens.npz"):
-        f.write_bytes(b"damaged")
+    for i, f in enumerate(staging.glob("b-*-tokens.npz")):
+        f.write_bytes(b"damaged" if i % 2 else f.read_bytes()[:100])  # cut short: a bad zip
     second = CountingTokens(fake_embedder)
     index = build(iter(docs), second, progress=False, staging=staging, batch_texts=100)
     assert len(second.texts) == total.n_sentences  # the passages' vectors were staged
