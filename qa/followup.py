@@ -25,10 +25,22 @@ _DETERMINERS = frozenset(
     ("the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "my",
      "our", "your")
 )  # fmt: skip
+# What a noun of the previous question must follow for a follow-up's phrase to take its
+# place: "the", "many" (a verb follows none of them: "Where do the buses stop?").
+_BEFORE_NOUN = _DETERMINERS | {"many", "much", "few", "each", "every", "all", "some", "any", "no"}
+# The words that may stand between them there and be replaced with it: those that tell one
+# of a kind from another ("the first ferry", "the new bridge"). Other words may be nouns
+# ("the children play") that the swap would leave without their verb.
+_CONTRASTS = frozenset(
+    ("first", "second", "third", "fourth", "fifth", "last", "next", "previous", "final",
+     "new", "old", "other", "same", "main", "early", "late", "earlier", "later", "male",
+     "female", "north", "south", "east", "west", "northern", "southern", "eastern", "western",
+     "upper", "lower", "morning", "evening", "night", "summer", "winter")
+)  # fmt: skip
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
-_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According", "But", "Also", "I"}  # fmt: skip
+_QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According", "But", "Also", "I", "For", "Since", "Until", "Even", "After", "Before", "Only", "Not", "Or", "So", "Then", "With", "Without", "At", "From", "To", "By"}  # fmt: skip
 
 
 def turns(history: list[dict] | None, role: str) -> list[str]:
@@ -112,17 +124,18 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
 def _swap_phrase(previous: str, detail: str) -> str | None:
     """ "And the last ferry?" after "When does the first ferry leave Skerry Point?" asks
     "When does the last ferry leave Skerry Point?": the detail is a phrase of lower-case
-    words whose last, its noun, is in the previous question, and it takes the place of that
-    noun with the words before it there back to a small word ("the", "many"). None when the
-    detail is not such a phrase ("And in 1998?", "And can I bring my family?") or there is no
-    such place ("Where did officials send soldiers?": "send" is not the noun's)."""
+    words whose last, its noun, stands in the previous question right after "the" (or
+    "many", ...), or after "the" and words like "first" or "new"; the detail takes the place
+    of those words. None when the detail is not such a phrase ("And in 1998?", "And can I
+    bring my family?") or the previous question has no such place ("Where do the buses
+    stop?": "stop" is its verb; "When do the children play outside?")."""
     if _NOT_A_PHRASE.search(detail):
         return None
     parts = _PLAIN_WORD.findall(detail)
     while parts and parts[0].lower() in _DETERMINERS:
         parts.pop(0)
-    if not 1 <= len(parts) <= 4 or not all(p.islower() for p in parts):
-        return None
+    if not 2 <= len(parts) <= 4 or not all(p.islower() for p in parts):
+        return None  # a noun alone ("And the ferries?") brings nothing to put in its place
     if any(p in STOPWORDS for p in parts):
         return None
     found = list(_PLAIN_WORD.finditer(previous))
@@ -133,22 +146,18 @@ def _swap_phrase(previous: str, detail: str) -> str | None:
     )
     if at is None:  # not there, or only in a name ("the First Ferry")
         return None
-
-    def small(i: int) -> bool:  # a word a noun's own words stop at, or the question's start
-        return i < 0 or found[i].group(0).lower() in STOPWORDS
-
-    for k in range(min(len(parts) - 1, at), -1, -1):
-        span = found[at - k : at + 1]
-        if not small(at - k - 1) or any(small(i) for i in range(at - k, at)):
-            continue
-        if not all(m.group(0).islower() for m in span):
-            continue
-        start, end = span[0].start(), span[-1].end()
-        if previous[end:].lstrip(" ").startswith(("'", "’")):
-            return None  # "the ferry's captain": the noun belongs to another
-        swapped = previous[:start] + " ".join(parts) + previous[end:]
-        return swapped if swapped != previous else None
-    return None
+    start = at
+    while start > 0 and found[start - 1].group(0) in _CONTRASTS:
+        start -= 1
+    if start == 0 or found[start - 1].group(0).lower() not in _BEFORE_NOUN:
+        return None
+    end = found[at].end()
+    if previous[end:].lstrip(" ").startswith(("'", "’")):
+        return None  # "the ferry's captain": the noun belongs to another
+    # The previous question's form of the noun: "And the last ferries?" asks of the ferry.
+    phrase = " ".join([*parts[:-1], found[at].group(0)])
+    swapped = previous[: found[start].start()] + phrase + previous[end:]
+    return swapped if swapped != previous else None
 
 
 def _without_names(previous: str, new: list[str]) -> str:

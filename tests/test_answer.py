@@ -97,11 +97,29 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "How much did the old bridge cost?",
             None,
         ),
-        # ... but not where the noun's own words cannot be told from others ("send").
         (
-            "And the wounded soldiers?",
-            [{"role": "user", "content": "Where did officials send soldiers?"}],
-            "Where did officials send soldiers? And the wounded soldiers?",
+            "And the last ferries?",  # the previous question's form of the noun
+            [{"role": "user", "content": "When does the first ferry leave?"}],
+            "When does the last ferry leave?",
+            None,
+        ),
+        # ... but not where the word may be a verb, or what stands before it a noun.
+        *(
+            (detail, [{"role": "user", "content": previous}], f"{previous} {detail}", None)
+            for previous, detail in [
+                ("Where did officials send soldiers?", "And the wounded soldiers?"),
+                ("Where do the buses stop?", "And the last stop?"),
+                ("When do the children play outside?", "And the school play?"),
+                ("When do guests need to check in?", "And the security check?"),
+                ("How do we swim to the island?", "And the evening swim?"),
+                ("When does the first ferry leave?", "And the ferries?"),  # nothing new
+            ]
+        ),
+        # A short follow-up that starts with a small word is one, not a name.
+        (
+            "Since when?",
+            [{"role": "user", "content": "Who is the ferry's captain?"}],
+            "Who is the ferry's captain? Since when?",
             None,
         ),
         (
