@@ -283,9 +283,10 @@ def _pdf_heading(lines: list[str], body: list[str]) -> bool:
     line = " ".join(lines)
     words = line.split()
     long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
+    wrapped = len(lines) > 1  # a large headline wraps: news headlines run to 60-80 characters
     return (
-        len(line) <= 60
-        and len(words) <= 10
+        len(line) <= (110 if wrapped else 60)
+        and len(words) <= (18 if wrapped else 10)
         and line[:1].isupper()
         and "," not in line
         and not line.endswith(CLOSES_SENTENCE + ("-", "–", "—"))

@@ -507,6 +507,11 @@ BODY = [
         (["City Council Approves", "2025 Budget"], "City Council Approves\n2025 Budget"),
         # In sentence case, wrapped in mid-sentence.
         (["Harbour ferry service to", "resume in May"], "Harbour ferry service to resume in May"),
+        # Longer than one line may be: 65 characters over three.
+        (
+            ["Harbour ferry service to resume", "in May after two years of", "repairs"],
+            "Harbour ferry service to resume in May after two years of repairs",
+        ),
     ],
 )
 def test_a_pdf_headline_is_a_paragraph_of_its_own(tmp_path, headline, heading):
