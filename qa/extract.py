@@ -269,7 +269,21 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
         raise QAError(
             f"{name} is not a readable PDF ({kind}); re-export it and try again"
         ) from None
-    return tidy("\n\n".join(_pdf_paragraphs(tidy(page)) for page in pages)), title.strip()
+    return tidy(_join_pages([_pdf_paragraphs(tidy(page)) for page in pages])), title.strip()
+
+
+def _join_pages(pages: list[str]) -> str:
+    """Pages in order with a blank line between them, but a sentence that runs on over a page
+    break ("... and the cost of" / "new ropes.") stays one: a page that ends without closing
+    punctuation before one that starts in lower case is joined to it by a space."""
+    out: list[str] = []
+    for page in pages:
+        if out:
+            last, first = out[-1].rstrip(), page.lstrip()[:1]
+            runs_on = last and not last.endswith(CLOSES_SENTENCE) and first.islower()
+            out.append(" " if runs_on else "\n\n")
+        out.append(page)
+    return "".join(out)
 
 
 def _pdf_heading(lines: list[str], body: list[str]) -> bool:

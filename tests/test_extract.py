@@ -594,3 +594,18 @@ def test_a_junk_title_in_a_file_is_no_title(tmp_path, name, data):
 def test_a_real_pdf_title_is_kept(tmp_path):
     data = make_pdf(["The wind farm was approved."], title="Skerry Island Wind Farm")
     assert extract(write(tmp_path, "wf.pdf", data))[1] == "Skerry Island Wind Farm"
+
+
+def test_a_sentence_running_over_a_page_break_stays_one():
+    from qa.extract import _join_pages
+
+    assert _join_pages(["The board discussed the cost of", "new ropes. It met again."]) == (
+        "The board discussed the cost of new ropes. It met again."
+    )
+    assert _join_pages(["It met on Tuesday.", "new ropes were bought."]) == (
+        "It met on Tuesday.\n\nnew ropes were bought."  # a finished sentence: a new page
+    )
+    assert _join_pages(["Harbour timetable", "The first ferry leaves at 6:40."]) == (
+        "Harbour timetable\n\nThe first ferry leaves at 6:40."
+    )
+    assert _join_pages(["", "text"]) == "\n\ntext"
