@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -487,3 +488,42 @@ def test_a_damaged_index_is_rebuilt_from_the_sources_its_manifest_names(cli, tmp
     assert code == 0 and "rebuilding: the index in idx has a missing or unreadable manifest" in err
     assert out.splitlines()[1:] == ["manifest unreadable: every document embedded anew"]
     assert cli("verify", "--index-dir", "idx")[0] == 0
+
+
+def test_a_resumed_first_build_says_what_it_took_from_the_interrupted_one(
+    cli, fake_embedder, monkeypatch
+):
+    from qa.index import build
+    from qa.ingest import read_paths
+
+    write_docs(
+        Path("d"), **{f"n{i:02}": f"Note {i} is here. It has a second line." for i in range(40)}
+    )
+    docs = list(read_paths(["d"]))
+    total = build(docs, fake_embedder, progress=False)
+    n_texts = total.n_passages + total.n_sentences
+
+    class Killed(Exception):
+        pass
+
+    def killed_midway(texts, **options):
+        killed_midway.seen += len(texts)  # type: ignore[attr-defined]
+        if killed_midway.seen > n_texts // 2:  # type: ignore[attr-defined]
+            raise Killed
+        return embed(texts, **options)
+
+    embed, killed_midway.seen = fake_embedder.embed, 0  # type: ignore[attr-defined]
+    with monkeypatch.context() as m, pytest.raises(Killed):
+        m.setattr(fake_embedder, "embed", killed_midway)
+        build(
+            iter(docs), fake_embedder, progress=False, staging=Path("idx/.staging"), batch_texts=40
+        )
+    code, out, _ = cli("index", "d", "--index-dir", "idx")
+    assert code == 0
+    embedded = re.fullmatch(
+        rf"resumed an interrupted build: (\d+) of the {n_texts} passages and sentences "
+        r"embedded \(the rest kept in idx/.staging/ by the build before\)",
+        out.splitlines()[1],
+    )
+    assert embedded and 0 < int(embedded.group(1)) <= n_texts // 2 + 40
+    assert cli("index", "d", "--index-dir", "idx")[1].splitlines()[1:] == ["nothing changed"]
