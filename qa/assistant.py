@@ -24,6 +24,7 @@ from .followup import PRONOUNS, Resolved, names, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation, quoted
+from .staging import FOLDER as staging_folder
 from .staging import Staging
 from .text import TERMS_VERSION, terms
 from .tokens import question_vectors
@@ -169,7 +170,7 @@ class Assistant:
         # Folders this build makes (the index folder and missing parents), gone if it fails.
         made = [p for p in (directory, *directory.parents) if not p.exists()] if directory else []
         staging = (
-            Staging(directory / ".staging", embedder, params) if directory is not None else None
+            Staging(directory / staging_folder, embedder, params) if directory is not None else None
         )
         counted = _Counted(_only_documents(docs))
         try:

@@ -177,11 +177,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "index":
         from .assistant import default_embedder
         from .index import FlatInsteadWarning, flat_instead
+        from .staging import FOLDER as staging_folder
+        from .staging import has_batches
         from .store import current_version
 
         before = _saved_manifest(args.index_dir)
         unreadable = before is None and current_version(args.index_dir) is not None
-        resuming = _staged_batches(args.index_dir)
+        resuming = has_batches(args.index_dir)
         with warnings.catch_warnings():
             # Said below as a note, each time the kind is asked for, not as a Python warning.
             warnings.simplefilter("ignore", FlatInsteadWarning)
@@ -207,7 +209,7 @@ def _run(args: argparse.Namespace) -> int:
             print(
                 f"resumed an interrupted build: {counted.texts:,} of the "
                 f"{idx.n_passages + idx.n_sentences:,} passages and sentences embedded "
-                f"(the rest kept in {args.index_dir}/.staging/ by the build before)"
+                f"(the rest kept in {args.index_dir}/{staging_folder}/ by the build before)"
             )
         if args.index_type != "auto" and (flat := flat_instead(idx)):
             # Without the option `qa index` asks for auto, which replaces the request once
@@ -378,14 +380,6 @@ def _update_summary(
         done = f"{embedded:,} of their {passages + sentences:,} passages and sentences embedded"
         unchanged = "(the rest reused)"
     return f"{what}: {done} {unchanged}"
-
-
-def _staged_batches(index_dir: Path) -> bool:
-    """Whether an interrupted build left embedded batches for this one to take."""
-    try:
-        return any((Path(index_dir) / ".staging").glob("b-*.json"))
-    except OSError:
-        return False
 
 
 class _Counted:

@@ -21,8 +21,10 @@ import json
 import os
 import shutil
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -30,6 +32,8 @@ from .chunk import ChunkParams
 from .embed import Embedder
 from .tokens import TokenVectors
 from .tokens import basis as token_basis
+
+FOLDER = ".staging"  # in the index folder
 
 # file, passage row, passages, sentence row, sentences, the batch's sentence number
 StagedDoc = tuple[Path, int, int, int, int, int]
@@ -54,7 +58,8 @@ class Staging:
             clear(folder)
             try:
                 folder.mkdir(parents=True, exist_ok=True)
-                _write_atomic(folder / "key.json", json.dumps(key).encode())
+                data = json.dumps(key).encode()
+                _write_atomic(folder / "key.json", lambda fh: fh.write(data))
             except OSError:
                 pass  # a read-only index folder: build without staging
         self.docs: dict[tuple[str, str], StagedDoc] = {}
@@ -123,27 +128,17 @@ class Staging:
         """Keep one embedded batch: `vectors` holds all passage rows, then all sentence rows;
         `tokens`, the token codes of each sentence, in the same order."""
         digest = hashlib.sha256(json.dumps(entries).encode()).hexdigest()[:20]
-        base = self.folder / f"b-{digest}"
-        tmp = self.folder / f".b-{digest}-{os.getpid()}.npy"
+        npy = self.folder / f"b-{digest}.npy"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as fh:
-                np.save(fh, np.ascontiguousarray(vectors, dtype=np.float32))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, base.with_suffix(".npy"))
+            _write_atomic(npy, lambda fh: np.save(fh, np.ascontiguousarray(vectors, np.float32)))
             if tokens is not None:
-                with tmp.open("wb") as fh:
-                    TokenVectors.of(tokens).write(fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, _tokens_file(base.with_suffix(".npy")))
-            _write_atomic(base.with_suffix(".json"), json.dumps({"docs": entries}).encode())
+                _write_atomic(_tokens_file(npy), TokenVectors.of(tokens).write)
+            listing = json.dumps({"docs": entries}).encode()
+            _write_atomic(npy.with_suffix(".json"), lambda fh: fh.write(listing))
         except OSError:
-            # Staging only saves work; a disk that refuses it must not stop the build.
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-        self.used.add(base.with_suffix(".npy"))
+            pass  # staging only saves work; a disk that refuses it must not stop the build
+        self.used.add(npy)
 
     def discard(self) -> None:
         """Delete the batches this build read or wrote; the folder too once it is empty."""
@@ -154,6 +149,11 @@ class Staging:
         self._open.clear()
         if not _batches(self.folder):
             clear(self.folder)
+
+
+def has_batches(index_dir: Path) -> bool:
+    """Whether an interrupted build left embedded batches in `index_dir` for the next."""
+    return bool(_batches(Path(index_dir) / FOLDER))
 
 
 def _batches(folder: Path) -> list[Path]:
@@ -173,11 +173,17 @@ def clear(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write to a private temporary file and rename it into place."""
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """`write` to a private temporary file, then rename it into place; no temporary file is
+    left if it fails."""
     tmp = path.with_name(f".{path.name}-{os.getpid()}.tmp")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
