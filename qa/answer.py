@@ -15,7 +15,7 @@ from importlib import resources
 
 import numpy as np
 
-from .chunk import PARAGRAPH_BREAK
+from .chunk import LIST_MARKER, PARAGRAPH_BREAK
 from .followup import _QUESTION_WORDS as _QW
 from .followup import without_possessive
 from .index import Index
@@ -492,7 +492,8 @@ def _questions(texts: list[str]) -> np.ndarray:
 def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
     """Which sentences are headings: a paragraph of its own with no closing punctuation that is
     a Markdown heading ("# Bakery"), the document's first line (a headline, even with a figure
-    or a colon: "Edith Marlowe, lighthouse keeper, dies aged 91"), or, with no figure or label
+    or a colon: "Edith Marlowe, lighthouse keeper, dies aged 91", "Interview: Baker Hana Okafor
+    on ten years of Marsh Lane Bakery"), or, with no figure or label
     ("Founded: 1990" may be the answer), a line in title case ("Marsh Lane Bakery") or a short
     capitalised line ("Ostvik choir")."""
     out = np.zeros(len(ids))
@@ -513,6 +514,9 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         words = line.split()
         # "Founded: 1990", "Date: 12 March": a label of a word or two, then a value.
         label = ":" in line and len(line.split(":", 1)[0].split()) <= 2
+        # Unless what follows is a headline of its own: "Interview: Baker Hana Okafor on ten
+        # years of Marsh Lane Bakery" (a kicker, as "Analysis:" or "Exclusive:").
+        kicker = label and len(line.split(":", 1)[1].split()) >= 5
         plain = not label and not any(c.isdigit() for c in line)
         long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
         title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)
@@ -520,7 +524,12 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         # A news headline is often in sentence case ("Harbour ferry service to resume in May").
         # More text must follow: a note of one line ("The ferry now leaves from the north
         # pier") is no headline.
-        headline = first and not label and len(words) <= 20 and _BLANK_REST.match(text, end) is None
+        headline = (
+            first
+            and (kicker or not label)
+            and len(words) <= 20
+            and _BLANK_REST.match(text, end) is None
+        )
         out[i] = alone and (line.startswith("#") or headline or (plain and (title or short)))
     return out
 
@@ -585,7 +594,7 @@ def excerpt(
         first, last = min(s, nb), max(s, nb)
         if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
             continue
-        if _crosses_paragraph(index, first, last):
+        if _crosses_paragraph(index, first, last) or _apart_in_list(index, first, last):
             continue
         margin = float(model.pair(pair_features(index, s, nb, scores, features)))
         if margin > 0 and (best is None or margin > best[0]):
@@ -605,6 +614,21 @@ def _crosses_paragraph(index: Index, first: int, last: int) -> bool:
         PARAGRAPH_BREAK.search(text, end, start) is not None
         and text[end - 1 : end] != ":"
         and _CONTINUES.match(text[start : start + 40]) is None
+    )
+
+
+def _apart_in_list(index: Index, first: int, last: int) -> bool:
+    """Whether sentences `first` and `last` (= first + 1) stand on lines of their own, one of
+    them a list item ("- Battery supplier: Nordcell"): each item is a fact of its own, so an
+    excerpt does not run one into its neighbour, unless the first hands over with a colon
+    ("Key facts:" above its first item)."""
+    text = index.documents[index.sent_doc[first]].text
+    end, start = int(index.sent_end[first]), int(index.sent_start[last])
+    if "\n" not in text[end:start] or text[end - 1 : end] == ":":
+        return False
+    return any(
+        (m := LIST_MARKER.match(text, text.rfind("\n", 0, at) + 1)) is not None and m.end() == at
+        for at in (int(index.sent_start[first]), start)
     )
 
 

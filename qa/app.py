@@ -208,8 +208,12 @@ class WebChat:
         other documents they would only abstain."""
         return EXAMPLES if SEED_SHA256 in self.assistant.index.sha256s() else []
 
+    def names(self) -> list[str]:
+        """Every document's name on the page (see `named_documents`)."""
+        return [name for _, name in self.named_documents()]
+
     def document_choices(self) -> list[tuple[str, str]]:
-        names = [name for _, name in self.named_documents()]
+        names = self.names()
         return list(zip(display_names(names), names, strict=True))
 
     def documents_html(self) -> str:
@@ -429,7 +433,14 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
                     {"role": "assistant", "content": answer_message(answer)}]  # fmt: skip
         history = [*history, {"role": "user", "content": question},
                    {"role": "assistant", "content": answer.text}]  # fmt: skip
-        return "", messages, history, places_of(answer), sources_html(answer), source_placeholder()
+        return (
+            "",
+            messages,
+            history,
+            places_of(answer),
+            sources_html(answer, chat.names()),
+            source_placeholder(),
+        )
 
     def ask_example(sample, messages, history):
         # The example is asked as it is; a question being typed stays in the box.

@@ -331,8 +331,9 @@ class Assistant:
             text = (
                 # The closest passages may still hold the answer, unrecognised: they are
                 # shown as context, without claiming they do not answer.
-                f"{self._not_said()}: no sentence answers {quoted(question)} with enough "
-                "confidence. The closest passages are shown for context, not as an answer."
+                # "does not seem to": it may say it in words the scorer does not recognise.
+                f"{self._not_said(seem=True)}: no sentence answers {quoted(question)} with "
+                "enough confidence. The closest passages are shown for context, not as an answer."
                 if closest
                 else f"{self._not_said()} anything that answers {quoted(question)}."
             )
@@ -461,12 +462,11 @@ class Assistant:
         lex = self.index.sentence_bm25
         return min(lex.units_with(t) for t in asked) <= FEW_MENTIONS
 
-    def _not_said(self) -> str:
-        return (
-            "The article does not say"
-            if len(self.index.documents) == 1
-            else "The documents do not say"
-        )
+    def _not_said(self, seem: bool = False) -> str:
+        one = len(self.index.documents) == 1
+        if seem:
+            return "The article does not seem to say" if one else "The documents do not seem to say"
+        return "The article does not say" if one else "The documents do not say"
 
     def _citations(self, scored: Scored, asked: set[str]) -> list[Citation]:
         """The best excerpts; after the first, those of another document only if they share

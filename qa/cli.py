@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
         "--index-type", choices=["auto", "flat", "hnsw", "ivfpq"], default="auto",
         help="vector index: exact (flat), HNSW or IVF-PQ; auto picks by size (default: %(default)s)",
     )  # fmt: skip
+    s.add_argument(
+        "--drop-uploads", action="store_true",
+        help="drop the documents uploaded in the web chat (kept otherwise: their text is "
+        "nowhere else)",
+    )  # fmt: skip
 
     command("verify", "check every file of the index against its manifest checksums")
 
@@ -192,6 +197,7 @@ def _run(args: argparse.Namespace) -> int:
             a = Assistant.from_paths(
                 args.paths, index_dir=args.index_dir, index_type=args.index_type,
                 progress=sys.stderr.isatty(), embedder=counted,  # type: ignore[arg-type]
+                keep_added=not args.drop_uploads,
             )  # fmt: skip
         idx = a.index
         skipped = f"; skipped {plural(len(a.skipped), 'file')}" if a.skipped else ""
@@ -201,8 +207,11 @@ def _run(args: argparse.Namespace) -> int:
         )
         old_ids, old = _contents(before)
         renamed = _renamed(idx, old_ids, old)
+        # The same files by another path ("docs" after "$PWD/docs"): no rename.
+        moved = {was: now for was, now in renamed.items() if _same_file(was, now, before)}
+        renamed = {was: now for was, now in renamed.items() if was not in moved}
         if before is not None:
-            print(_update_summary(idx, old_ids, old, len(renamed), counted.texts))
+            print(_update_summary(idx, old_ids, old, len(renamed), counted.texts, len(moved)))
         elif unreadable:
             print("manifest unreadable: every document embedded anew")
         elif resuming and counted.texts < idx.n_passages + idx.n_sentences:
@@ -219,7 +228,7 @@ def _run(args: argparse.Namespace) -> int:
                 "again, which otherwise asks for auto)",
                 file=sys.stderr,
             )
-        _index_notes(idx, _ids(before), args.index_dir, renamed)
+        _index_notes(idx, _ids(before), args.index_dir, renamed, moved, sorted(a.added))
         _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
@@ -331,8 +340,25 @@ def _renamed(index, old_ids: set[str], old: dict[tuple[str, str], str]) -> dict[
     return out
 
 
+def _same_file(was: str, now: str, manifest: dict | None) -> bool:
+    """Whether document id `was`, as the index in `manifest` was built (from its folder,
+    `cwd`), and `now`, as given here, are the same file by two paths."""
+    cwd = (manifest or {}).get("cwd")
+    if not isinstance(cwd, str):
+        return False
+    try:
+        return os.path.realpath(os.path.join(cwd, was)) == os.path.realpath(now)
+    except (OSError, ValueError):
+        return False
+
+
 def _update_summary(
-    index, old_ids: set[str], old: dict[tuple[str, str], str], renamed: int, embedded: int
+    index,
+    old_ids: set[str],
+    old: dict[tuple[str, str], str],
+    renamed: int,
+    embedded: int,
+    moved: int = 0,
 ) -> str:
     """What `qa index` did to the index it found (its ids and contents as `_contents` reads
     them from its manifest): the documents changed, added, renamed and dropped, and the
@@ -347,7 +373,7 @@ def _update_summary(
         added += doc.id not in old_ids
         passages += p_rows[i + 1] - p_rows[i]
         sentences += s_rows[i + 1] - s_rows[i]
-    dropped = len(old_ids - set(index.doc_position)) - renamed
+    dropped = len(old_ids - set(index.doc_position)) - renamed - moved
     counts = [
         (n, verb)
         for n, verb in (
@@ -401,22 +427,41 @@ class _Counted:
 
 
 def _index_notes(
-    index, before: list[str], index_dir: Path, renamed: dict[str, str] | None = None
+    index,
+    before: list[str],
+    index_dir: Path,
+    renamed: dict[str, str] | None = None,
+    moved: dict[str, str] | None = None,
+    uploads: list[str] | None = None,
 ) -> None:
-    """Tell what a user may not expect: documents renamed, documents that no longer are
-    indexed (an index holds exactly the paths it was last given) and documents with no text
-    to search."""
+    """Tell what a user may not expect: documents renamed or now reached by another path,
+    uploads kept, documents that no longer are indexed (an index holds exactly the paths it
+    was last given, and the uploads) and documents with no text to search."""
     import numpy as np
 
-    renamed = renamed or {}
+    renamed, moved = renamed or {}, moved or {}
     for was, now in sorted(renamed.items()):
         print(f"note: {was} is now {now} (the same text, so nothing embedded)", file=sys.stderr)
-    gone = sorted(set(before) - {d.id for d in index.documents} - set(renamed))
+    if moved:
+        was, now = min(moved.items())
+        print(
+            f"note: {plural(len(moved), 'document')} now named by the paths given, the same "
+            f"files ({was} is now {now}{_more(len(moved) - 1)})",
+            file=sys.stderr,
+        )
+    if uploads:
+        print(
+            f"note: kept {plural(len(uploads), 'document')} uploaded in the web chat "
+            f"({_some(uploads)}); `qa index --drop-uploads` drops them",
+            file=sys.stderr,
+        )
+    gone = sorted(set(before) - {d.id for d in index.documents} - set(renamed) - set(moved))
     if gone:
+        # Every one named: a dropped upload's text is nowhere else.
         print(
             f"note: {plural(len(gone), 'document')} of the previous index in {index_dir} "
-            f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({_some(gone)}): `qa index` "
-            "indexes exactly the paths it is given, so name them all to keep them",
+            f"{'is' if len(gone) == 1 else 'are'} no longer indexed ({_some(gone, 50)}): "
+            "`qa index` indexes exactly the paths it is given, so name them all to keep them",
             file=sys.stderr,
         )
     sentences = np.diff(index.doc_rows()[1])
@@ -455,8 +500,11 @@ def _path_first(reason: str) -> str:
 
 def _some(names: list[str], shown: int = 3) -> str:
     """The first `shown` of `names`, and how many more."""
-    more = len(names) - shown
-    return ", ".join(names[:shown]) + (f" and {more:,} more" if more > 0 else "")
+    return ", ".join(names[:shown]) + _more(len(names) - shown)
+
+
+def _more(n: int) -> str:
+    return f" and {n:,} more" if n > 0 else ""
 
 
 def _index_dir_flag(index_dir: Path) -> str:
@@ -555,7 +603,7 @@ def format_answer(answer, threshold: float | None = None) -> str:
     if answer.closest:
         lines.append("Closest passages (not an answer):")
         lines += [
-            f"  - {c.document}, characters {c.start}-{c.end}: {_one_line(c.text, 200)}"
+            f"  - {c.document}, characters {c.start}-{c.end}: {_one_line(c.text, 600)}"
             for c in answer.closest
         ]
     return "\n".join(lines)

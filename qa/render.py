@@ -98,22 +98,33 @@ def answer_message(answer: Answer) -> str:
     return f'{body}<div class="qa-conf">confidence {answer.confidence:.2f} · {note}</div>'
 
 
-def sources_html(answer: Answer | None) -> str:
-    """The sources panel: each citation's excerpt highlighted inside its passage."""
+def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:
+    """The sources panel: each citation's excerpt highlighted inside its passage.
+
+    `names` (every document of the collection, as citations name them) labels each card's
+    document as the document list does: by the whole name where two share a file name."""
     if answer is None:
         return '<p class="qa-empty">Sources for the latest answer appear here.</p>'
+    shown = answer.citations if not answer.abstained else answer.closest
+    every = list(dict.fromkeys([*names, *(c.document for c in shown)]))
+    doc = dict(zip(every, display_names(every), strict=True))
     if not answer.abstained:
-        cards = [_card(c, f"{i}", f"[{i}]", "citations") for i, c in enumerate(answer.citations, 1)]
+        cards = [
+            _card(c, f"{i}", f"[{i}]", "citations", doc[c.document])
+            for i, c in enumerate(answer.citations, 1)
+        ]
         head = '<p class="qa-hint">Select a source to read it in its document.</p>'
         return f'<div class="qa-sources">{head}{"".join(cards)}</div>'
     if not answer.closest:
         return '<p class="qa-closest-note">Nothing in the documents is close to this question.</p>'
-    cards = [_card(c, f"c{i}", "~", "closest") for i, c in enumerate(answer.closest, 1)]
+    cards = [
+        _card(c, f"c{i}", "~", "closest", doc[c.document]) for i, c in enumerate(answer.closest, 1)
+    ]
     head = '<p class="qa-closest-note">Closest passages — not an answer</p>'
     return f'<div class="qa-sources qa-closest">{head}{"".join(cards)}</div>'
 
 
-def _card(c: Citation, key: str, label: str, kind: str) -> str:
+def _card(c: Citation, key: str, label: str, kind: str, name: str) -> str:
     body = highlight(c.context, c.start - c.context_start, c.end - c.context_start)
     if kind == "closest":
         body = escape(c.context)  # the whole passage is the excerpt; marking it adds nothing
@@ -121,7 +132,7 @@ def _card(c: Citation, key: str, label: str, kind: str) -> str:
         f'<div class="qa-cite" role="button" tabindex="0" data-cite="{key}" '
         f'title="Show in {escape(c.document)}">'
         f'<div class="qa-cite-head"><span class="qa-num">{label}</span> '
-        f'<span class="qa-doc">{escape(display_name(c.document))}</span> '
+        f'<span class="qa-doc">{escape(name)}</span> '
         f'<span class="qa-span">characters {c.start:,}–{c.end:,}</span></div>'
         f'<div class="qa-context">{body}</div></div>'
     )

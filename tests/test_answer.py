@@ -607,8 +607,16 @@ def test_a_one_line_note_is_no_headline(fake_embedder):
         # A headline may hold a figure or a colon, unlike a heading inside the text.
         ("Edith Marlowe, lighthouse keeper, dies aged 91\n\nShe died at home.", [1.0, 0.0]),
         ("Skerry Island Wind Farm: Planning Decision\n\nThe farm was approved.", [1.0, 0.0]),
+        # A kicker before the headline: a word and a colon, then five words or more.
+        (
+            "Interview: Baker Hana Okafor on ten years of Marsh Lane Bakery\n\n"
+            "Q: Where does your rye come from?\n\nA: All our rye comes from the Lindqvist mill.",
+            [1.0, 0.0, 0.0],
+        ),
+        ("Analysis: why the ferry costs more this year\n\nFuel went up.", [1.0, 0.0]),
         # A label and its value may be the answer, first line or not.
         ("Date: 12 March 2024\n\nThe board met.", [0.0, 0.0]),
+        ("Opening hours: 9 to 5 daily\n\nThe board met.", [0.0, 0.0]),
         ("The board met.\n\nFounded: 1990\n\nIt grew.", [0.0, 0.0, 0.0]),
         ("The board met.\n\nAged 91 Years\n\nIt grew.", [0.0, 0.0, 0.0]),
     ],
@@ -650,3 +658,21 @@ def test_an_excerpt_may_cross_a_blank_line_to_a_sentence_that_carries_on(
     assert _crosses_paragraph(a.index, 0, 1) is crosses
     said = _of(fake_embedder, f"The authority said:\n\n{second}")
     assert _crosses_paragraph(said.index, 0, 1) is False  # handed over by a colon
+
+
+@pytest.mark.parametrize(
+    ("text", "apart"),
+    [
+        ("- First model: the Lumora Haul 2\n- Battery supplier: Nordcell", True),
+        ("The plant opened in May.\n1. Battery supplier: Nordcell", True),
+        ("Key facts:\n- Battery supplier: Nordcell", False),  # handed over by a colon
+        ("The plant opened in May. It employs 140 people.", False),  # one line, no list
+        ("The plant opened in May.\nIt employs 140 people.", False),  # a wrapped line
+    ],
+)
+def test_an_excerpt_does_not_run_one_list_item_into_its_neighbour(fake_embedder, text, apart):
+    from qa.answer import _apart_in_list
+
+    a = _of(fake_embedder, text)
+    assert a.index.n_sentences == 2
+    assert _apart_in_list(a.index, 0, 1) is apart

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import html
 import io
 import json
@@ -135,6 +136,22 @@ def test_sources_highlight_each_excerpt_in_its_passage():
     assert "<mark>Ships came in 1907.</mark>" in out
     assert 'data-cite="1"' in out and "harbour.txt" in out and "characters 108–127" in out
     assert "<img" not in out and "&lt;img src=x onerror=alert(1)&gt;" in out
+
+
+def test_sources_tell_apart_two_documents_of_one_file_name():
+    """An upload called harbour.txt beside the served docs/harbour.txt: each card names its
+    own, as the document list does, also when the answer cites only one of them."""
+    upload = dataclasses.replace(cite(), document="harbour.txt")
+    both = Answer(text="“…” [1]", abstained=False, confidence=0.9, citations=[upload, cite()])
+    out = sources_html(both)
+    assert '<span class="qa-doc">harbour.txt</span>' in out
+    assert '<span class="qa-doc">docs/harbour.txt</span>' in out
+    alone = Answer(text="“…” [1]", abstained=False, confidence=0.9, citations=[cite()])
+    assert '<span class="qa-doc">harbour.txt</span>' in sources_html(alone)
+    named = sources_html(alone, ["docs/harbour.txt", "harbour.txt"])
+    assert '<span class="qa-doc">docs/harbour.txt</span>' in named
+    closest = Answer(text="x", abstained=True, confidence=0.1, closest=[cite()])
+    assert "docs/harbour.txt" in sources_html(closest, ["docs/harbour.txt", "harbour.txt"])
 
 
 def test_sources_on_abstention_are_closest_passages_not_answers():

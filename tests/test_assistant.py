@@ -104,14 +104,14 @@ def test_abstention_shows_closest_passages_not_citations(article, fake_embedder)
     answer = a.ask("Which football club won the league?")
     assert answer.abstained and answer.citations == [] and answer.closest
     assert answer.text == (
-        "The article does not say: no sentence answers “Which football club won the league?” "
-        "with enough confidence. The closest passages are shown for context, not as an answer."
+        "The article does not seem to say: no sentence answers “Which football club won the "
+        "league?” with enough confidence. The closest passages are shown for context, not as an answer."
     )
     other = article.with_name("other.txt")
     other.write_text("Lighthouses guide ships at night.")
     two = Assistant.from_paths([article, other], embedder=fake_embedder, model=shy)
     assert two.ask("Which football club won the league?").text.startswith(
-        "The documents do not say: no sentence answers"
+        "The documents do not seem to say: no sentence answers"
     )
 
 
@@ -296,8 +296,8 @@ def test_an_empty_file_in_a_folder_is_still_indexed(tmp_path, fake_embedder):
 
 def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedder, monkeypatch):
     # The web app serves its paths plus what was uploaded on the page: started again with the
-    # same command it keeps the uploads (`keep_added`), while `qa index` indexes exactly the
-    # paths it is given. A path's own document of the same id wins over an added one.
+    # same command it keeps the uploads (`keep_added`, as `qa index` does unless told
+    # --drop-uploads), while by default `from_paths` indexes exactly the paths it is given. A path's own document of the same id wins over an added one.
     from qa.ingest import Document
 
     d = tmp_path / "index"

@@ -401,6 +401,51 @@ def test_index_says_a_renamed_file_is_renamed(cli, tmp_path):
     assert err == "note: d/cats.txt is now d/felines.txt (the same text, so nothing embedded)\n"
 
 
+def test_index_by_another_path_to_the_same_files_renames_nothing(cli, tmp_path):
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.", cats="Cats nap.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("index", str(tmp_path / "d"), "--index-dir", "idx")
+    assert code == 0 and out.splitlines()[1] == "nothing changed"
+    assert err == (
+        f"note: 2 documents now named by the paths given, the same files (d/cats.txt is now "
+        f"{tmp_path / 'd' / 'cats.txt'} and 1 more)\n"
+    )
+    # A file renamed and one reached by another path, told apart.
+    (tmp_path / "d" / "cats.txt").rename(tmp_path / "d" / "felines.txt")
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert out.splitlines()[1] == "1 document renamed: nothing embedded (1 unchanged)"
+    assert f"note: {tmp_path / 'd' / 'cats.txt'} is now d/felines.txt" in err
+    assert f"{tmp_path / 'd' / 'kettle.txt'} is now d/kettle.txt)" in err
+
+
+def test_index_keeps_what_the_web_chat_uploaded_unless_told_to_drop_it(
+    cli, tmp_path, fake_embedder
+):
+    from qa.assistant import Assistant
+    from qa.ingest import Document
+
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    served = Assistant.from_paths(["d"], index_dir="idx", embedder=fake_embedder, keep_added=True)
+    served.add([Document(id=f"up{i}.txt", text=f"Upload {i} says hello.") for i in range(5)])
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert code == 0 and out.splitlines() == [
+        "indexed 6 documents, 6 passages, 6 sentences in idx",
+        "nothing changed",
+    ]
+    assert err == (
+        "note: kept 5 documents uploaded in the web chat (up0.txt, up1.txt, up2.txt and 2 more);"
+        " `qa index --drop-uploads` drops them\n"
+    )
+    code, out, err = cli("index", "d", "--index-dir", "idx", "--drop-uploads")
+    assert (
+        code == 0 and out.splitlines()[1] == "5 documents dropped: nothing embedded (1 unchanged)"
+    )
+    # Every one named: their text is nowhere else.
+    assert "no longer indexed (up0.txt, up1.txt, up2.txt, up3.txt, up4.txt)" in err
+    assert len(Assistant.load("idx", embedder=fake_embedder).documents) == 1
+
+
 def test_help_names_the_variable_that_sets_the_index_folder(cli, monkeypatch):
     for args in (["--help"], ["search", "--help"]):
         out = " ".join(cli(*args)[1].split())
