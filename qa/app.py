@@ -430,7 +430,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             refused(str(exc))
             return (gr.skip(),) * 6
         messages = [*messages, {"role": "user", "content": escape_markdown(question)},
-                    {"role": "assistant", "content": answer_message(answer)}]  # fmt: skip
+                    {"role": "assistant", "content": answer_message(answer, question)}]  # fmt: skip
         history = [*history, {"role": "user", "content": question},
                    {"role": "assistant", "content": answer.text}]  # fmt: skip
         return (

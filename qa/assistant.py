@@ -24,6 +24,7 @@ from .followup import PRONOUNS, Resolved, names, resolve
 from .index import Index, build
 from .ingest import Document, count_documents, read_paths, without_surrogates
 from .results import Answer, Citation, quoted
+from .spelling import mend
 from .staging import FOLDER as staging_folder
 from .staging import Staging
 from .text import TERMS_VERSION, terms
@@ -301,7 +302,8 @@ class Assistant:
         question = _clean_question(question)
         if not question:
             return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
-        resolved = resolve(question, _check_history(history))
+        # A slip ("repares") is mended with the documents' own word before anything reads it.
+        resolved = resolve(mend(question, self.index), _check_history(history))
         searched = resolved.shown
         scored = self._score(resolved)
         ranked = self._citations(scored, _asked_terms(searched))

@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
-            print(format_answer(answer, assistant.model.threshold))
+            print(format_answer(answer, assistant.model.threshold, args.question))
         changed, gone = _changed_files(assistant, answer.citations + answer.closest)
         again = _reindex_command(assistant, args.index_dir)
         for name in changed:
@@ -594,8 +594,12 @@ def _check_index(index_dir: Path) -> None:
         )
 
 
-def format_answer(answer, threshold: float | None = None) -> str:
+def format_answer(answer, threshold: float | None = None, asked: str | None = None) -> str:
+    """`answer` for the terminal; `asked`, the question as typed, shows how it was read when
+    that differs (a slip mended, a follow-up completed)."""
     lines = [answer.text, f"(confidence {_confidence(answer, threshold)})"]
+    if asked is not None and answer.question.split() not in ([], asked.split()):
+        lines.append(f"(read as “{_one_line(answer.question, 300)}”)")
     for i, c in enumerate(answer.citations, 1):
         lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
         if i > 1:  # the answer's text quotes [1] only
@@ -668,7 +672,8 @@ def _chat(assistant) -> int:
         except QAError as exc:
             print(f"qa: {exc}")
             continue
-        print("qa> " + format_answer(answer, assistant.model.threshold).replace("\n", "\n    "))
+        shown = format_answer(answer, assistant.model.threshold, question)
+        print("qa> " + shown.replace("\n", "\n    "))
         history += [
             {"role": "user", "content": question},
             {"role": "assistant", "content": answer.text},

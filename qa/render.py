@@ -77,12 +77,13 @@ def highlight(text: str, start: int, end: int) -> str:
     return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
 
 
-def answer_message(answer: Answer) -> str:
+def answer_message(answer: Answer, asked: str | None = None) -> str:
     """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
 
     Every "[n]" of `Answer.text` is a reference: a document's own footnote in the quote is
     written "(7)" there (qa.results.quoted). Markers are sent as plain text; the page makes
-    those of the latest answer open their source."""
+    those of the latest answer open their source. With `asked` (the question as typed), the
+    small print says how it was read where that differs."""
     text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
     if answer.abstained:
         note = (
@@ -95,6 +96,9 @@ def answer_message(answer: Answer) -> str:
         n = len(answer.citations)
         note = f"{n} source{'s' if n != 1 else ''}"
         body = f'<div class="qa-answer">{text}</div>'
+    if asked is not None and answer.question.split() not in ([], asked.split()):
+        # How the question was read: a slip mended, a follow-up completed.
+        note += f" · read as “{escape_markdown(answer.question)}”"
     return f'{body}<div class="qa-conf">confidence {answer.confidence:.2f} · {note}</div>'
 
 

@@ -1,0 +1,91 @@
+"""Typing slips in a question, mended with the documents' own words.
+
+"How much did the ferry repares cost?" finds nothing by the word "repares", and the
+question's embedding drifts too. A word is mended only when it is no English word (the
+dictionary of pyspellchecker) and the documents do not use it, and then into the word of the
+documents closest to it: one edit away for a word of up to six letters, two for a longer one
+(rapidfuzz's optimal string alignment, where swapping two letters is one edit); among
+equals, one with the same first letter, then the one the documents use most. A capitalised word inside the question is a name and is
+left as it is: "Who is Eric Dahl?" of documents that name an Erik is not theirs to answer.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+from .text import STOPWORDS, _stem, words
+
+if TYPE_CHECKING:
+    from .index import Index
+
+# A word of four letters or more; one glued to an apostrophe ("wouldn't") or a digit is left.
+_WORD = re.compile(r"(?<![\w'’])[^\W\d_]{4,}(?![\w'’])")
+
+
+def mend(question: str, index: Index) -> str:
+    """`question` with each slip replaced by the word of `index`'s documents it stands for."""
+    lex = index.sentence_bm25
+    out, last = [], 0
+    shouted = question.isupper()  # every word in capitals: none is told for a name
+    for m in _WORD.finditer(question):
+        word = m.group(0)
+        lower = word.lower()
+        if lower in STOPWORDS or _stem(lower) in lex.vocab:
+            continue
+        if word[0].isupper() and not shouted and question[: m.start()].strip():
+            continue  # a name or an acronym, not the question's first word
+        better = _closest(lower, index)
+        if better is None:
+            continue
+        if word.isupper():
+            better = better.upper()
+        elif word[0].isupper():
+            better = better[0].upper() + better[1:]
+        out += [question[last : m.start()], better]
+        last = m.end()
+    return "".join(out) + question[last:] if out else question
+
+
+def _closest(word: str, index: Index) -> str | None:
+    """The word of the documents that `word` is a slip for, if it is a slip."""
+    if _dictionary().known([word]):
+        return None  # a real word the documents do not use: the question may ask beyond them
+    lex = index.sentence_bm25
+    allowed = 1 if len(word) <= 6 else 2
+    best: tuple[int, bool, float, str] | None = None
+    for term, _, _ in process.extract(
+        _stem(word), lex.vocab.keys(), scorer=OSA.distance, score_cutoff=allowed + 1, limit=8
+    ):
+        surface = _surface(term, index)
+        if surface is None or surface == word:
+            continue
+        distance = OSA.distance(word, surface)
+        # Among equals, one with the same first letter (a slip seldom changes it: "repares"
+        # is "repairs", not "prepared"), then the one used most (the lowest idf).
+        key = (distance, surface[0] != word[0], lex.idf(term), surface)
+        if distance <= allowed and (best is None or key < best):
+            best = key
+    return best[3] if best else None
+
+
+def _surface(term: str, index: Index) -> str | None:
+    """The word of the documents that `term` stems from, as a sentence holding it spells it."""
+    scores = index.sentence_bm25.scores([term])
+    if not len(scores) or scores.max() <= 0:
+        return None
+    text = index.sentence_text(int(np.argmax(scores)))
+    return next((w for w in words(text) if _stem(w) == term and w.isalpha()), None)
+
+
+@cache
+def _dictionary() -> Any:
+    """The English dictionary of pyspellchecker, loaded once (a fifth of a second)."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1)

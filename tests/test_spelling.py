@@ -1,0 +1,74 @@
+"""Slips in a question mended with the documents' own words (qa/spelling.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.assistant import Assistant
+from qa.ingest import Document
+from qa.spelling import mend
+
+FERRY = (
+    "The ferry MS Tärna spent fourteen weeks in dry dock. The repairs cost 3.2 million kronor. "
+    "The chief executive, Erik Dahl, prepared a statement. Passengers wouldn't wait."
+)
+
+
+@pytest.fixture(scope="module")
+def ferry():
+    from conftest import HashEmbedder
+
+    return Assistant.from_documents(
+        [Document(id="ferry.txt", text=FERRY)], embedder=HashEmbedder(), progress=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("question", "read"),
+    [
+        # A slip: no English word, and a word of the documents one or two edits away.
+        ("How much did the repares cost?", "How much did the repairs cost?"),
+        ("who is the cheif executiv?", "who is the chief executive?"),  # "ei" swapped: one edit
+        ("HOW MUCH DID THE REPARES COST?", "HOW MUCH DID THE REPAIRS COST?"),
+        ("Repares cost how much?", "Repairs cost how much?"),  # the first word is no name
+        # Left as typed: words of the documents, English words they do not use (the question
+        # may ask beyond them), names, and words with a digit or an apostrophe.
+        ("How much did the repairs cost?", "How much did the repairs cost?"),
+        ("How much did the bridge cost?", "How much did the bridge cost?"),
+        ("Who is Eric Dahl?", "Who is Eric Dahl?"),
+        ("What did the Cheif say?", "What did the Cheif say?"),
+        ("Why wouldnt they wait?", "Why wouldnt they wait?"),
+        ("What is repares2?", "What is repares2?"),
+        ("Who is Dhal?", "Who is Dhal?"),
+        ("Did the REPARES end?", "Did the REPARES end?"),  # an acronym, perhaps
+    ],
+)
+def test_a_slip_is_mended_with_the_documents_word(ferry, question, read):
+    assert mend(question, ferry.index) == read
+
+
+def test_among_equals_the_word_with_the_same_first_letter_wins(ferry):
+    # "repares" is two edits from both "repairs" and "prepared", both in the documents.
+    assert "prepared" in FERRY
+    assert mend("repares", ferry.index) == "repairs"
+
+
+def test_the_answer_tells_the_question_as_read_and_quotes_it_as_typed(ferry):
+    answer = ferry.ask("How much did the repares cost?")
+    assert answer.question == "How much did the repairs cost?"
+    assert "repares" not in answer.question
+    if answer.abstained:
+        assert "“How much did the repares cost?”" in answer.text
+
+
+def test_the_terminal_and_the_page_show_how_a_question_was_read():
+    from qa.cli import format_answer
+    from qa.render import answer_message
+    from qa.results import Answer
+
+    answer = Answer(text="x", abstained=True, confidence=0.1, question="Who is the chief?")
+    assert "(read as “Who is the chief?”)" in format_answer(answer, 0.4, "Who is the  cheif?")
+    assert "read as" not in format_answer(answer, 0.4, " Who is the chief? ")
+    assert "read as “Who is the chief?”" in answer_message(answer, "Who is the cheif?")
+    assert "read as" not in answer_message(answer, "Who is the chief?")
+    assert "read as" not in answer_message(answer)
