@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .assistant import Assistant
+    from .assistant import Assistant, _added_ids
 
     if args.command == "index":
         from .assistant import default_embedder
@@ -228,7 +228,8 @@ def _run(args: argparse.Namespace) -> int:
                 "again, which otherwise asks for auto)",
                 file=sys.stderr,
             )
-        _index_notes(idx, _ids(before), args.index_dir, renamed, moved, sorted(a.added))
+        was_added = _added_ids(before) if before else set()
+        _index_notes(idx, _ids(before), args.index_dir, renamed, moved, sorted(a.added), was_added)
         _skipped_notes(a.skipped)
         return 0
     if args.command == "verify":
@@ -433,9 +434,10 @@ def _index_notes(
     renamed: dict[str, str] | None = None,
     moved: dict[str, str] | None = None,
     uploads: list[str] | None = None,
+    uploaded: set[str] | None = None,
 ) -> None:
     """Tell what a user may not expect: documents renamed or now reached by another path,
-    uploads kept, documents that no longer are indexed (an index holds exactly the paths it
+    uploads kept (`uploads`) or dropped (of those the previous index had, `uploaded`), documents that no longer are indexed (an index holds exactly the paths it
     was last given, and the uploads) and documents with no text to search."""
     import numpy as np
 
@@ -456,6 +458,14 @@ def _index_notes(
             file=sys.stderr,
         )
     gone = sorted(set(before) - {d.id for d in index.documents} - set(renamed) - set(moved))
+    dropped = [g for g in gone if g in (uploaded or ())]
+    if dropped:
+        print(
+            f"note: dropped {plural(len(dropped), 'document')} uploaded in the web chat "
+            f"({_some(dropped, 50)}), as --drop-uploads asks",
+            file=sys.stderr,
+        )
+        gone = [g for g in gone if g not in dropped]
     if gone:
         # Every one named: a dropped upload's text is nowhere else.
         print(

@@ -1,12 +1,14 @@
 """Typing slips in a question, mended with the documents' own words.
 
 "How much did the ferry repares cost?" finds nothing by the word "repares", and the
-question's embedding drifts too. A word is mended only when it is no English word (the
-dictionary of pyspellchecker) and the documents do not use it, and then into the word of the
-documents closest to it: one edit away for a word of up to six letters, two for a longer one
-(rapidfuzz's optimal string alignment, where swapping two letters is one edit); among
-equals, one with the same first letter, then the one the documents use most. A capitalised word inside the question is a name and is
-left as it is: "Who is Eric Dahl?" of documents that name an Erik is not theirs to answer.
+question's embedding drifts too. A word is mended only when it is no English word (in the
+dictionaries of pyspellchecker and simplemma, British spellings included) and the documents
+do not use it, and then into the closest word that the documents use (or a question word:
+"whta"): one edit away for a word of up to six letters, two for a longer one (rapidfuzz's
+optimal string alignment, where swapping two letters is one edit), one with the same first
+letter first, then the closest, then the one the documents use most. A capitalised word inside the
+question is a name and is left as it is: "Who is Eric Dahl?" of documents that name an Erik
+is not theirs to answer.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import simplemma
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
@@ -26,13 +29,17 @@ if TYPE_CHECKING:
 
 # A word of four letters or more; one glued to an apostrophe ("wouldn't") or a digit is left.
 _WORD = re.compile(r"(?<![\w'’])[^\W\d_]{4,}(?![\w'’])")
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 
 def mend(question: str, index: Index) -> str:
     """`question` with each slip replaced by the word of `index`'s documents it stands for."""
     lex = index.sentence_bm25
     out, last = [], 0
-    shouted = question.isupper()  # every word in capitals: none is told for a name
+    # Mostly in capitals ("WHO IS THE CHEIF EXECUTIVE of the foundation?"): no word of it is
+    # told for a name or an acronym by its capitals.
+    letters = _LETTERS.findall(question)
+    shouted = 2 * sum(w.isupper() for w in letters) >= len(letters) > 0
     for m in _WORD.finditer(question):
         word = m.group(0)
         lower = word.lower()
@@ -53,25 +60,39 @@ def mend(question: str, index: Index) -> str:
 
 
 def _closest(word: str, index: Index) -> str | None:
-    """The word of the documents that `word` is a slip for, if it is a slip."""
-    if _dictionary().known([word]):
-        return None  # a real word the documents do not use: the question may ask beyond them
+    """The word of the documents (or a question word) that `word` is a slip for, if it is
+    a slip."""
+    spell = _dictionary()
+    if spell.known([word]) or simplemma.is_known(word, lang="en"):
+        # A real word the documents do not use (the question may ask beyond them), in
+        # American or British spelling ("defence", "analysed": simplemma's dictionary).
+        return None
     lex = index.sentence_bm25
     allowed = 1 if len(word) <= 6 else 2
-    best: tuple[int, bool, float, str] | None = None
+    found: dict[str, float] = {}  # word -> its idf in the documents (a question word: 0)
+    # Words of the dictionary one edit away that the documents use, or a question word
+    # ("whta"): a slip in a long word ("concentraton") lies far from its stem ("concentr").
+    for c in spell.known(spell.edit_distance_1(word)):
+        if c in STOPWORDS or _stem(c) in lex.vocab:
+            found[c] = 0.0 if c in STOPWORDS else lex.idf(_stem(c))
+    # Words of the documents, found by their stems, as a sentence spells them.
     for term, _, _ in process.extract(
         _stem(word), lex.vocab.keys(), scorer=OSA.distance, score_cutoff=allowed + 1, limit=8
     ):
         surface = _surface(term, index)
-        if surface is None or surface == word:
-            continue
-        distance = OSA.distance(word, surface)
-        # Among equals, one with the same first letter (a slip seldom changes it: "repares"
-        # is "repairs", not "prepared"), then the one used most (the lowest idf).
-        key = (distance, surface[0] != word[0], lex.idf(term), surface)
-        if distance <= allowed and (best is None or key < best):
-            best = key
-    return best[3] if best else None
+        if surface is not None:
+            found.setdefault(surface, lex.idf(term))
+    best = min(
+        (
+            # One with the same first letter first (a slip seldom changes it: "repares" is
+            # "repairs", not "prepares"), then the closest, then the commonest (lowest idf).
+            (c[0] != word[0], OSA.distance(word, c), idf, c)
+            for c, idf in found.items()
+            if c != word
+        ),
+        default=None,
+    )
+    return best[3] if best is not None and best[1] <= allowed else None
 
 
 def _surface(term: str, index: Index) -> str | None:

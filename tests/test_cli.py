@@ -442,7 +442,10 @@ def test_index_keeps_what_the_web_chat_uploaded_unless_told_to_drop_it(
         code == 0 and out.splitlines()[1] == "5 documents dropped: nothing embedded (1 unchanged)"
     )
     # Every one named: their text is nowhere else.
-    assert "no longer indexed (up0.txt, up1.txt, up2.txt, up3.txt, up4.txt)" in err
+    assert err == (
+        "note: dropped 5 documents uploaded in the web chat (up0.txt, up1.txt, up2.txt, "
+        "up3.txt, up4.txt), as --drop-uploads asks\n"
+    )
     assert len(Assistant.load("idx", embedder=fake_embedder).documents) == 1
 
 

@@ -10,7 +10,9 @@ from qa.spelling import mend
 
 FERRY = (
     "The ferry MS Tärna spent fourteen weeks in dry dock. The repairs cost 3.2 million kronor. "
-    "The chief executive, Erik Dahl, prepared a statement. Passengers wouldn't wait."
+    "The chief executive, Erik Dahl, prepared a statement. Passengers wouldn't wait. Tickets "
+    "went up. The guides measured the concentration of salt in the community's herb bed, "
+    "behind a new fence."
 )
 
 
@@ -32,23 +34,32 @@ def ferry():
         ("HOW MUCH DID THE REPARES COST?", "HOW MUCH DID THE REPAIRS COST?"),
         ("Repares cost how much?", "Repairs cost how much?"),  # the first word is no name
         # Left as typed: words of the documents, English words they do not use (the question
-        # may ask beyond them), names, and words with a digit or an apostrophe.
+        # may ask beyond them), names, and words with a digit.
         ("How much did the repairs cost?", "How much did the repairs cost?"),
         ("How much did the bridge cost?", "How much did the bridge cost?"),
         ("Who is Eric Dahl?", "Who is Eric Dahl?"),
         ("What did the Cheif say?", "What did the Cheif say?"),
-        ("Why wouldnt they wait?", "Why wouldnt they wait?"),
+        ("Why wouldnt they wait?", "Why wouldn't they wait?"),  # a question word's slip
         ("What is repares2?", "What is repares2?"),
         ("Who is Dhal?", "Who is Dhal?"),
         ("Did the REPARES end?", "Did the REPARES end?"),  # an acronym, perhaps
+        ("WHO IS THE CHEIF EXECUTIVE of the ferry?", "WHO IS THE CHIEF EXECUTIVE of the ferry?"),
+        # One slip in a long word, far from its stem ("concentr"); a question word.
+        ("Where was the concentraton measured?", "Where was the concentration measured?"),
+        ("Whta did the comunity giude say?", "What did the community guide say?"),
+        ("How much is a tickt?", "How much is a ticket?"),
+        # British spellings are English words: "defence" is no slip for "fence".
+        ("How much went on defence?", "How much went on defence?"),
+        ("Was the kerb repaired?", "Was the kerb repaired?"),
+        ("What was analysed?", "What was analysed?"),
     ],
 )
 def test_a_slip_is_mended_with_the_documents_word(ferry, question, read):
     assert mend(question, ferry.index) == read
 
 
-def test_among_equals_the_word_with_the_same_first_letter_wins(ferry):
-    # "repares" is two edits from both "repairs" and "prepared", both in the documents.
+def test_the_word_with_the_same_first_letter_wins(ferry):
+    # "repares" is two edits from "repairs", one from "prepares" (the documents' "prepared").
     assert "prepared" in FERRY
     assert mend("repares", ferry.index) == "repairs"
 
