@@ -69,14 +69,26 @@ class WebChat:
 
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The answer for the page: its citations name documents as the page does."""
-        answer = self.assistant.ask(question, history or [])
-        citations, closest = self._named(answer.citations, answer.closest)
-        return dataclasses.replace(answer, citations=citations, closest=closest)
+        return self.ask_named(question, history)[0]
 
-    def _named(self, *groups: list[Citation]) -> list[list[Citation]]:
-        """Each of `groups` of citations naming their documents as the page does (see
-        `named_documents`, worked out once for them all)."""
-        names = {d.id: name for d, name in self.named_documents()}
+    def ask_named(
+        self, question: str, history: list[dict] | None = None
+    ) -> tuple[Answer, list[str]]:
+        """`ask`, and every document's name on the page (worked out once for both)."""
+        answer = self.assistant.ask(question, history or [])
+        named = self.named_documents()
+        citations, closest = self._named(named, answer.citations, answer.closest)
+        return (
+            dataclasses.replace(answer, citations=citations, closest=closest),
+            [name for _, name in named],
+        )
+
+    def _named(
+        self, named: list[tuple[Document, str]], *groups: list[Citation]
+    ) -> list[list[Citation]]:
+        """Each of `groups` of citations naming their documents as the page does (`named`,
+        from `named_documents`)."""
+        names = {d.id: name for d, name in named}
         sources = self.assistant.sources  # for a document removed since it was cited
         return [
             [
@@ -103,7 +115,7 @@ class WebChat:
     def api_search(self, query: str, k: int = 5) -> list[dict[str, Any]]:
         """The `k` best passages for `query` (retrieval only), as `qa search --json` prints them,
         documents named as the page names them."""
-        (hits,) = self._named(self.assistant.search(query, k=k))
+        (hits,) = self._named(self.named_documents(), self.assistant.search(query, k=k))
         return [c.to_dict() for c in hits]
 
     def source(self, answer: Answer | dict | None, key: str) -> str:
@@ -208,12 +220,8 @@ class WebChat:
         other documents they would only abstain."""
         return EXAMPLES if SEED_SHA256 in self.assistant.index.sha256s() else []
 
-    def names(self) -> list[str]:
-        """Every document's name on the page (see `named_documents`)."""
-        return [name for _, name in self.named_documents()]
-
     def document_choices(self) -> list[tuple[str, str]]:
-        names = self.names()
+        names = [name for _, name in self.named_documents()]
         return list(zip(display_names(names), names, strict=True))
 
     def documents_html(self) -> str:
@@ -425,7 +433,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         if not question:
             return (gr.skip(),) * 6
         try:
-            answer = chat.ask(question, history)
+            answer, names = chat.ask_named(question, history)
         except QAError as exc:
             refused(str(exc))
             return (gr.skip(),) * 6
@@ -438,7 +446,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             messages,
             history,
             places_of(answer),
-            sources_html(answer, chat.names()),
+            sources_html(answer, names),
             source_placeholder(),
         )
 

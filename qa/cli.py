@@ -437,8 +437,9 @@ def _index_notes(
     uploaded: set[str] | None = None,
 ) -> None:
     """Tell what a user may not expect: documents renamed or now reached by another path,
-    uploads kept (`uploads`) or dropped (of those the previous index had, `uploaded`), documents that no longer are indexed (an index holds exactly the paths it
-    was last given, and the uploads) and documents with no text to search."""
+    uploads kept (`uploads`) or dropped (of those the previous index had, `uploaded`),
+    documents that no longer are indexed (an index holds exactly the paths it was last given,
+    and the uploads) and documents with no text to search."""
     import numpy as np
 
     renamed, moved = renamed or {}, moved or {}
@@ -608,8 +609,8 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
     """`answer` for the terminal; `asked`, the question as typed, shows how it was read when
     that differs (a slip mended, a follow-up completed)."""
     lines = [answer.text, f"(confidence {_confidence(answer, threshold)})"]
-    if asked is not None and answer.question.split() not in ([], asked.split()):
-        lines.append(f"(read as “{_one_line(answer.question, 300)}”)")
+    if asked is not None and (read := answer.read_as(asked)) is not None:
+        lines.append(f"(read as “{_one_line(read, 300)}”)")
     for i, c in enumerate(answer.citations, 1):
         lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
         if i > 1:  # the answer's text quotes [1] only

@@ -96,9 +96,8 @@ def answer_message(answer: Answer, asked: str | None = None) -> str:
         n = len(answer.citations)
         note = f"{n} source{'s' if n != 1 else ''}"
         body = f'<div class="qa-answer">{text}</div>'
-    if asked is not None and answer.question.split() not in ([], asked.split()):
-        # How the question was read: a slip mended, a follow-up completed.
-        note += f" · read as “{escape_markdown(answer.question)}”"
+    if asked is not None and (read := answer.read_as(asked)) is not None:
+        note += f" · read as “{escape_markdown(read)}”"
     return f'{body}<div class="qa-conf">confidence {answer.confidence:.2f} · {note}</div>'
 
 

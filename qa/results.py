@@ -48,6 +48,11 @@ class Answer:
     closest: list[Citation] = field(default_factory=list)
     question: str = ""  # the question as searched, after resolving follow-ups
 
+    def read_as(self, asked: str) -> str | None:
+        """The question as it was read, where that differs from `asked`, the question as
+        typed (a slip mended, a follow-up completed); None where it does not."""
+        return None if self.question.split() in ([], asked.split()) else self.question
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,

@@ -6,9 +6,9 @@ dictionaries of pyspellchecker and simplemma, British spellings included) and th
 do not use it, and then into the closest word that the documents use (or a question word:
 "whta"): one edit away for a word of up to six letters, two for a longer one (rapidfuzz's
 optimal string alignment, where swapping two letters is one edit), one with the same first
-letter first, then the closest, then the one the documents use most. A capitalised word inside the
-question is a name and is left as it is: "Who is Eric Dahl?" of documents that name an Erik
-is not theirs to answer.
+letter first, then the closest, then the one the documents use most. A capitalised word
+inside the question is a name and is left as it is: "Who is Eric Dahl?" of documents that
+name an Erik is not theirs to answer.
 """
 
 from __future__ import annotations
