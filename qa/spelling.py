@@ -86,13 +86,13 @@ def _closest(word: str, index: Index) -> str | None:
         (
             # One with the same first letter first (a slip seldom changes it: "repares" is
             # "repairs", not "prepares"), then the closest, then the commonest (lowest idf).
-            (c[0] != word[0], OSA.distance(word, c), idf, c)
+            (c[0] != word[0], distance, idf, c)
             for c, idf in found.items()
-            if c != word
+            if c != word and (distance := OSA.distance(word, c)) <= allowed
         ),
         default=None,
     )
-    return best[3] if best is not None and best[1] <= allowed else None
+    return best[3] if best is not None else None
 
 
 def _surface(term: str, index: Index) -> str | None:

@@ -83,3 +83,17 @@ def test_the_terminal_and_the_page_show_how_a_question_was_read():
     assert "read as “Who is the chief?”" in answer_message(answer, "Who is the cheif?")
     assert "read as" not in answer_message(answer, "Who is the chief?")
     assert "read as" not in answer_message(answer)
+
+
+def test_a_word_too_far_does_not_keep_a_near_one_out():
+    """ "hores" (five letters: one edit allowed) is one edit from "cores"; "hoarded", whose stem
+    lies near and whose first letter is the same, is three edits away and must not stand in
+    the way."""
+    from conftest import HashEmbedder
+
+    a = Assistant.from_documents(
+        [Document(id="t.txt", text="The hoarded grain was eaten. Apple cores rot fast.")],
+        embedder=HashEmbedder(),
+        progress=False,
+    )
+    assert mend("What rots, the hores?", a.index) == "What rots, the cores?"
