@@ -8,12 +8,16 @@ do not use it, and then into the closest word that the documents use (or a quest
 optimal string alignment, where swapping two letters is one edit), one with the same first
 letter first, then the closest, then the one the documents use most. A capitalised word
 inside the question is a name and is left as it is: "Who is Eric Dahl?" of documents that
-name an Erik is not theirs to answer.
+name an Erik is not theirs to answer. Accents are another matter: a word typed without them
+("Malmo", "Nunez", "Sao"), or with them where the documents have none, is read as the
+documents' word that differs from it only in its accents ("Malmö"), a name included.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+import weakref
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +31,9 @@ from .text import STOPWORDS, _stem, words
 if TYPE_CHECKING:
     from .index import Index
 
-# A word of four letters or more; one glued to an apostrophe ("wouldn't") or a digit is left.
-_WORD = re.compile(r"(?<![\w'’])[^\W\d_]{4,}(?![\w'’])")
+# A word of two letters or more; one glued to an apostrophe ("wouldn't") or a digit is left.
+_WORD = re.compile(r"(?<![\w'’])[^\W\d_]{2,}(?![\w'’])")
+SHORTEST_SLIP = 4  # letters: a shorter word is too near too many others to be mended
 _LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 
@@ -45,9 +50,13 @@ def mend(question: str, index: Index) -> str:
         lower = word.lower()
         if lower in STOPWORDS or _stem(lower) in lex.vocab:
             continue
-        if word[0].isupper() and not shouted and question[: m.start()].strip():
-            continue  # a name or an acronym, not the question's first word
-        better = _closest(lower, index)
+        better = _accented(lower, index)
+        if better is None:
+            if len(word) < SHORTEST_SLIP:
+                continue
+            if word[0].isupper() and not shouted and question[: m.start()].strip():
+                continue  # a name or an acronym, not the question's first word
+            better = _closest(lower, index)
         if better is None:
             continue
         if word.isupper():
@@ -57,6 +66,32 @@ def mend(question: str, index: Index) -> str:
         out += [question[last : m.start()], better]
         last = m.end()
     return "".join(out) + question[last:] if out else question
+
+
+def _unaccented(text: str) -> str:
+    """`text` without its accents: "malmö" is "malmo", "núñez" is "nunez"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# Each BM25 index's terms by their unaccented form (None where two share it), made once
+# per index.
+_BY_UNACCENTED: weakref.WeakKeyDictionary[Any, dict[str, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _accented(word: str, index: Index) -> str | None:
+    """The word of the documents that `word` (no term of theirs) differs from only in its
+    accents, if there is exactly one."""
+    lex = index.sentence_bm25
+    by_plain: dict[str, str | None] | None = _BY_UNACCENTED.get(lex)
+    if by_plain is None:
+        by_plain = {}
+        for term in lex.vocab:
+            plain = _unaccented(term).lower()  # simplemma's lemma of "malmö" is "Malmö"
+            # Two words that differ by their accents alone ("resume", "résumé"): no guessing.
+            by_plain[plain] = term if by_plain.get(plain, term) == term else None
+        _BY_UNACCENTED[lex] = by_plain
+    found = by_plain.get(_unaccented(_stem(word)).lower())
+    return _surface(found, index) if found is not None else None
 
 
 def _closest(word: str, index: Index) -> str | None:

@@ -97,3 +97,33 @@ def test_a_word_too_far_does_not_keep_a_near_one_out():
         progress=False,
     )
     assert mend("What rots, the hores?", a.index) == "What rots, the cores?"
+
+
+@pytest.mark.parametrize(
+    ("question", "read"),
+    [
+        # Typed without the accents, or with them where the documents have none: the
+        # documents' word, a name included, a short one too.
+        ("When did Jose Nunez move to Malmo?", "When did José Núñez move to Malmö?"),
+        ("WHO MOVED TO MALMO?", "WHO MOVED TO MALMÖ?"),
+        ("Who met the Sao Paulo team?", "Who met the São Paulo team?"),
+        ("Was the cafe open?", "Was the café open?"),
+        ("Where is Lódz?", "Where is Lodz?"),
+        # Written as the documents write it, or unknown to them: as typed.
+        ("When did José move?", "When did José move?"),
+        ("Where is Malmø?", "Where is Malmø?"),  # ø is a letter of its own, not an o
+        # Two words of the documents differ by their accents alone: no guessing.
+        ("Was the resumé long?", "Was the resumé long?"),
+    ],
+)
+def test_a_word_typed_without_its_accents_is_the_documents_word(question, read):
+    from conftest import HashEmbedder
+
+    text = (
+        "José Núñez moved to Malmö in 2019 and met the São Paulo team in Lodz. The café was "
+        "open. His resume and his résumé were both long, and so was the rèsume."
+    )
+    a = Assistant.from_documents(
+        [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
+    )
+    assert mend(question, a.index) == read
