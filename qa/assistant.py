@@ -304,8 +304,16 @@ class Assistant:
             return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
         # A slip ("repares") is mended with the documents' own word before anything reads it.
         resolved = resolve(mend(question, self.index), _check_history(history))
-        searched = resolved.shown
         scored = self._score(resolved)
+        for reading in resolved.readings:
+            # "And the secretary?" after "What did the city council decide?": "What did the
+            # secretary council decide?" or "What did the secretary decide?"; the documents
+            # tell which.
+            other = Resolved(reading)
+            scored_other = self._score(other)
+            if scored_other.confidence > scored.confidence:
+                resolved, scored = other, scored_other
+        searched = resolved.shown
         ranked = self._citations(scored, _asked_terms(searched))
         confidence = scored.confidence
         yes_no = _YES_NO.match(resolved.question) is not None

@@ -83,6 +83,9 @@ class Resolved:
     # The pronoun is the question's subject: the question with its referent ("Where is she
     # from? (Ailana)") may pick the sentences better than the question alone.
     about_referent: bool = False
+    # Other readings of the follow-up, as questions of their own: the one the documents
+    # answer with the most confidence is taken (qa.assistant).
+    readings: tuple[str, ...] = ()
 
     @property
     def shown(self) -> str:
@@ -106,6 +109,9 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         swapped = None if new else _swap_phrase(previous, detail)
         if swapped:
             return Resolved(swapped)
+        swaps = [] if new else _swap_noun(previous, detail)
+        if swaps:
+            return Resolved(swaps[0], readings=tuple(swaps[1:]))
         rest = _without_names(previous, new) if new else ""
         if not rest:
             return Resolved(f"{previous} {question}")
@@ -158,6 +164,46 @@ def _swap_phrase(previous: str, detail: str) -> str | None:
     phrase = " ".join([*parts[:-1], found[at].group(0)])
     swapped = previous[: found[start].start()] + phrase + previous[end:]
     return swapped if swapped != previous else None
+
+
+def _swap_noun(previous: str, detail: str) -> list[str]:
+    """ "And the secretary?" after "What did the treasurer report?" asks "What did the
+    secretary report?": a noun with its "the" (or "a", "his", ...), new to the previous
+    question, takes the place of what follows "the" (or "many", ...) there: one word, or two
+    ("the city council"), but not two that end the question, whose last word may be its verb
+    ("the treasurer report"), with or without a word like "first" before them. The readings,
+    one for each place (none when the detail is no such noun); the documents tell which is
+    meant (qa.assistant)."""
+    if _NOT_A_PHRASE.search(detail):
+        return []
+    parts = _PLAIN_WORD.findall(detail)
+    if len(parts) != 2 or parts[0].lower() not in _DETERMINERS:
+        return []  # "And later?", "And yesterday?": no noun, nothing to swap
+    noun = parts[1]
+    if not noun.islower() or noun in STOPWORDS:
+        return []
+    found = list(_PLAIN_WORD.finditer(previous))
+    if any(lemma(m.group(0).lower()) == lemma(noun) for m in found):
+        return []  # "And the ferries?" after "When does the first ferry leave?": nothing new
+    readings: list[str] = []
+    plain = [m.group(0).islower() and m.group(0) not in STOPWORDS for m in found]
+    for i in range(1, len(found)):
+        if found[i - 1].group(0).lower() not in _BEFORE_NOUN:
+            continue
+        first = i  # past "first" or "new", which the detail may or may not keep
+        while first < len(found) and found[first].group(0) in _CONTRASTS:
+            first += 1
+        for start in dict.fromkeys((i, first)):
+            for last in (first, first + 1):
+                if last >= len(found) or (last > first and last == len(found) - 1):
+                    break
+                if not all(plain[start : last + 1]):
+                    break
+                if previous[found[last].end() :].startswith(("'", "’")):
+                    break  # "the ferry's captain": the noun belongs to another
+                reading = previous[: found[start].start()] + noun + previous[found[last].end() :]
+                readings.append(reading)
+    return list(dict.fromkeys(readings))
 
 
 def _without_names(previous: str, new: list[str]) -> str:

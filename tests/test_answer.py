@@ -144,6 +144,67 @@ def test_followups_resolve_against_the_last_question(question, history, searched
     assert resolved.shown == (context or searched)
 
 
+@pytest.mark.parametrize(
+    ("previous", "detail", "readings"),
+    [
+        # A noun with its "the", new to the previous question, in the place of its noun.
+        (
+            "What did the treasurer report?",
+            "And the secretary?",
+            ["What did the secretary report?"],
+        ),
+        ("Who is the treasurer?", "What about the secretary?", ["Who is the secretary?"]),
+        ("Where do the buses stop?", "And the trams?", ["Where do the trams stop?"]),
+        # Which word or two it stands for, the documents tell: each reading is tried.
+        (
+            "What did the city council decide?",
+            "And the mayor?",
+            ["What did the mayor council decide?", "What did the mayor decide?"],
+        ),
+        (
+            "When does the first ferry leave?",
+            "And the bus?",
+            ["When does the bus leave?", "When does the first bus leave?"],
+        ),
+        # Not a noun with a "the", or nothing new: the previous question, the detail added.
+        ("What did the treasurer report?", "And later?", []),
+        ("When does the first ferry leave?", "And the ferries?", []),
+        ("Who is the ferry's captain?", "And the engineer?", []),
+        ("When does the ferry leave?", "And the 8 buses?", []),
+    ],
+)
+def test_a_noun_alone_takes_the_place_of_the_previous_questions(previous, detail, readings):
+    resolved = resolve(detail, [{"role": "user", "content": previous}])
+    if readings:
+        assert [resolved.question, *resolved.readings] == readings
+        assert resolved.context is None
+    else:
+        assert (resolved.question, resolved.readings) == (f"{previous} {detail}", ())
+
+
+@pytest.mark.model
+def test_the_reading_the_documents_answer_is_taken(tmp_path, real_embedder):
+    f = tmp_path / "minutes.txt"
+    f.write_text(
+        "The treasurer reported a surplus of 2,400 euros. The secretary reported that "
+        "membership rose to 182. The first ferry leaves at 6:40. The last ferry leaves at "
+        "22:15. The first bus leaves at 7:10. The new bridge cost 12 million euros. The tunnel "
+        "cost 40 million euros."
+    )
+    a = Assistant.from_paths([f], embedder=real_embedder, progress=False)
+    for previous, question, read, answer in [
+        ("When does the first ferry leave?", "And the bus?", "When does the first bus leave?",
+         "The first bus"),
+        ("How much did the new bridge cost?", "And the tunnel?", "How much did the tunnel cost?",
+         "The tunnel"),
+        ("What did the treasurer report?", "And the secretary?", "What did the secretary report?",
+         "The secretary"),
+    ]:  # fmt: skip
+        got, ranked = a.ask_ranked(question, [{"role": "user", "content": previous}])
+        assert got.question == read
+        assert ranked[0].text.startswith(answer), ranked[0].text
+
+
 def test_followup_referents_look_back_and_into_a_who_answer():
     chain = [
         {"role": "user", "content": "Who is Alan Stevenson?"},
