@@ -233,7 +233,10 @@ def test_interrupted_build_resumes_and_re_embeds_at_most_the_batch_in_flight(
         assert list(staging.glob("b-*-tokens.npz"))
         assert index.tokens is not None and total.tokens is not None
         np.testing.assert_array_equal(index.tokens.offsets, total.tokens.offsets)
-        np.testing.assert_array_equal(index.tokens.codes, total.tokens.codes)
+        # The same as the vectors' 1e-6 above: embedded in batches of other sizes, a token's
+        # vector may differ in its last bits, enough to round to the next 8-bit code.
+        codes, fresh_codes = (t.codes.astype(np.int16) for t in (index.tokens, total.tokens))
+        np.testing.assert_allclose(codes, fresh_codes, rtol=0, atol=1)
 
 
 def test_staged_vectors_without_their_token_vectors_only_cost_the_token_vectors(
