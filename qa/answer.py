@@ -331,6 +331,11 @@ def score(
     has_next = (next_ids < n_sent) & (
         index.sent_doc[np.clip(next_ids, 0, n_sent - 1)] == index.sent_doc[ids]
     )
+    # A heading names what its whole section is about: its words are no more the context of
+    # the sentence below it than of the rest ("Held on 3 March at the Community Hall." under
+    # "# Eastfield Chess Club: Minutes" is no answer to who chairs the club).
+    has_prev &= _headings(index, np.clip(prev_ids, 0, n_sent - 1)) == 0
+    has_next &= _headings(index, np.clip(next_ids, 0, n_sent - 1)) == 0
     around = np.unique(np.concatenate([ids, prev_ids[has_prev], next_ids[has_next]]))
     vec = index.sentence_vectors_of(around)
     row = {int(u): i for i, u in enumerate(around)}
@@ -515,8 +520,15 @@ def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
         # "Founded: 1990", "Date: 12 March": a label of a word or two, then a value.
         label = ":" in line and len(line.split(":", 1)[0].split()) <= 2
         # Unless what follows is a headline of its own: "Interview: Baker Hana Okafor on ten
-        # years of Marsh Lane Bakery" (a kicker, as "Analysis:" or "Exclusive:").
-        kicker = label and len(line.split(":", 1)[1].split()) >= 5
+        # years of Marsh Lane Bakery" (a kicker, as "Analysis:" or "Exclusive:"), or a phrase
+        # in lower case with no figure ("José Núñez: a life in music"), where a value is a
+        # figure, a date or a name ("Venue: Eastfield Community Hall").
+        value = line.split(":", 1)[1].split() if label else []
+        kicker = len(value) >= 5 or (
+            len(value) >= 3
+            and any(w[0].islower() for w in value)
+            and not any(c.isdigit() for c in line)
+        )
         plain = not label and not any(c.isdigit() for c in line)
         long_words = [w for w in words if len(w) >= 4 and w[0].isalpha()]
         title = len(words) <= 10 and bool(long_words) and all(w[0].isupper() for w in long_words)

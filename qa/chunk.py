@@ -29,6 +29,10 @@ class ChunkParams:
     # Each list item a sentence of its own, its marker left out (indexes made before this
     # setting read False, and are re-cut).
     list_items: bool = True
+    # A Markdown heading line ("## 2. Treasurer's report") is one sentence, and a line that
+    # ends a sentence ends it ("... at 11.30 pm." above "Buses run ..."); read False for
+    # indexes made before.
+    line_ends: bool = True
     terms_version: str = TERMS_VERSION  # how BM25 terms are made (qa.text)
 
     def spans_only(self) -> ChunkParams:
@@ -67,15 +71,62 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 def sentences(
-    text: str, max_chars: int = MAX_SENTENCE_CHARS, list_items: bool = True
+    text: str, max_chars: int = MAX_SENTENCE_CHARS, list_items: bool = True, line_ends: bool = True
 ) -> list[tuple[int, int, int]]:
     """(start, end, paragraph) of every sentence; `text[start:end]` is the sentence. With
     `list_items`, a line that starts with a list marker starts a sentence, marker left out:
-    items without a full stop stay apart, and "2." is no sentence of its own."""
+    items without a full stop stay apart, and "2." is no sentence of its own. With
+    `line_ends`, a Markdown heading line is a sentence, and a line that ends a sentence ends
+    it (see _lines)."""
     out: list[tuple[int, int, int]] = []
     for para, (pa, pb) in enumerate(paragraphs(text)):
         for a, b in _items(text, pa, pb) if list_items else [(pa, pb)]:
-            out.extend((s, e, para) for s, e in _split(text, a, b, max_chars))
+            for la, lb, heading in _lines(text, a, b) if line_ends else [(a, b, False)]:
+                if heading:
+                    out.extend((s, e, para) for s, e in _cap(text, la, lb, max_chars))
+                else:
+                    out.extend((s, e, para) for s, e in _split(text, la, lb, max_chars))
+    return out
+
+
+# A Markdown heading line: "# Title", "## 2. Treasurer's report".
+_HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+\S[^\n]*$", re.M)
+# A line break after a sentence's end ("11.30 pm.", "said.”") before a line that starts
+# like a sentence: a capital, a figure or an opening quote.
+_LINE_END = re.compile(r"(?<=[.!?])[\"”’)\]]*[ \t]*\r?\n(?=[ \t]*[\"“‘(\[]?[A-Z\d])")
+# What ends a wrapped line without ending its sentence: an initial ("John F.") or a title
+# or abbreviation that comes before a name or a figure ("Dr.", "No.").
+_BEFORE_BREAK = re.compile(
+    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|St|Mt|Rev|Hon|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|"
+    r"Jr|Sr|No|Nos|Fig|Vol|Ch|Art|Sec|pp|p|vs|cf|approx|ca|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|"
+    r"Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|e\.g|i\.e))\.$"
+)
+
+
+def _lines(text: str, a: int, b: int) -> list[tuple[int, int, bool]]:
+    """text[a:b] cut at its heading lines and after the lines that end a sentence, each
+    piece (start, end, is a heading): "Buses run every 10 minutes." on the line after "The
+    last bus leaves at 11.30 pm." is a sentence of its own, which blingfire, reading "pm."
+    as an abbreviation, would join to it. A line wrapped after an initial or a title ("Dr.")
+    is not cut."""
+    chunk = text[a:b]
+    if "\n" not in chunk:
+        return [(a, b, bool(_HEADING_LINE.match(chunk)))]
+    cuts = {0, len(chunk)}
+    headings = set()
+    for m in _HEADING_LINE.finditer(chunk):
+        cuts |= {m.start(), m.end()}
+        headings.add(m.start())
+    for m in _LINE_END.finditer(chunk):
+        line_start = chunk.rfind("\n", 0, m.start()) + 1
+        if not _BEFORE_BREAK.search(chunk[line_start : m.start()].rstrip('"”’)]')):
+            cuts.add(m.end())
+    edges = sorted(cuts)
+    out = []
+    for x, y in zip(edges, edges[1:], strict=False):
+        sx, sy = _strip(text, a + x, a + y)
+        if sx < sy:
+            out.append((sx, sy, x in headings))
     return out
 
 
@@ -129,7 +180,7 @@ def chunk(text: str, params: ChunkParams = ChunkParams()) -> Chunks:
     boundary where it can: a long paragraph is cut into several passages that overlap by
     `overlap_sentences`, and short paragraphs that follow each other are packed together.
     """
-    sents = sentences(text, params.max_sentence_chars, params.list_items)
+    sents = sentences(text, params.max_sentence_chars, params.list_items, params.line_ends)
     n = len(sents)
     start = np.fromiter((s[0] for s in sents), dtype=np.int64, count=n)
     end = np.fromiter((s[1] for s in sents), dtype=np.int64, count=n)

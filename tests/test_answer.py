@@ -653,6 +653,27 @@ def test_who_a_name_is_needs_more_than_a_sentences_first_capital(fake_embedder):
     assert b._introduces("Who is Adam Lenton?", b._score(resolve("Who is Adam Lenton?", None)))
 
 
+def test_a_heading_is_no_context_of_the_sentence_below_it(fake_embedder):
+    """ "Held on 3 March at the Hall." under "# Eastfield Chess Club" took the heading's
+    words for its own context, and answered who the club's treasurer is."""
+    from qa.answer import SENTENCE_FEATURES, score
+
+    text = (
+        "# Eastfield Chess Club minutes\n\nHeld on 3 March at the Hall. Tea was served.\n\n"
+        "The treasurer, David Chen, reported a balance."
+    )
+    a = _of(fake_embedder, text)
+    q = "Who is the treasurer of the chess club?"
+    scored = score(a.index, q, a.embedder.embed([q])[0], a.model)
+    held = next(
+        i
+        for i, s in enumerate(scored.order)
+        if a.index.sentence_text(int(scored.sentences[i])).startswith("Held")
+    )
+    row = scored.features[scored.order[held]]
+    assert row[SENTENCE_FEATURES.index("cover_ctx")] == 0.0
+
+
 def test_a_one_line_note_is_no_headline(fake_embedder):
     from qa.answer import _headings
 
@@ -675,6 +696,10 @@ def test_a_one_line_note_is_no_headline(fake_embedder):
             [1.0, 0.0, 0.0],
         ),
         ("Analysis: why the ferry costs more this year\n\nFuel went up.", [1.0, 0.0]),
+        # Or a name, a colon, then a phrase in lower case.
+        ("José Núñez: a life in music\n\nHe was born in 1961.", [1.0, 0.0]),
+        ("Venue: Eastfield Community Hall\n\nThe board met.", [0.0, 0.0]),
+        ("Venue: the hall, room 2\n\nThe board met.", [0.0, 0.0]),
         # A label and its value may be the answer, first line or not.
         ("Date: 12 March 2024\n\nThe board met.", [0.0, 0.0]),
         ("Opening hours: 9 to 5 daily\n\nThe board met.", [0.0, 0.0]),

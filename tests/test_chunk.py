@@ -32,6 +32,18 @@ SEED_DIR = Path(__file__).parent.parent / "seeds"
         # Not list markers: a decimal, a hyphen inside a word, a dash with no space after.
         ("It cost 3.5 million. It is well-known.\n-dash here.",
          ["It cost 3.5 million.", "It is well-known.\n-dash here."]),
+        # A Markdown heading line is one sentence, its "2." included.
+        ("## 2. Treasurer's report\nThe treasurer reported.",
+         ["## 2. Treasurer's report", "The treasurer reported."]),
+        # A line that ends a sentence ends it, though blingfire reads "pm." as an abbreviation;
+        # a line wrapped after an initial or a title does not, nor one inside a sentence.
+        ("The last bus leaves at 11.30 pm.\nBuses run every 10 minutes.",
+         ["The last bus leaves at 11.30 pm.", "Buses run every 10 minutes."]),
+        ('“I will go,” she said at 6 pm.\n“Good,” he replied.',
+         ["“I will go,” she said at 6 pm.", "“Good,” he replied."]),
+        ("He met John F.\nKennedy at 5 pm. Then\nhe left at 6 pm.\n2,000 came.",
+         ["He met John F.\nKennedy at 5 pm.", "Then\nhe left at 6 pm.", "2,000 came."]),
+        ("He met Dr.\nSmith at 5 pm. It rained.", ["He met Dr.\nSmith at 5 pm.", "It rained."]),
     ],
 )  # fmt: skip
 def test_sentences(text, expected):
