@@ -300,7 +300,7 @@ class Assistant:
     ) -> tuple[Answer, list[Citation]]:
         """The answer, and the best-ranked excerpts whether or not it abstained (for evaluation)."""
         question = _clean_question(question)
-        if not question:
+        if not any(c.isalnum() for c in question):  # "", or "?" alone
             return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
         # A slip ("repares") is mended with the documents' own word before anything reads it.
         resolved = resolve(mend(question, self.index), _check_history(history))
@@ -318,10 +318,15 @@ class Assistant:
         confidence = scored.confidence
         yes_no = _YES_NO.match(resolved.question) is not None
         asked = _asked_terms(resolved.question)
-        if yes_no and not self._mentions(asked - _name_terms(resolved.question), scored):
+        own = asked - _name_terms(resolved.question)
+        if yes_no and (
+            not self._mentions(own, scored) or not own <= self.index.sentence_bm25.vocab.keys()
+        ):
             # "Is Ailana married?" is not answered by a sentence (nor one beside it) that
             # names her but says nothing of marriage: the SQuAD-learned confidence, which
-            # has seen few yes/no questions, does not know that.
+            # has seen few yes/no questions, does not know that. Nor is "Did Nordlys make a
+            # loss?" by documents that never speak of a loss, whatever else they mention
+            # ("made").
             confidence /= 2
         elif (
             yes_no

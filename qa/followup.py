@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from .text import STOPWORDS, lemma, words
 
@@ -17,6 +18,16 @@ _PRONOUN = re.compile(rf"\b({'|'.join(PRONOUNS)})\b", re.IGNORECASE)
 # possessor or an object ("Where did her son call her from?").
 _SUBJECT = re.compile(r"\b(he|she|they|it)\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(who|whom)\b", re.IGNORECASE)
+# A question word and a verb: with a word of content, a question of its own ("Who was the
+# arbiter?"), not an elliptic one ("What year?", "Why?").
+_ASKS_WITH_VERB = re.compile(
+    r"^\W*(who|whom|whose|what|which|when|where|why|how)\s+(is|are|was|were|will|would|did|"
+    r"does|do|has|have|had|can|could|should|may|might|must)\b",
+    re.IGNORECASE,
+)
+# Pronouns that stand for the same one: a question with "he" after one with "he" means the
+# same man, whom the earlier one named.
+_KINDS = ({"he", "him", "his"}, {"she", "her", "hers"}, {"they", "them", "their", "theirs"})
 _QUOTED = re.compile(r"^“(.+?)”", re.DOTALL)  # an answer's quoted sentence (qa.assistant)
 LOOK_BACK = 3  # user turns searched for the last name a pronoun may point at
 _ELLIPTIC_START = re.compile(r"^\s*(and|what about|how about|also|but)\b", re.IGNORECASE)
@@ -100,7 +111,8 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
     previous = users[0]
     content = [w for w in words(question) if w not in STOPWORDS]
     starter = _ELLIPTIC_START.match(question)
-    if starter or (len(content) <= 1 and not names(question)):
+    own = len(content) == 1 and _ASKS_WITH_VERB.match(question) and not _PRONOUN.search(question)
+    if starter or (len(content) <= 1 and not names(question) and not own):
         # "And in 1998?" or "Why?" repeats the previous question with a new detail; "And in
         # Buryatia?" asks it of Buryatia instead of the names the previous question had.
         # "Who is Ailana?" is a question of its own.
@@ -120,7 +132,8 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
         # sentences are still matched on the follow-up's own words.
-        referents = _referents(users[:LOOK_BACK], turns(history, "assistant")[:1])
+        answers = turns(history, "assistant")[:LOOK_BACK]
+        referents = _referents(question, users[:LOOK_BACK], answers)
         if referents:
             subject = bool(_SUBJECT.search(question))
             return Resolved(question, f"{question} ({' '.join(referents)})", subject)
@@ -221,19 +234,31 @@ def _without_names(previous: str, new: list[str]) -> str:
     return text if words(text) else ""
 
 
-def _referents(users: list[str], answers: list[str]) -> list[str]:
-    """What a pronoun may point at: after "Who heads X?", the full names the answer quotes
-    (she is the head); then the names of the latest question that has any ("What happened
-    to her son?" after "Who is Ailana?" still means Ailana); else the last question's words."""
-    previous = users[0]
+def _kind(question: str) -> frozenset[str] | None:
+    """The kind of person pronoun `question` holds ("he", "she", "they"), if any."""
+    said = set(words(question))
+    return next((frozenset(k) for k in _KINDS if k & said), None)
+
+
+def _referents(question: str, users: list[str], answers: list[str]) -> list[str]:
+    """What a pronoun of `question` may point at: the names of the latest question that has
+    any ("What happened to her son?" after "Who is Ailana?" still means Ailana), with, after
+    "Who heads X?", the full names its answer quotes (she is the head); a question with the
+    same pronoun is passed over, its pronoun standing for the same one. Else the last
+    question's words."""
     found: list[str] = []
-    quoted = _QUOTED.match(answers[0]) if answers else None
-    if _WHO.match(previous) and quoted:
-        asked = set(names(previous))
-        found += [n for n in names(quoted.group(1)) if " " in n and n not in asked]
-    for turn in users:
-        if names(turn):
-            found += names(turn)
+    kind = _kind(question)
+    for turn, answer in zip_longest(users, answers[: len(users)]):
+        if kind and _kind(turn) == kind:
+            # "Who did he found the quartet with?" after "When did he move to Sweden?": he
+            # is still the one named before, not Sweden.
+            continue
+        quoted = _QUOTED.match(answer) if answer else None
+        if _WHO.match(turn) and quoted:
+            asked = set(names(turn))
+            found += [n for n in names(quoted.group(1)) if " " in n and n not in asked]
+        found += names(turn)
+        if found:
             break
     found = list(dict.fromkeys(found))
-    return found or [w for w in words(previous) if w not in STOPWORDS]
+    return found or [w for w in words(users[0]) if w not in STOPWORDS]

@@ -223,6 +223,40 @@ def test_followup_referents_look_back_and_into_a_who_answer():
     assert found.context == "What did she say? (Mary Brand Northern Lighthouse Board)"
     # A possessive pronoun: the question is about her son, not her.
     assert not resolve("Where did her son call her from?", HISTORY).about_referent
+    # "he" after a question with "he" is the one named before it, not that question's place;
+    # "she" is someone else.
+    moved = [
+        {"role": "user", "content": "Where was José Núñez born?"},
+        {"role": "assistant", "content": "“José Núñez was born in Sevilla.” [1]"},
+        {"role": "user", "content": "When did he move to Sweden?"},
+        {"role": "assistant", "content": "“In 1987 he moved to Malmö, Sweden.” [1]"},
+    ]
+    found = resolve("Who did he found the quartet with?", moved)
+    assert found.context == "Who did he found the quartet with? (José Núñez)"
+    found = resolve("Where did she live?", moved)
+    assert found.context == "Where did she live? (Sweden)"
+    # "she" two questions after "Who chairs ...?" is the chair its answer named.
+    chair = [
+        {"role": "user", "content": "Who chairs the chess club?"},
+        {"role": "assistant", "content": "“The chair, Margaret O'Brien, opened it.” [1]"},
+        {"role": "user", "content": "When did she join?"},
+        {"role": "assistant", "content": "“Margaret O'Brien joined in 2009.” [1]"},
+    ]
+    found = resolve("Where does she live?", chair)
+    assert found.context == "Where does she live? (Margaret O'Brien)"
+
+
+def test_a_question_word_a_verb_and_a_noun_ask_a_question_of_their_own():
+    previous = [{"role": "user", "content": "How many people does the company employ?"}]
+    assert resolve("Who was the arbiter?", previous).question == "Who was the arbiter?"
+    for elliptic in ("What year?", "Why?", "How many?", "When was it?"):
+        assert resolve(elliptic, previous).shown.startswith("How many people")
+
+
+def test_a_question_of_no_word_is_asked_for(assistant):
+    for question in ("?", " ?! ", "…"):
+        answer = assistant.ask(question)
+        assert answer.abstained and answer.text == "Please ask a question."
 
 
 def test_followup_answer_reports_the_question_with_its_referent(assistant):
@@ -486,6 +520,21 @@ def test_a_yes_no_question_needs_its_predicate_near_the_answer(real_embedder):
     ).abstained
     mother = a.ask("Is Ailana a soldier's mother?")
     assert not mother.abstained and "soldier's mother" in mother.citations[0].text
+
+
+@pytest.mark.model
+def test_a_yes_no_question_on_what_the_documents_never_mention_abstains(tmp_path, real_embedder):
+    """ "made" beside the best sentence counted as speaking of "make a loss"."""
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "nordlys.md",
+        '"Our new turbines made this our best quarter ever," said the chief executive.\n\n'
+        "Nordlys Energy employs 410 people and plans to hire 60 more.\n\n"
+        "Operating profit rose to 212 million kroner.",
+    )
+    assert a.ask("Did Nordlys Energy make a loss?").abstained
+    assert not a.ask("Did Nordlys Energy make a profit?").abstained
 
 
 def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
