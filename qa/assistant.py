@@ -302,6 +302,11 @@ class Assistant:
         question = _clean_question(question)
         if not any(c.isalnum() for c in question):  # "", or "?" alone
             return Answer(text="Please ask a question.", abstained=True, confidence=0.0), []
+        if self.index.n_sentences == 0:
+            held = "The article holds" if len(self.index.documents) == 1 else "The documents hold"
+            text = f"{held} no text to answer from" if self.index.documents else "No documents"
+            text += f", so nothing answers {quoted(question)}: index a file that has text."
+            return Answer(text=text, abstained=True, confidence=0.0, question=question), []
         # A slip ("repares") is mended with the documents' own word before anything reads it.
         resolved = resolve(mend(question, self.index), _check_history(history))
         scored = self._score(resolved)

@@ -294,6 +294,17 @@ def test_an_empty_file_in_a_folder_is_still_indexed(tmp_path, fake_embedder):
     assert a.search("ferry", k=5)[0].document.endswith("ferry.txt")
 
 
+def test_a_question_of_documents_with_no_text_says_so(tmp_path, fake_embedder):
+    (tmp_path / "blank.md").write_text("  \n\n ")
+    one = Assistant.from_paths([tmp_path / "blank.md"], embedder=fake_embedder)
+    answer = one.ask("Who won?")
+    assert answer.abstained and answer.confidence == 0.0
+    assert answer.text.startswith("The article holds no text to answer from, so nothing answers")
+    (tmp_path / "empty.txt").write_text("")
+    two = Assistant.from_paths([tmp_path], embedder=fake_embedder)
+    assert two.ask("Who won?").text.startswith("The documents hold no text to answer from")
+
+
 def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedder, monkeypatch):
     # The web app serves its paths plus what was uploaded on the page: started again with the
     # same command it keeps the uploads (`keep_added`, as `qa index` does unless told
