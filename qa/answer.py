@@ -398,10 +398,18 @@ def score(
     cover_all: list[float] = []  # unweighted: idf alone undervalues a question's common words
     want = "num" if want_num else "name" if want_name else ""
     q_frozen = frozenset(q_set)
+    # A document's headline names what all of it is about: its words are every sentence's
+    # context ("He taught at the Malmö Academy" under "José Núñez: a life in music").
+    firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
+    uniq = np.unique(firsts)
+    headline = {int(f): index.sentence_text(int(f)) for f in uniq[_headings(index, uniq) > 0]}
+    title_terms = {f: frozenset(term_list(t)) for f, t in headline.items()}
+    title_words = {f: word_set(t) for f, t in headline.items()}
     ctx_words_all = []
     for i, text in enumerate(texts):
         st = sets[i]
-        ctx = st | prev_sets[i] | next_sets[i]
+        first = int(firsts[i])
+        ctx = st | prev_sets[i] | next_sets[i] | title_terms.get(first, frozenset())
         cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
         cover_all.append(len(q_set & st) / len(q_set) if q_set else 0.0)
         cover_ctx.append(sum(idf[t] for t in sorted(q_set & ctx)) / idf_total)
@@ -416,6 +424,7 @@ def score(
             ws
             | (word_set(index.sentence_text(int(ids[i]) - 1)) if has_prev[i] else frozenset())
             | (word_set(index.sentence_text(int(ids[i]) + 1)) if has_next[i] else frozenset())
+            | title_words.get(first, frozenset())
         )
         ctx_words_all.append(ctx_words)
         ent_cover.append(len(entities & ctx_words) / len(entities) if entities else 1.0)

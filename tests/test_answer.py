@@ -704,23 +704,55 @@ def test_who_a_name_is_needs_more_than_a_sentences_first_capital(fake_embedder):
 
 def test_a_heading_is_no_context_of_the_sentence_below_it(fake_embedder):
     """ "Held on 3 March at the Hall." under "# Eastfield Chess Club" took the heading's
-    words for its own context, and answered who the club's treasurer is."""
+    words for its own context, and answered who the club's treasurer is: they are the
+    context of every sentence alike, and no neighbour of the one below."""
     from qa.answer import SENTENCE_FEATURES, score
 
     text = (
-        "# Eastfield Chess Club minutes\n\nHeld on 3 March at the Hall. Tea was served.\n\n"
-        "The treasurer, David Chen, reported a balance."
+        "# Eastfield Chess Club minutes\n\nHeld on 3 March at the Hall. Tea was served. "
+        "Cake too.\n\nThe treasurer, David Chen, reported a balance."
     )
     a = _of(fake_embedder, text)
     q = "Who is the treasurer of the chess club?"
     scored = score(a.index, q, a.embedder.embed([q])[0], a.model)
-    held = next(
-        i
-        for i, s in enumerate(scored.order)
-        if a.index.sentence_text(int(scored.sentences[i])).startswith("Held")
+
+    def row(start: str) -> np.ndarray:
+        rank = next(
+            i
+            for i, s in enumerate(scored.sentences)
+            if a.index.sentence_text(int(s)).startswith(start)
+        )
+        return scored.features[scored.order[rank]]
+
+    held, tea = row("Held"), row("Tea")
+    ctx, dense, window = (
+        SENTENCE_FEATURES.index(n) for n in ("cover_ctx", "dense", "dense_prev_win")
     )
-    row = scored.features[scored.order[held]]
-    assert row[SENTENCE_FEATURES.index("cover_ctx")] == 0.0
+    assert held[ctx] == tea[ctx] > 0
+    assert held[window] == pytest.approx(held[dense])  # no sentence before it: the heading is none
+
+
+def test_a_headline_is_the_context_of_every_sentence(fake_embedder):
+    """The headline names what the whole document is about: "He taught at the Academy." says
+    where José Núñez taught, its neighbours naming him or not."""
+    from qa.answer import SENTENCE_FEATURES, score
+
+    text = (
+        "José Núñez: a life in music\n\nJosé Núñez was born in Sevilla.\n\nHis album won an "
+        "award.\n\nHe taught at the Malmö Academy of Music."
+    )
+    a = _of(fake_embedder, text)
+    q = "Where did Núñez teach?"
+    scored = score(a.index, q, a.embedder.embed([q])[0], a.model)
+    rank = next(
+        i
+        for i, s in enumerate(scored.sentences)
+        if a.index.sentence_text(int(s)).startswith("He taught")
+    )
+    row = scored.features[scored.order[rank]]
+    assert row[SENTENCE_FEATURES.index("cover_ctx")] == pytest.approx(1.0)
+    assert row[SENTENCE_FEATURES.index("entity_cover")] == 1.0
+    assert row[SENTENCE_FEATURES.index("cover")] < 1.0
 
 
 def test_a_one_line_note_is_no_headline(fake_embedder):
