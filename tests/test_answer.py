@@ -205,6 +205,11 @@ def test_the_reading_the_documents_answer_is_taken(tmp_path, real_embedder):
         assert ranked[0].text.startswith(answer), ranked[0].text
 
 
+def _chat(*turns: str) -> list[dict]:
+    """A chat history: the user's turns and the assistant's, in turn."""
+    return [{"role": ("user", "assistant")[i % 2], "content": t} for i, t in enumerate(turns)]
+
+
 def test_followup_referents_look_back_and_into_a_who_answer():
     chain = [
         {"role": "user", "content": "Who is Alan Stevenson?"},
@@ -225,23 +230,23 @@ def test_followup_referents_look_back_and_into_a_who_answer():
     assert not resolve("Where did her son call her from?", HISTORY).about_referent
     # "he" after a question with "he" is the one named before it, not that question's place;
     # "she" is someone else.
-    moved = [
-        {"role": "user", "content": "Where was José Núñez born?"},
-        {"role": "assistant", "content": "“José Núñez was born in Sevilla.” [1]"},
-        {"role": "user", "content": "When did he move to Sweden?"},
-        {"role": "assistant", "content": "“In 1987 he moved to Malmö, Sweden.” [1]"},
-    ]
+    moved = _chat(
+        "Where was José Núñez born?",
+        "“José Núñez was born in Sevilla.” [1]",
+        "When did he move to Sweden?",
+        "“In 1987 he moved to Malmö, Sweden.” [1]",
+    )
     found = resolve("Who did he found the quartet with?", moved)
     assert found.context == "Who did he found the quartet with? (José Núñez)"
     found = resolve("Where did she live?", moved)
     assert found.context == "Where did she live? (Sweden)"
     # "she" two questions after "Who chairs ...?" is the chair its answer named.
-    chair = [
-        {"role": "user", "content": "Who chairs the chess club?"},
-        {"role": "assistant", "content": "“The chair, Margaret O'Brien, opened it.” [1]"},
-        {"role": "user", "content": "When did she join?"},
-        {"role": "assistant", "content": "“Margaret O'Brien joined in 2009.” [1]"},
-    ]
+    chair = _chat(
+        "Who chairs the chess club?",
+        "“The chair, Margaret O'Brien, opened it.” [1]",
+        "When did she join?",
+        "“Margaret O'Brien joined in 2009.” [1]",
+    )
     found = resolve("Where does she live?", chair)
     assert found.context == "Where does she live? (Margaret O'Brien)"
 
