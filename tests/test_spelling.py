@@ -127,3 +127,32 @@ def test_a_word_typed_without_its_accents_is_the_documents_word(question, read):
         [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
     )
     assert mend(question, a.index) == read
+
+
+@pytest.mark.parametrize(
+    ("question", "read"),
+    [
+        # An acronym the documents do not use: the phrase WordNet spells it with, as they
+        # use its words (all, or all but one: no "officer" here).
+        ("Who is the CEO of Nordlys?", "Who is the chief executive officer of Nordlys?"),
+        ("What did the WHO say?", "What did the World Health Organization say?"),
+        ("How much did GDP fall in the US?", "How much did gross domestic product fall in the US?"),
+        # Used by the documents, no phrase of it used, not an acronym there, or shouted.
+        ("What did the UN say?", "What did the UN say?"),
+        ("What did the EU say?", "What did the EU say?"),
+        ("Who is the CFO?", "Who is the CFO?"),
+        ("WHO IS THE CEO?", "WHO IS THE CEO?"),
+        ("What did the who say?", "What did the who say?"),
+    ],
+)
+def test_an_acronym_the_documents_do_not_use_is_spelled_out(question, read):
+    from conftest import HashEmbedder
+
+    text = (
+        "Chief executive Ingrid Solberg spoke. The World Health Organization warned. Gross "
+        "domestic product fell. The UN met. Us and them."
+    )
+    a = Assistant.from_documents(
+        [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
+    )
+    assert mend(question, a.index) == read
