@@ -334,8 +334,8 @@ def score(
     # A heading names what its whole section is about: its words are no more the context of
     # the sentence below it than of the rest ("Held on 3 March at the Community Hall." under
     # "# Eastfield Chess Club: Minutes" is no answer to who chairs the club).
-    has_prev &= _headings(index, np.clip(prev_ids, 0, n_sent - 1)) == 0
-    has_next &= _headings(index, np.clip(next_ids, 0, n_sent - 1)) == 0
+    has_prev &= headings(index, np.clip(prev_ids, 0, n_sent - 1)) == 0
+    has_next &= headings(index, np.clip(next_ids, 0, n_sent - 1)) == 0
     around = np.unique(np.concatenate([ids, prev_ids[has_prev], next_ids[has_next]]))
     vec = index.sentence_vectors_of(around)
     row = {int(u): i for i, u in enumerate(around)}
@@ -402,7 +402,7 @@ def score(
     # context ("He taught at the Malmö Academy" under "José Núñez: a life in music").
     firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
     uniq = np.unique(firsts)
-    headline = {int(f): index.sentence_text(int(f)) for f in uniq[_headings(index, uniq) > 0]}
+    headline = {int(f): index.sentence_text(int(f)) for f in uniq[headings(index, uniq) > 0]}
     title_terms = {f: frozenset(term_list(t)) for f, t in headline.items()}
     title_words = {f: word_set(t) for f, t in headline.items()}
     ctx_words_all = []
@@ -443,7 +443,7 @@ def score(
     # A heading names a subject and states nothing about it, and a question (an interviewer's
     # "Where does your flour come from?") asks instead of answering: they answer only when
     # nothing else can (a page's "Marsh Lane Bakery" above "Its owner, Telma Quist, ...").
-    demote = HEADING_DEMOTION * np.maximum(_headings(index, ids), _questions(texts))
+    demote = HEADING_DEMOTION * np.maximum(headings(index, ids), _questions(texts))
     scores = model.scorer(X) - demote
     order = np.lexsort((ids, -scores))
 
@@ -503,7 +503,7 @@ def _questions(texts: list[str]) -> np.ndarray:
     return np.array([_ASKS.search(t) is not None for t in texts], dtype=float)
 
 
-def _headings(index: Index, ids: np.ndarray) -> np.ndarray:
+def headings(index: Index, ids: np.ndarray) -> np.ndarray:
     """Which sentences are headings: a paragraph of its own with no closing punctuation that is
     a Markdown heading ("# Bakery"), the document's first line (a headline, even with a figure
     or a colon: "Edith Marlowe, lighthouse keeper, dies aged 91", "Interview: Baker Hana Okafor

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .answer import Model, Scored, default_model, score, select_excerpts
+from .answer import Model, Scored, default_model, headings, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
@@ -27,7 +27,7 @@ from .results import Answer, Citation, quoted
 from .spelling import mend
 from .staging import FOLDER as staging_folder
 from .staging import Staging
-from .text import TERMS_VERSION, terms
+from .text import TERMS_VERSION, _stem, terms
 from .tokens import question_vectors
 
 MAX_QUESTION_CHARS = 2000
@@ -41,6 +41,10 @@ _PRONOUN_TERMS = frozenset(terms(" ".join(PRONOUNS)))
 def _asked_terms(question: str) -> set[str]:
     """The terms of `question` that say what it asks: its pronouns left out."""
     return set(terms(question)) - _PRONOUN_TERMS
+
+
+# Verbs that say little of what is asked: "make" in "Did Nordlys make a loss?".
+_LIGHT_VERBS = frozenset(_stem(w) for w in ("make", "take", "give", "get", "go", "put", "keep"))
 
 
 def _name_terms(question: str) -> set[str]:
@@ -311,27 +315,33 @@ class Assistant:
         resolved = resolve(mend(question, self.index), _check_history(history))
         scored = self._score(resolved)
         for reading in resolved.readings:
-            # "And the secretary?" after "What did the city council decide?": "What did the
-            # secretary council decide?" or "What did the secretary decide?"; the documents
-            # tell which.
+            # "And the mayor?" after "What did the city council decide?": "What did the
+            # mayor decide?", or if the documents do not answer that, "What did the mayor
+            # council decide?" if they answer it.
+            if scored.confidence >= scored.model.threshold:
+                break
             other = Resolved(reading)
-            scored_other = self._score(other)
-            if scored_other.confidence > scored.confidence:
+            if (scored_other := self._score(other)).confidence >= scored.model.threshold:
                 resolved, scored = other, scored_other
         searched = resolved.shown
         ranked = self._citations(scored, _asked_terms(searched))
         confidence = scored.confidence
         yes_no = _YES_NO.match(resolved.question) is not None
         asked = _asked_terms(resolved.question)
-        own = asked - _name_terms(resolved.question)
+        named = _name_terms(resolved.question)
+        own = asked - named - _LIGHT_VERBS
+        referent = _asked_terms(resolved.context) - asked if resolved.context else set()
         if yes_no and (
-            not self._mentions(own, scored) or not own <= self.index.sentence_bm25.vocab.keys()
+            not self._mentions(own, scored)
+            or not named <= self.index.sentence_bm25.vocab.keys()
+            or not self._mentions(referent, scored, headline=True)
         ):
             # "Is Ailana married?" is not answered by a sentence (nor one beside it) that
             # names her but says nothing of marriage: the SQuAD-learned confidence, which
             # has seen few yes/no questions, does not know that. Nor is "Did Nordlys make a
-            # loss?" by documents that never speak of a loss, whatever else they mention
-            # ("made").
+            # loss?" by one that speaks of what was made, nor "Did Núñez study in Lisbon?" by
+            # documents that never name Lisbon, nor "Is she married? (Lena Vik)" by "He
+            # married ..." far from her name.
             confidence /= 2
         elif (
             yes_no
@@ -449,8 +459,9 @@ class Assistant:
         ("Is she married?" is not answered by any sentence that merely names her)."""
         return self._mentions(_asked_terms(question), scored)
 
-    def _mentions(self, own: set[str], scored: Scored) -> bool:
-        """Whether the best sentence, or one beside it, holds one of the terms `own`."""
+    def _mentions(self, own: set[str], scored: Scored, headline: bool = False) -> bool:
+        """Whether the best sentence, or one beside it (or with `headline`, its document's
+        headline), holds one of the terms `own`."""
         if not own or not len(scored.sentences):
             return True
         top = int(scored.sentences[0])
@@ -460,6 +471,9 @@ class Assistant:
             if 0 <= s < self.index.n_sentences
             and self.index.sent_doc[s] == self.index.sent_doc[top]
         ]
+        first = int(np.searchsorted(self.index.sent_doc, self.index.sent_doc[top]))
+        if headline and headings(self.index, np.array([first]))[0]:
+            near.append(first)
         return any(own & self.index.sentence_terms(s) for s in near)
 
     def _introduces(self, question: str, scored: Scored) -> bool:

@@ -50,7 +50,9 @@ _CONTRASTS = frozenset(
 )  # fmt: skip
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+# A capital letter, accented ones too ("Öberg", "Łódź", "Åsa").
+_UPPER = "[A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper()) + "]"
+_NAME = re.compile(rf"\b{_UPPER}[\w'’-]*(?:\s+{_UPPER}[\w'’-]*)*")
 _QUESTION_WORDS = {"Who", "What", "When", "Where", "Why", "How", "Which", "Whose", "Is", "Are", "Did", "Does", "Do", "Was", "Were", "Can", "The", "A", "An", "And", "In", "On", "Of", "According", "But", "Also", "I", "For", "Since", "Until", "Even", "After", "Before", "Only", "Not", "Or", "So", "Then", "With", "Without", "At", "From", "To", "By"}  # fmt: skip
 
 
@@ -108,14 +110,14 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
     users = turns(history, "user")
     if not users:
         return Resolved(question)
-    previous = users[0]
-    content = [w for w in words(question) if w not in STOPWORDS]
     starter = _ELLIPTIC_START.match(question)
-    own = len(content) == 1 and _ASKS_WITH_VERB.match(question) and not _PRONOUN.search(question)
-    if starter or (len(content) <= 1 and not names(question) and not own):
+    if starter or _elliptic(question):
         # "And in 1998?" or "Why?" repeats the previous question with a new detail; "And in
         # Buryatia?" asks it of Buryatia instead of the names the previous question had.
-        # "Who is Ailana?" is a question of its own.
+        # "Who is Ailana?" is a question of its own. The previous question is the last one
+        # of its own: "And the last ferry?" after "When does the first ferry leave?" and
+        # "And the bus?" still asks of the ferry.
+        previous = next((u for u in users[:LOOK_BACK] if not _elliptic(u)), users[0])
         detail = question[starter.end() :] if starter else question
         new = names(detail)
         swapped = None if new else _swap_phrase(previous, detail)
@@ -132,12 +134,21 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
         # sentences are still matched on the follow-up's own words.
-        answers = turns(history, "assistant")[:LOOK_BACK]
-        referents = _referents(question, users[:LOOK_BACK], answers)
+        referents = _referents(question, users, turns(history, "assistant"))
         if referents:
             subject = bool(_SUBJECT.search(question))
             return Resolved(question, f"{question} ({' '.join(referents)})", subject)
     return Resolved(question)
+
+
+def _elliptic(question: str) -> bool:
+    """Whether `question` leans on the one before: "And in 1998?", "Why?", "What year?",
+    not "Who was the arbiter?" (a question word, a verb and a noun) nor "Who is Ailana?"."""
+    if _ELLIPTIC_START.match(question):
+        return True
+    content = [w for w in words(question) if w not in STOPWORDS]
+    own = len(content) == 1 and _ASKS_WITH_VERB.match(question) and not _PRONOUN.search(question)
+    return len(content) <= 1 and not names(question) and not own
 
 
 def _swap_phrase(previous: str, detail: str) -> str | None:
@@ -184,21 +195,31 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
     secretary report?": a noun with its "the" (or "a", "his", ...), new to the previous
     question, takes the place of what follows "the" (or "many", ...) there: one word, or two
     ("the city council"), but not two that end the question, whose last word may be its verb
-    ("the treasurer report"), with or without a word like "first" before them. The readings,
-    one for each place (none when the detail is no such noun); the documents tell which is
-    meant (qa.assistant)."""
+    ("the treasurer report"), with or without a word like "first" before them ("And the last
+    bus?" keeps its own); or of a pronoun ("When did she join?": "When did the treasurer
+    join?"). The readings, one for each place, a pronoun's first, then those that replace
+    more (none when the detail is no such noun); the documents tell which is meant
+    (qa.assistant)."""
     if _NOT_A_PHRASE.search(detail):
         return []
     parts = _PLAIN_WORD.findall(detail)
-    if len(parts) != 2 or parts[0].lower() not in _DETERMINERS:
+    if len(parts) < 2 or parts[0].lower() not in _DETERMINERS:
         return []  # "And later?", "And yesterday?": no noun, nothing to swap
-    noun = parts[1]
-    if not noun.islower() or noun in STOPWORDS:
+    if not all(p in _CONTRASTS for p in parts[1:-1]):
+        return []
+    noun = " ".join(parts[1:])
+    if not noun.islower() or parts[-1] in STOPWORDS or parts[-1] in _CONTRASTS:
         return []
     found = list(_PLAIN_WORD.finditer(previous))
-    if any(lemma(m.group(0).lower()) == lemma(noun) for m in found):
+    if any(lemma(m.group(0).lower()) == lemma(parts[-1]) for m in found):
         return []  # "And the ferries?" after "When does the first ferry leave?": nothing new
-    readings: list[str] = []
+    # "And the treasurer?" after "When did she join?": "When did the treasurer join?".
+    readings = [
+        previous[: m.start()] + " ".join(parts) + previous[m.end() :]
+        for m in found
+        if _SUBJECT.fullmatch(m.group(0))
+    ]
+    spans: list[tuple[int, str]] = []  # (words replaced, reading)
     plain = [m.group(0).islower() and m.group(0) not in STOPWORDS for m in found]
     for i in range(1, len(found)):
         if found[i - 1].group(0).lower() not in _BEFORE_NOUN:
@@ -206,7 +227,8 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
         first = i  # past "first" or "new", which the detail may or may not keep
         while first < len(found) and found[first].group(0) in _CONTRASTS:
             first += 1
-        for start in dict.fromkeys((i, first)):
+        # "And the last bus?" brings its own "last": it takes the place of "first" too.
+        for start in dict.fromkeys((i, first) if len(parts) == 2 else (i,)):
             for last in (first, first + 1):
                 if last >= len(found) or (last > first and last == len(found) - 1):
                     break
@@ -215,8 +237,9 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
                 if previous[found[last].end() :].startswith(("'", "’")):
                     break  # "the ferry's captain": the noun belongs to another
                 reading = previous[: found[start].start()] + noun + previous[found[last].end() :]
-                readings.append(reading)
-    return list(dict.fromkeys(readings))
+                spans.append((last - start, reading))
+    spans.sort(key=lambda span: -span[0])  # stable: the earlier place first among equals
+    return list(dict.fromkeys(readings + [reading for _, reading in spans]))
 
 
 def _without_names(previous: str, new: list[str]) -> str:
@@ -246,19 +269,27 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
     "Who heads X?", the full names its answer quotes (she is the head); a question with the
     same pronoun is passed over, its pronoun standing for the same one. Else the last
     question's words."""
-    found: list[str] = []
     kind = _kind(question)
-    for turn, answer in zip_longest(users, answers[: len(users)]):
-        if kind and _kind(turn) == kind:
-            # "Who did he found the quartet with?" after "When did he move to Sweden?": he
-            # is still the one named before, not Sweden.
-            continue
-        quoted = _QUOTED.match(answer) if answer else None
-        if _WHO.match(turn) and quoted:
-            asked = set(names(turn))
-            found += [n for n in names(quoted.group(1)) if " " in n and n not in asked]
-        found += names(turn)
-        if found:
-            break
-    found = list(dict.fromkeys(found))
-    return found or [w for w in words(users[0]) if w not in STOPWORDS]
+    found: list[str] = []
+    for same in (True, False):
+        looked = 0
+        for turn, answer in zip_longest(users, answers[: len(users)]):
+            if same and kind and _kind(turn) == kind:
+                # "Who did he found the quartet with?" after "When did he move to Sweden?":
+                # he is still the one named before, not Sweden; such questions, a chain of
+                # them, do not count against the look-back.
+                continue
+            if looked == LOOK_BACK:
+                break
+            looked += 1
+            quoted = _QUOTED.match(answer) if answer else None
+            if _WHO.match(turn) and quoted:
+                asked = set(names(turn))
+                # Not the name asked about again ("Judge Karin Öberg" for "Karin Öberg").
+                found += [
+                    n for n in names(quoted.group(1)) if " " in n and not any(a in n for a in asked)
+                ]
+            found += names(turn)
+            if found:
+                return list(dict.fromkeys(found))
+    return [w for w in words(users[0]) if w not in STOPWORDS]

@@ -9,7 +9,7 @@ optimal string alignment, where swapping two letters is one edit), one with the 
 letter first, then the closest, then the one the documents use most. A capitalised word
 inside the question is a name and is left as it is: "Who is Eric Dahl?" of documents that
 name an Erik is not theirs to answer. Accents are another matter: a word typed without them
-("Malmo", "Nunez", "Sao"), or with them where the documents have none, is read as the
+("Malmo", "Nunez", "Sao", "Lodz" for "Łódź"), or with them where the documents have none, is read as the
 documents' word that differs from it only in its accents ("Malmö"), a name included.
 """
 
@@ -89,9 +89,15 @@ def _spelled_out(acronym: str, index: Index) -> str | None:
     return best
 
 
+# Letters that Unicode does not take apart into a letter and an accent.
+_PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı": "i", "ß": "ss",
+                                "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"})  # fmt: skip
+
+
 def _unaccented(text: str) -> str:
-    """`text` without its accents: "malmö" is "malmo", "núñez" is "nunez"."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """`text` without its accents: "malmö" is "malmo", "núñez" is "nunez", "łódź" "lodz"."""
+    text = unicodedata.normalize("NFKD", text.lower()).translate(_PLAIN_LETTERS)
+    return "".join(c for c in text if not unicodedata.combining(c))
 
 
 # Each BM25 index's terms by their unaccented form (None where two share it), made once

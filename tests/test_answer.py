@@ -159,7 +159,7 @@ def test_followups_resolve_against_the_last_question(question, history, searched
         (
             "What did the city council decide?",
             "And the mayor?",
-            ["What did the mayor council decide?", "What did the mayor decide?"],
+            ["What did the mayor decide?", "What did the mayor council decide?"],
         ),
         (
             "When does the first ferry leave?",
@@ -171,6 +171,13 @@ def test_followups_resolve_against_the_last_question(question, history, searched
         ("When does the first ferry leave?", "And the ferries?", []),
         ("Who is the ferry's captain?", "And the engineer?", []),
         ("When does the ferry leave?", "And the 8 buses?", []),
+        # A "last" of its own takes the place of "first"; a noun, that of a pronoun.
+        (
+            "When does the first ferry leave?",
+            "And the last bus?",
+            ["When does the last bus leave?"],
+        ),
+        ("When did she join?", "And the treasurer?", ["When did the treasurer join?"]),
     ],
 )
 def test_a_noun_alone_takes_the_place_of_the_previous_questions(previous, detail, readings):
@@ -249,6 +256,19 @@ def test_followup_referents_look_back_and_into_a_who_answer():
     )
     found = resolve("Where does she live?", chair)
     assert found.context == "Where does she live? (Margaret O'Brien)"
+
+
+def test_an_elliptic_follow_up_of_an_elliptic_one_asks_the_question_before_them():
+    chat = _chat("When does the first ferry leave?", "“a” [1]", "And the bus?", "“b” [1]")
+    assert resolve("And the last ferry?", chat).question == "When does the last ferry leave?"
+    # "he" in a chain of questions with "he", longer than the look-back, is still the first's.
+    chain = _chat("Where was José Núñez born?", "“a” [1]")
+    for question in ("When did he move?", "Who did he work with?", "Is he married?"):
+        chain += _chat(question, "“b” [1]")
+    assert resolve("When did he retire?", chain).context == "When did he retire? (José Núñez)"
+    # A name with an accented capital is a name; the one asked about is not added again.
+    judge = _chat("Who is Karin Öberg?", "“Judge Karin Öberg ruled.” [1]")
+    assert resolve("What did she rule?", judge).context == "What did she rule? (Karin Öberg)"
 
 
 def test_a_question_word_a_verb_and_a_noun_ask_a_question_of_their_own():
@@ -448,7 +468,7 @@ def test_closest_passages_neither_overlap_nor_repeat(tmp_path, fake_embedder):
 
 
 def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
-    from qa.answer import _headings
+    from qa.answer import headings
     from qa.assistant import Assistant
 
     page = tmp_path / "bakery.md"
@@ -460,7 +480,7 @@ def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
     )
     a = Assistant.from_paths([page], embedder=fake_embedder)
     texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
-    found = _headings(a.index, np.arange(a.index.n_sentences))
+    found = headings(a.index, np.arange(a.index.n_sentences))
     assert dict(zip(texts, found.tolist(), strict=True)) == {
         "Marsh Lane Bakery": 1.0, "The bakery on Marsh Lane sells buns.": 0.0,
         "# Opening hours": 1.0, "Open daily": 1.0,
@@ -540,6 +560,30 @@ def test_a_yes_no_question_on_what_the_documents_never_mention_abstains(tmp_path
     )
     assert a.ask("Did Nordlys Energy make a loss?").abstained
     assert not a.ask("Did Nordlys Energy make a profit?").abstained
+    assert a.ask("Does Nordlys Energy employ people in Lisbon?").abstained  # never named
+
+
+@pytest.mark.model
+def test_a_yes_no_follow_up_needs_its_referent_near_the_answer(tmp_path, real_embedder):
+    """ "Is she married?" after "Who is the chief engineer?" quoted "He married Elin ..." of
+    another document."""
+    (tmp_path / "bridge.txt").write_text(
+        "Lena Vik is the chief engineer of the Sound bridge. She designed its towers."
+    )
+    (tmp_path / "nunez.txt").write_text(
+        "José Núñez: a life in music\n\nJosé Núñez was born in Sevilla.\n\n"
+        "He plays the guitar.\n\nHe married Elin Sjöberg in 1990."
+    )
+    a = Assistant.from_paths([tmp_path], embedder=real_embedder, progress=False)
+    first = a.ask("Who is the chief engineer?")
+    chat = [
+        {"role": "user", "content": "Who is the chief engineer?"},
+        {"role": "assistant", "content": first.text},
+    ]
+    assert a.ask("Is she married?", chat).abstained
+    him = [{"role": "user", "content": "Where was José Núñez born?"}]
+    married = a.ask("Is he married?", him)  # his name is in the headline, not beside it
+    assert not married.abstained and "married" in married.citations[0].text
 
 
 def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
@@ -761,12 +805,12 @@ def test_a_headline_is_the_context_of_every_sentence(fake_embedder):
 
 
 def test_a_one_line_note_is_no_headline(fake_embedder):
-    from qa.answer import _headings
+    from qa.answer import headings
 
     note = _of(fake_embedder, "The Oban ferry now leaves from the north pier")
-    assert _headings(note.index, np.arange(note.index.n_sentences)).tolist() == [0.0]
+    assert headings(note.index, np.arange(note.index.n_sentences)).tolist() == [0.0]
     story = _of(fake_embedder, "Ferry to leave from the north pier\n\nThe Oban ferry moves.")
-    assert _headings(story.index, np.arange(story.index.n_sentences)).tolist() == [1.0, 0.0]
+    assert headings(story.index, np.arange(story.index.n_sentences)).tolist() == [1.0, 0.0]
 
 
 @pytest.mark.parametrize(
@@ -794,10 +838,10 @@ def test_a_one_line_note_is_no_headline(fake_embedder):
     ],
 )
 def test_a_headline_may_hold_a_figure_or_a_colon(fake_embedder, text, expected):
-    from qa.answer import _headings
+    from qa.answer import headings
 
     a = _of(fake_embedder, text)
-    assert _headings(a.index, np.arange(a.index.n_sentences)).tolist() == expected
+    assert headings(a.index, np.arange(a.index.n_sentences)).tolist() == expected
 
 
 @pytest.mark.parametrize(
