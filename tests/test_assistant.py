@@ -120,7 +120,10 @@ def test_abstention_with_no_passage_to_show_offers_none(tmp_path, fake_embedder)
     empty.write_text("")
     answer = Assistant.from_paths([empty], embedder=fake_embedder).ask("Who won?")
     assert answer.abstained and answer.closest == []
-    assert answer.text == "The article does not say anything that answers “Who won?”."
+    assert answer.text == (
+        "The article holds no text to answer from, so nothing answers “Who won?”: index a file "
+        "that has text."
+    )
 
 
 def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder):
