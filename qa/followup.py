@@ -96,8 +96,8 @@ class Resolved:
     # The pronoun is the question's subject: the question with its referent ("Where is she
     # from? (Ailana)") may pick the sentences better than the question alone.
     about_referent: bool = False
-    # Other readings of the follow-up, as questions of their own: the one the documents
-    # answer with the most confidence is taken (qa.assistant).
+    # Other readings of the follow-up, as questions of their own, in the order they are
+    # tried when the documents do not answer the question (qa.assistant).
     readings: tuple[str, ...] = ()
 
     @property

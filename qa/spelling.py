@@ -9,8 +9,10 @@ optimal string alignment, where swapping two letters is one edit), one with the 
 letter first, then the closest, then the one the documents use most. A capitalised word
 inside the question is a name and is left as it is: "Who is Eric Dahl?" of documents that
 name an Erik is not theirs to answer. Accents are another matter: a word typed without them
-("Malmo", "Nunez", "Sao", "Lodz" for "Łódź"), or with them where the documents have none, is read as the
-documents' word that differs from it only in its accents ("Malmö"), a name included.
+("Malmo", "Nunez", "Sao", "Lodz" for "Łódź"), or with them where the documents have none, is
+read as the documents' word that differs from it only in its accents ("Malmö"), a name
+included. And an acronym the documents do not use ("CEO") is read as what it stands for, as
+they say it ("chief executive officer", of documents that say "chief executive").
 """
 
 from __future__ import annotations
