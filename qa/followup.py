@@ -48,6 +48,13 @@ _CONTRASTS = frozenset(
      "female", "north", "south", "east", "west", "northern", "southern", "eastern", "western",
      "upper", "lower", "morning", "evening", "night", "summer", "winter")
 )  # fmt: skip
+# Small words a verb is not: after "the city council" comes its verb ("decide"), after
+# "her son call" a pronoun ("her"), so "call" is the verb there.
+_FUNCTION = frozenset(PRONOUNS) | {
+    "from", "with", "for", "in", "on", "at", "to", "of", "by", "about", "after", "before",
+    "during", "into", "over", "under", "up", "down", "out", "off", "outside", "inside", "here",
+    "now", "then", "again", "me", "you", "us", "him", "them", "we", "i",
+}  # fmt: skip
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 # A capital letter, accented ones too ("Öberg", "Łódź", "Åsa").
@@ -193,9 +200,9 @@ def _swap_phrase(previous: str, detail: str) -> str | None:
 def _swap_noun(previous: str, detail: str) -> list[str]:
     """ "And the secretary?" after "What did the treasurer report?" asks "What did the
     secretary report?": a noun with its "the" (or "a", "his", ...), new to the previous
-    question, takes the place of what follows "the" (or "many", ...) there: one word, or two
-    ("the city council"), but not two that end the question, whose last word may be its verb
-    ("the treasurer report"), with or without a word like "first" before them ("And the last
+    question, takes the place of what follows "the" (or "many", ...) there: two words ("the
+    city council") if a word of content, its verb, follows them, or else one ("her son call
+    her from"; "the treasurer report"), with or without a word like "first" before them ("And the last
     bus?" keeps its own); or of a pronoun ("When did she join?": "When did the treasurer
     join?"). The readings, one for each place, a pronoun's first, then those that replace
     more (none when the detail is no such noun); the documents tell which is meant
@@ -220,7 +227,7 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
         if _SUBJECT.fullmatch(m.group(0))
     ]
     spans: list[tuple[int, str]] = []  # (words replaced, reading)
-    plain = [m.group(0).islower() and m.group(0) not in STOPWORDS for m in found]
+    plain = [m.group(0).islower() and m.group(0) not in STOPWORDS | _FUNCTION for m in found]
     for i in range(1, len(found)):
         if found[i - 1].group(0).lower() not in _BEFORE_NOUN:
             continue
@@ -229,15 +236,20 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
             first += 1
         # "And the last bus?" brings its own "last": it takes the place of "first" too.
         for start in dict.fromkeys((i, first) if len(parts) == 2 else (i,)):
-            for last in (first, first + 1):
-                if last >= len(found) or (last > first and last == len(found) - 1):
-                    break
+            # Two words ("the city council decide", not "the mayor council") where a word of
+            # content follows them, its verb; else one ("her son call her": "call" is the verb).
+            for last in (first + 1, first):
+                if last >= len(found):
+                    continue
+                if last > first and not any(plain[last + 1 : last + 2]):
+                    continue  # nothing after the two, or a small word: the second is a verb
                 if not all(plain[start : last + 1]):
-                    break
+                    continue
                 if previous[found[last].end() :].startswith(("'", "’")):
-                    break  # "the ferry's captain": the noun belongs to another
+                    continue  # "the ferry's captain": the noun belongs to another
                 reading = previous[: found[start].start()] + noun + previous[found[last].end() :]
                 spans.append((last - start, reading))
+                break
     spans.sort(key=lambda span: -span[0])  # stable: the earlier place first among equals
     return list(dict.fromkeys(readings + [reading for _, reading in spans]))
 
