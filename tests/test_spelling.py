@@ -16,6 +16,15 @@ FERRY = (
 )
 
 
+def _of(text: str) -> Assistant:
+    """An assistant over one document holding `text`, with the fake embedder."""
+    from conftest import HashEmbedder
+
+    return Assistant.from_documents(
+        [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
+    )
+
+
 @pytest.fixture(scope="module")
 def ferry():
     from conftest import HashEmbedder
@@ -89,13 +98,7 @@ def test_a_word_too_far_does_not_keep_a_near_one_out():
     """ "hores" (five letters: one edit allowed) is one edit from "cores"; "hoarded", whose stem
     lies near and whose first letter is the same, is three edits away and must not stand in
     the way."""
-    from conftest import HashEmbedder
-
-    a = Assistant.from_documents(
-        [Document(id="t.txt", text="The hoarded grain was eaten. Apple cores rot fast.")],
-        embedder=HashEmbedder(),
-        progress=False,
-    )
+    a = _of("The hoarded grain was eaten. Apple cores rot fast.")
     assert mend("What rots, the hores?", a.index) == "What rots, the cores?"
 
 
@@ -109,28 +112,23 @@ def test_a_word_too_far_does_not_keep_a_near_one_out():
         ("Who met the Sao Paulo team?", "Who met the São Paulo team?"),
         ("Was the cafe open?", "Was the café open?"),
         ("Where is Lódz?", "Where is Lodz?"),
-        # Written as the documents write it, or unknown to them: as typed.
-        ("When did José move?", "When did José move?"),
         ("Where is Malmø?", "Where is Malmö?"),  # ø and ö: o with an accent alike
         ("Where is Łodz?", "Where is Lodz?"),
         ("Where is Tromso?", "Where is Tromsø?"),
         ("Who lives in Gdansk?", "Who lives in Gdańsk?"),
+        # Written as the documents write it: as typed.
+        ("When did José move?", "When did José move?"),
         # Two words of the documents differ by their accents alone: no guessing.
         ("Was the resumé long?", "Was the resumé long?"),
     ],
 )
 def test_a_word_typed_without_its_accents_is_the_documents_word(question, read):
-    from conftest import HashEmbedder
-
     text = (
         "José Núñez moved to Malmö in 2019 and met the São Paulo team in Lodz. The café was "
         "open. His resume and his résumé were both long, and so was the rèsume. Tromsø and "
         "Gdańsk."
     )
-    a = Assistant.from_documents(
-        [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
-    )
-    assert mend(question, a.index) == read
+    assert mend(question, _of(text).index) == read
 
 
 @pytest.mark.parametrize(
@@ -150,13 +148,8 @@ def test_a_word_typed_without_its_accents_is_the_documents_word(question, read):
     ],
 )
 def test_an_acronym_the_documents_do_not_use_is_spelled_out(question, read):
-    from conftest import HashEmbedder
-
     text = (
         "Chief executive Ingrid Solberg spoke. The World Health Organization warned. Gross "
         "domestic product fell. The UN met. Us and them."
     )
-    a = Assistant.from_documents(
-        [Document(id="t.txt", text=text)], embedder=HashEmbedder(), progress=False
-    )
-    assert mend(question, a.index) == read
+    assert mend(question, _of(text).index) == read
