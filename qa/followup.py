@@ -55,6 +55,12 @@ _FUNCTION = frozenset(PRONOUNS) | {
     "during", "into", "over", "under", "up", "down", "out", "off", "outside", "inside", "here",
     "now", "then", "again", "me", "you", "us", "him", "them", "we", "i",
 }  # fmt: skip
+# Days and months: capitalised, but no names ("And the Sunday ferry?" asks of a ferry).
+_CALENDAR = frozenset(
+    ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+     "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december")
+)  # fmt: skip
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 # A capital letter, accented ones too ("Öberg", "Łódź", "Åsa").
@@ -127,10 +133,12 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         previous = next((u for u in users[:LOOK_BACK] if not _elliptic(u)), users[0])
         detail = question[starter.end() :] if starter else question
         new = names(detail)
-        swapped = None if new else _swap_phrase(previous, detail)
+        # "And the Sunday ferry?" swaps a phrase: a day is no name there.
+        named = [n for n in new if n.lower() not in _CALENDAR]
+        swapped = None if named else _swap_phrase(previous, detail)
         if swapped:
             return Resolved(swapped)
-        swaps = [] if new else _swap_noun(previous, detail)
+        swaps = [] if named else _swap_noun(previous, detail)
         if swaps:
             return Resolved(swaps[0], readings=tuple(swaps[1:]))
         rest = _without_names(previous, new) if new else ""
@@ -171,7 +179,7 @@ def _swap_phrase(previous: str, detail: str) -> str | None:
     parts = _PLAIN_WORD.findall(detail)
     while parts and parts[0].lower() in _DETERMINERS:
         parts.pop(0)
-    if not 2 <= len(parts) <= 4 or not all(p.islower() for p in parts):
+    if not 2 <= len(parts) <= 4 or not all(p.islower() or p.lower() in _CALENDAR for p in parts):
         return None  # a noun alone ("And the ferries?") brings nothing to put in its place
     if any(p in STOPWORDS for p in parts):
         return None

@@ -115,6 +115,19 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
                 ("When does the first ferry leave?", "And the ferries?"),  # nothing new
             ]
         ),
+        # A day or a month in the phrase is no name: the phrase still takes its place.
+        (
+            "And the Sunday ferry?",
+            [{"role": "user", "content": "When does the first ferry leave?"}],
+            "When does the Sunday ferry leave?",
+            None,
+        ),
+        (
+            "And in July?",
+            [{"role": "user", "content": "How many soldiers came home in June?"}],
+            "And in July? (How many soldiers came home in)",
+            None,
+        ),
         # A short follow-up that starts with a small word is one, not a name.
         (
             "Since when?",
