@@ -771,11 +771,23 @@ def test_who_a_name_is_needs_more_than_a_sentences_first_capital(fake_embedder):
     assert b._introduces("Who is Adam Lenton?", b._score(resolve("Who is Adam Lenton?", None)))
 
 
+def _feature_rows(a: Assistant, question: str, *starts: str) -> list[np.ndarray]:
+    """The scorer's feature rows, for `question`, of the sentences that begin with `starts`."""
+    from qa.answer import score
+
+    scored = score(a.index, question, a.embedder.embed([question])[0], a.model)
+    rank = {a.index.sentence_text(int(s)): i for i, s in enumerate(scored.sentences)}
+    return [
+        scored.features[scored.order[next(r for t, r in rank.items() if t.startswith(start))]]
+        for start in starts
+    ]
+
+
 def test_a_heading_is_no_context_of_the_sentence_below_it(fake_embedder):
     """ "Held on 3 March at the Hall." under "# Eastfield Chess Club" took the heading's
     words for its own context, and answered who the club's treasurer is: they are the
     context of every sentence alike, and no neighbour of the one below."""
-    from qa.answer import SENTENCE_FEATURES, score
+    from qa.answer import SENTENCE_FEATURES
 
     text = (
         "# Eastfield Chess Club minutes\n\nHeld on 3 March at the Hall. Tea was served. "
@@ -783,17 +795,7 @@ def test_a_heading_is_no_context_of_the_sentence_below_it(fake_embedder):
     )
     a = _of(fake_embedder, text)
     q = "Who is the treasurer of the chess club?"
-    scored = score(a.index, q, a.embedder.embed([q])[0], a.model)
-
-    def row(start: str) -> np.ndarray:
-        rank = next(
-            i
-            for i, s in enumerate(scored.sentences)
-            if a.index.sentence_text(int(s)).startswith(start)
-        )
-        return scored.features[scored.order[rank]]
-
-    held, tea = row("Held"), row("Tea")
+    held, tea = _feature_rows(a, q, "Held", "Tea")
     ctx, dense, window = (
         SENTENCE_FEATURES.index(n) for n in ("cover_ctx", "dense", "dense_prev_win")
     )
@@ -804,21 +806,14 @@ def test_a_heading_is_no_context_of_the_sentence_below_it(fake_embedder):
 def test_a_headline_is_the_context_of_every_sentence(fake_embedder):
     """The headline names what the whole document is about: "He taught at the Academy." says
     where José Núñez taught, its neighbours naming him or not."""
-    from qa.answer import SENTENCE_FEATURES, score
+    from qa.answer import SENTENCE_FEATURES
 
     text = (
         "José Núñez: a life in music\n\nJosé Núñez was born in Sevilla.\n\nHis album won an "
         "award.\n\nHe taught at the Malmö Academy of Music."
     )
     a = _of(fake_embedder, text)
-    q = "Where did Núñez teach?"
-    scored = score(a.index, q, a.embedder.embed([q])[0], a.model)
-    rank = next(
-        i
-        for i, s in enumerate(scored.sentences)
-        if a.index.sentence_text(int(s)).startswith("He taught")
-    )
-    row = scored.features[scored.order[rank]]
+    (row,) = _feature_rows(a, "Where did Núñez teach?", "He taught")
     assert row[SENTENCE_FEATURES.index("cover_ctx")] == pytest.approx(1.0)
     assert row[SENTENCE_FEATURES.index("entity_cover")] == 1.0
     assert row[SENTENCE_FEATURES.index("cover")] < 1.0
