@@ -400,15 +400,14 @@ def score(
     q_frozen = frozenset(q_set)
     # A document's headline names what all of it is about: its words are every sentence's
     # context ("He taught at the Malmö Academy" under "José Núñez: a life in music").
-    firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
-    uniq = np.unique(firsts)
-    headline = {int(f): index.sentence_text(int(f)) for f in uniq[headings(index, uniq) > 0]}
-    title_terms = {f: frozenset(term_list(t)) for f, t in headline.items()}
-    title_words = {f: word_set(t) for f, t in headline.items()}
+    lines = headline_of(index, ids)
+    headline = {int(h): index.sentence_text(int(h)) for h in np.unique(lines[lines >= 0])}
+    title_terms = {h: frozenset(term_list(t)) for h, t in headline.items()}
+    title_words = {h: word_set(t) for h, t in headline.items()}
     ctx_words_all = []
     for i, text in enumerate(texts):
         st = sets[i]
-        first = int(firsts[i])
+        first = int(lines[i])
         ctx = st | prev_sets[i] | next_sets[i] | title_terms.get(first, frozenset())
         cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
         cover_all.append(len(q_set & st) / len(q_set) if q_set else 0.0)
@@ -501,6 +500,14 @@ _ASKS = re.compile(r"\?[\s\"”’')\]]*$")
 def _questions(texts: list[str]) -> np.ndarray:
     """Which sentences are questions."""
     return np.array([_ASKS.search(t) is not None for t in texts], dtype=float)
+
+
+def headline_of(index: Index, ids: np.ndarray) -> np.ndarray:
+    """The headline of each sentence's document: its first sentence if that is a heading,
+    else -1."""
+    firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
+    uniq, at = np.unique(firsts, return_inverse=True)
+    return np.where(headings(index, uniq) > 0, uniq, -1)[at].astype(np.int64)
 
 
 def headings(index: Index, ids: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .answer import Model, Scored, default_model, headings, score, select_excerpts
+from .answer import Model, Scored, default_model, headline_of, score, select_excerpts
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
@@ -471,9 +471,8 @@ class Assistant:
             if 0 <= s < self.index.n_sentences
             and self.index.sent_doc[s] == self.index.sent_doc[top]
         ]
-        first = int(np.searchsorted(self.index.sent_doc, self.index.sent_doc[top]))
-        if headline and headings(self.index, np.array([first]))[0]:
-            near.append(first)
+        if headline and (line := int(headline_of(self.index, np.array([top]))[0])) >= 0:
+            near.append(line)
         return any(own & self.index.sentence_terms(s) for s in near)
 
     def _introduces(self, question: str, scored: Scored) -> bool:

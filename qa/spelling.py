@@ -97,7 +97,8 @@ _PLAIN_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ı"
 
 
 def _unaccented(text: str) -> str:
-    """`text` without its accents: "malmö" is "malmo", "núñez" is "nunez", "łódź" "lodz"."""
+    """`text` in lower case without its accents: "Malmö" is "malmo", "núñez" is "nunez",
+    "łódź" is "lodz"."""
     text = unicodedata.normalize("NFKD", text.lower()).translate(_PLAIN_LETTERS)
     return "".join(c for c in text if not unicodedata.combining(c))
 
@@ -115,11 +116,11 @@ def _accented(word: str, index: Index) -> str | None:
     if by_plain is None:
         by_plain = {}
         for term in lex.vocab:
-            plain = _unaccented(term).lower()  # simplemma's lemma of "malmö" is "Malmö"
+            plain = _unaccented(term)  # lower-cased: simplemma's lemma of "malmö" is "Malmö"
             # Two words that differ by their accents alone ("resume", "résumé"): no guessing.
             by_plain[plain] = term if by_plain.get(plain, term) == term else None
         _BY_UNACCENTED[lex] = by_plain
-    found = by_plain.get(_unaccented(_stem(word)).lower())
+    found = by_plain.get(_unaccented(_stem(word)))
     return _surface(found, index) if found is not None else None
 
 
