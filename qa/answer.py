@@ -336,6 +336,18 @@ def score(
     # "# Eastfield Chess Club: Minutes" is no answer to who chairs the club).
     has_prev &= headings(index, np.clip(prev_ids, 0, n_sent - 1)) == 0
     has_next &= headings(index, np.clip(next_ids, 0, n_sent - 1)) == 0
+    # A question in the text (an interview's or a FAQ's) opens what follows it: it is the
+    # context of the answer below it, not of the sentence above ("Is the kettle
+    # dishwasher-safe?" lent its words to the previous answer's last sentence).
+    has_next &= (
+        _questions(
+            [
+                index.sentence_text(int(s)) if h else ""
+                for s, h in zip(next_ids, has_next, strict=True)
+            ]
+        )
+        == 0
+    )
     around = np.unique(np.concatenate([ids, prev_ids[has_prev], next_ids[has_next]]))
     vec = index.sentence_vectors_of(around)
     row = {int(u): i for i, u in enumerate(around)}
@@ -494,7 +506,8 @@ def score(
 
 HEADING_DEMOTION = 100.0
 # A sentence that ends by asking: "?", then perhaps closing quotes or brackets.
-_ASKS = re.compile(r"\?[\s\"”’')\]]*$")
+# Markdown emphasis may close it too ("**Can I set the temperature?**").
+_ASKS = re.compile(r"\?[\s\"”’')\]*_]*$")
 
 
 def _questions(texts: list[str]) -> np.ndarray:
@@ -558,10 +571,13 @@ def headings(index: Index, ids: np.ndarray) -> np.ndarray:
             and len(words) <= 20
             and _BLANK_REST.match(text, end) is None
         )
-        out[i] = alone and (line.startswith("#") or headline or (plain and (title or short)))
+        # Markdown: "## Water supply", or a bold line of its own ("**Opening hours**").
+        marked = line.startswith("#") or _BOLD.fullmatch(line) is not None
+        out[i] = alone and (marked or headline or (plain and (title or short)))
     return out
 
 
+_BOLD = re.compile(r"(\*\*|__)[^*_\n]+\1")
 _BLANK_REST = re.compile(r"\s*\Z")  # nothing but white space from here on (.match)
 _PARAGRAPH_BEFORE = re.compile(r"\n[ \t]*\r?\n[ \t]*$")
 _PARAGRAPH_AFTER = re.compile(r"[ \t]*\r?\n[ \t]*\r?\n")
@@ -619,6 +635,8 @@ def excerpt(
     for nb in passage_neighbours(index, s):
         if nb not in scores or nb in used:
             continue
+        if nb > s and _ASKS.search(index.sentence_text(nb)):
+            continue  # the next question opens another answer ("... 55 seconds. Can I set ...?")
         first, last = min(s, nb), max(s, nb)
         if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
             continue

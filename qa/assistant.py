@@ -534,10 +534,18 @@ class Assistant:
 
     def _closest(self, scored: Scored, k: int) -> list[Citation]:
         """The k best passages, none overlapping or repeating one already shown (passages
-        share a sentence inside long paragraphs; two documents may hold the same text)."""
+        share a sentence inside long paragraphs; two documents may hold the same text).
+        The first is the one that holds the best-ranked sentence: a passage searched for the
+        whole question may lack it ("Who was her husband?" abstaining, and the two passages
+        closest to it not naming him, where the best sentence does)."""
+        fused = dict(zip(scored.passages.ids.tolist(), scored.passages.fused.tolist(), strict=True))
+        order = list(fused)
+        if len(scored.sentences):
+            best = int(self.index.sent_passage[int(scored.sentences[0])])
+            order = [best, *(p for p in order if p != best)]
         out: list[Citation] = []
-        for p, s in zip(scored.passages.ids, scored.passages.fused, strict=False):
-            c = self._passage_citation(int(p), float(s))
+        for p in order:
+            c = self._passage_citation(p, float(fused.get(p, 0.0)))
             if not any(
                 c.text == o.text
                 or (c.document == o.document and c.start < o.end and o.start < c.end)

@@ -907,3 +907,66 @@ def test_an_excerpt_does_not_run_one_list_item_into_its_neighbour(fake_embedder,
     a = _of(fake_embedder, text)
     assert a.index.n_sentences == 2
     assert _apart_in_list(a.index, 0, 1) is apart
+
+
+@pytest.mark.model
+def test_closest_passages_on_abstention_lead_with_the_best_sentence(tmp_path, real_embedder):
+    """When it abstains, the passages shown hold the sentence it ranked best: "Who was her
+    husband?" found "she married the architect Bo Hellström" first, then showed two passages
+    searched for the whole question that named neither him nor the marriage."""
+    bio = tmp_path / "lindqvist.txt"
+    bio.write_text(
+        "Agnes Lindqvist: a life in glass\n\n"
+        "Agnes Lindqvist was a Swedish glass artist whose coloured bowls and lamps helped define"
+        " Scandinavian design in the 1960s. She was born on 9 March 1931 in Växjö, the youngest"
+        " of four children of a railway clerk and a seamstress.\n\n"
+        "She trained at the Konstfack school in Stockholm from 1950 to 1954, and then joined the"
+        " Orrefors glassworks as an apprentice under the master blower Sven Ek. In 1958 she"
+        " married the architect Bo Hellström; they had two daughters.\n\n"
+        "Her breakthrough came in 1962, when her \"Tidvatten\" series of blue-green bowls won a"
+        " gold medal at the Milan Triennale. Within five years the series had sold more than"
+        " 40,000 pieces.\n\n"
+        "In 1971 Lindqvist left Orrefors and opened her own studio on the island of Öland, where"
+        " she worked until she was nearly eighty.\n\n"
+        "Lindqvist died in Kalmar on 17 November 2019, aged 88. Her studio is now run by her"
+        " granddaughter, Maja Hellström.\n"
+    )
+    a = Assistant.from_paths([bio], embedder=real_embedder, progress=False)
+    a.model = dataclasses.replace(a.model, threshold=1.01)  # abstain, showing passages
+    answer, ranked = a.ask_ranked("Who was her husband?")
+    assert answer.abstained and ranked
+    assert "Bo Hellström" in ranked[0].text
+    assert any(ranked[0].text in c.text for c in answer.closest)
+    assert ranked[0].text in answer.closest[0].text
+
+
+@pytest.mark.model
+def test_a_faq_question_line_opens_its_answer_not_the_one_above(tmp_path, real_embedder):
+    """A question in the text lends its words to the answer below it, not to the last sentence
+    of the answer above ("Is the kettle dishwasher-safe?" quoted "The buttons on the base work
+    without any connection."); in bold, it is still a question, not an answer."""
+    qa_pairs = [
+        ("How long does it take to boil?", "A full kettle boils in about 3 minutes 40 seconds at"
+         " 3,000 W. One cup (250 ml) takes about 55 seconds."),
+        ("Can I set the temperature?", "Yes. You can choose 40, 60, 70, 80, 90 or 100 °C on the"
+         " base, or any whole degree in the app. The keep-warm function holds it for up to 30"
+         " minutes."),
+        ("Does the app work without Wi-Fi?", "No. The app needs a Wi-Fi network. The buttons on"
+         " the base work without any connection."),
+        ("Is the kettle dishwasher-safe?", "No. Only the limescale filter may go in the"
+         " dishwasher. Wipe the body with a damp cloth."),
+    ]  # fmt: skip
+    for bold in ("", "**"):
+        faq = tmp_path / f"faq{len(bold)}.md"
+        faq.write_text(
+            "# Kettlewise K2: frequently asked questions\n\n"
+            + "\n\n".join(f"{bold}{q}{bold}\n{a}" for q, a in qa_pairs)
+            + "\n"
+        )
+        a = Assistant.from_paths([faq], embedder=real_embedder, progress=False)
+        for q, expected in [
+            ("Can I set the temperature?", "You can choose"),
+            ("Is the kettle dishwasher-safe?", "limescale filter"),
+        ]:
+            first = a.ask_ranked(q)[1][0].text
+            assert expected in first and "?" not in first, (bold, q, first)
