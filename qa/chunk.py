@@ -33,6 +33,12 @@ class ChunkParams:
     # ends a sentence ends it ("... at 11.30 pm." above "Buses run ..."); read False for
     # indexes made before.
     line_ends: bool = True
+    # Inside a line, a sentence ends before a figure ("founded in 2016. 410 people work
+    # there") and after a time ("until 3 pm. Helen Marsh will ..."), which blingfire joins,
+    # and not after a title ("said Cllr. Maria Okafor"), where it cuts (see _mend); and each
+    # of two or more label lines one below the other ("Date: 11 March", "Present: ...") is
+    # a sentence. Read False for indexes made before.
+    mended: bool = True
     terms_version: str = TERMS_VERSION  # how BM25 terms are made (qa.text)
 
     def spans_only(self) -> ChunkParams:
@@ -71,21 +77,25 @@ def _strip(text: str, a: int, b: int) -> tuple[int, int]:
 
 
 def sentences(
-    text: str, max_chars: int = MAX_SENTENCE_CHARS, list_items: bool = True, line_ends: bool = True
+    text: str,
+    max_chars: int = MAX_SENTENCE_CHARS,
+    list_items: bool = True,
+    line_ends: bool = True,
+    mended: bool = True,
 ) -> list[tuple[int, int, int]]:
     """(start, end, paragraph) of every sentence; `text[start:end]` is the sentence. With
     `list_items`, a line that starts with a list marker starts a sentence, marker left out:
     items without a full stop stay apart, and "2." is no sentence of its own. With
     `line_ends`, a Markdown heading line is a sentence, and a line that ends a sentence ends
-    it (see _lines)."""
+    it (see _lines). With `mended`, blingfire's cuts are mended (see _mend)."""
     out: list[tuple[int, int, int]] = []
     for para, (pa, pb) in enumerate(paragraphs(text)):
         for a, b in _items(text, pa, pb) if list_items else [(pa, pb)]:
-            for la, lb, heading in _lines(text, a, b) if line_ends else [(a, b, False)]:
+            for la, lb, heading in _lines(text, a, b, mended) if line_ends else [(a, b, False)]:
                 if heading:
                     out.extend((s, e, para) for s, e in _cap(text, la, lb, max_chars))
                 else:
-                    out.extend((s, e, para) for s, e in _split(text, la, lb, max_chars))
+                    out.extend((s, e, para) for s, e in _split(text, la, lb, max_chars, mended))
     return out
 
 
@@ -103,12 +113,17 @@ _BEFORE_BREAK = re.compile(
 )
 
 
-def _lines(text: str, a: int, b: int) -> list[tuple[int, int, bool]]:
+# A label line: a capitalised word or three, a colon, a value ("Present: Helen Marsh (chair)").
+_LABEL_LINE = re.compile(r"[ \t]*[A-Z][\w'’()-]*(?:[ \t]+[\w'’()-]+){0,2}:[ \t]+\S")
+
+
+def _lines(text: str, a: int, b: int, labels: bool = True) -> list[tuple[int, int, bool]]:
     """text[a:b] cut at its heading lines and after the lines that end a sentence, each
     piece (start, end, is a heading): "Buses run every 10 minutes." on the line after "The
     last bus leaves at 11.30 pm." is a sentence of its own, which blingfire, reading "pm."
     as an abbreviation, would join to it. A line wrapped after an initial or a title ("Dr.")
-    is not cut."""
+    is not cut. With `labels`, a line break between two label lines ("Date: 11 March" above
+    "Present: Helen Marsh, ...") cuts too: each states a fact of its own, with no full stop."""
     chunk = text[a:b]
     if "\n" not in chunk:
         return [(a, b, bool(_HEADING_LINE.match(chunk)))]
@@ -121,6 +136,13 @@ def _lines(text: str, a: int, b: int) -> list[tuple[int, int, bool]]:
         line_start = chunk.rfind("\n", 0, m.start()) + 1
         if not _BEFORE_BREAK.search(chunk[line_start : m.start()].rstrip('"”’)]')):
             cuts.add(m.end())
+    if labels:
+        starts = [0] + [m.end() for m in re.finditer(r"\n", chunk)]
+        cuts |= {
+            y
+            for x, y in zip(starts, starts[1:], strict=False)
+            if _LABEL_LINE.match(chunk, x) and _LABEL_LINE.match(chunk, y)
+        }
     edges = sorted(cuts)
     out = []
     for x, y in zip(edges, edges[1:], strict=False):
@@ -141,7 +163,7 @@ def _items(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return [_strip(text, x, y) for x, y in spans if text[x:y].strip()]
 
 
-def _split(text: str, pa: int, pb: int, max_chars: int) -> list[tuple[int, int]]:
+def _split(text: str, pa: int, pb: int, max_chars: int, mend: bool = True) -> list[tuple[int, int]]:
     """Sentences of text[pa:pb], as offsets into `text`."""
     chunk = text[pa:pb]
     # Single newlines inside a paragraph are line wrapping; blingfire gives character
@@ -157,8 +179,57 @@ def _split(text: str, pa: int, pb: int, max_chars: int) -> list[tuple[int, int]]
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))
+    if mend:
+        merged = _mend(chunk, merged)
     # Keep everything between sentences covered, so no text is lost between spans.
     return [(pa + sa, pa + sb) for a, b in merged for sa, sb in _cap(chunk, a, b, max_chars)]
+
+
+# A title or an abbreviation that stands before a name or a figure: blingfire ends a
+# sentence after some ("said Cllr." | "Maria Okafor, who chairs ...").
+_BEFORE_NAME = re.compile(
+    r"(?:^|\s)\(?(?:Mr|Mrs|Ms|Mx|Dr|Prof|Rev|Hon|Gen|Col|Maj|Lt|Sgt|Capt|Cmdr|Adm|Gov|Sen|Rep|"
+    r"Pres|Amb|Cllr|Cllrs|Supt|Insp|Det|Fr|No|Nos|Fig|Figs|Vol|Art|Sec|pp|p|approx|ca|cf|vs)\.$"
+)
+# ". " before a figure that starts the next sentence ("in 2016. 410 people work there",
+# "a 2.4 GHz network. 5 GHz networks ..."): after a number, or after a word of three or more
+# small letters that is no abbreviation before a figure ("approx. 5 people", "max. 4").
+_BEFORE_FIGURE = re.compile(r"(?:\b\d[\d,]*|\b([a-z]{3,}))\.\s+(?=\d[\d,.]*\s)")
+_ABBREVIATED = frozenset({
+    "approx", "appr", "est", "incl", "excl", "tel", "ext", "nos", "vol", "vols", "fig", "figs",
+    "para", "paras", "sect", "ref", "refs", "max", "min", "avg", "seq", "viz", "etc",
+})  # fmt: skip
+# "3 pm." or "7 p.m." before a capitalised word that is not a day, a month or a time zone:
+# blingfire reads "pm." as an abbreviation and runs on into the next sentence.
+_AFTER_TIME = re.compile(
+    r"\d\s?(?:am|pm|a\.m|p\.m)\.\s+(?!(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|"
+    r"Jul|Aug|Sep|Oct|Nov|Dec|Eastern|Central|Pacific|Mountain|Atlantic|Greenwich|[A-Z]{2,5}\b))"
+    r"(?=[A-Z])"
+)
+
+
+def _mend(chunk: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans of `chunk` with blingfire's slips mended: a cut after a title that
+    ends a sentence ("said Cllr." | "Maria ...") is undone ("No." alone is an answer, and
+    stays), and a sentence is cut where one ends inside a line before a figure or after a
+    time (_BEFORE_FIGURE, _AFTER_TIME)."""
+    joined: list[tuple[int, int]] = []
+    for a, b in spans:
+        last = chunk[joined[-1][0] : joined[-1][1]] if joined else ""
+        if _BEFORE_NAME.search(last) and last != "No.":
+            joined[-1] = (joined[-1][0], b)
+        else:
+            joined.append((a, b))
+    out: list[tuple[int, int]] = []
+    for a, b in joined:
+        piece = chunk[a:b]
+        cuts = sorted(
+            {m.end() for m in _BEFORE_FIGURE.finditer(piece) if m.group(1) not in _ABBREVIATED}
+            | {m.end() for m in _AFTER_TIME.finditer(piece)}
+        )
+        for x, y in zip([0, *cuts], [*cuts, b - a], strict=True):
+            out.append(_strip(chunk, a + x, a + y))
+    return [(x, y) for x, y in out if x < y]
 
 
 def _cap(text: str, a: int, b: int, max_chars: int) -> list[tuple[int, int]]:
@@ -180,7 +251,9 @@ def chunk(text: str, params: ChunkParams = ChunkParams()) -> Chunks:
     boundary where it can: a long paragraph is cut into several passages that overlap by
     `overlap_sentences`, and short paragraphs that follow each other are packed together.
     """
-    sents = sentences(text, params.max_sentence_chars, params.list_items, params.line_ends)
+    sents = sentences(
+        text, params.max_sentence_chars, params.list_items, params.line_ends, params.mended
+    )
     n = len(sents)
     start = np.fromiter((s[0] for s in sents), dtype=np.int64, count=n)
     end = np.fromiter((s[1] for s in sents), dtype=np.int64, count=n)

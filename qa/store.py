@@ -527,7 +527,14 @@ def _load_version(
         index = Index(
             documents=documents,
             # An index from before list items were cut apart says nothing of them.
-            params=ChunkParams(**{"list_items": False, "line_ends": False, **manifest["chunking"]}),
+            params=ChunkParams(
+                **{
+                    "list_items": False,
+                    "line_ends": False,
+                    "mended": False,
+                    **manifest["chunking"],
+                }
+            ),
             sent_doc=spans["sent_doc"],
             sent_start=spans["sent_start"],
             sent_end=spans["sent_end"],

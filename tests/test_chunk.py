@@ -44,6 +44,24 @@ SEED_DIR = Path(__file__).parent.parent / "seeds"
         ("He met John F.\nKennedy at 5 pm. Then\nhe left at 6 pm.\n2,000 came.",
          ["He met John F.\nKennedy at 5 pm.", "Then\nhe left at 6 pm.", "2,000 came."]),
         ("He met Dr.\nSmith at 5 pm. It rained.", ["He met Dr.\nSmith at 5 pm.", "It rained."]),
+        # Inside a line: a sentence ends before a figure and after a time, which blingfire
+        # joins, and not after a title, where it cuts; "No." alone is an answer.
+        ("It was founded in 2016. 410 people work there. 2023 was its best year.",
+         ["It was founded in 2016.", "410 people work there.", "2023 was its best year."]),
+        ("It needs a 2.4 GHz network. 5 GHz networks fail. About approx. 5 came, see p. 12.",
+         ["It needs a 2.4 GHz network.", "5 GHz networks fail.",
+          "About approx. 5 came, see p. 12."]),
+        ("Open 10 am to 3 pm. Helen Marsh will ask. Doors at 7 p.m. Tickets are free.",
+         ["Open 10 am to 3 pm.", "Helen Marsh will ask.", "Doors at 7 p.m.", "Tickets are free."]),
+        ("We met at 7 p.m. Monday and at 3 p.m. EST. It was 3.5 m. 4 fell.",
+         ["We met at 7 p.m. Monday and at 3 p.m. EST.", "It was 3.5 m. 4 fell."]),
+        ('"We will close it," said Cllr. Maria Okafor. Cllrs. Ahmed and Lee agreed.',
+         ['"We will close it," said Cllr. Maria Okafor.', "Cllrs. Ahmed and Lee agreed."]),
+        ("No. Only the filter may go in.", ["No.", "Only the filter may go in."]),
+        # Label lines one below the other are a sentence each; a wrapped line is not.
+        ("Date: 11 March, 7.30 pm\nPresent: Helen Marsh (chair), Tom Okoye\nApologies: Bill",
+         ["Date: 11 March, 7.30 pm", "Present: Helen Marsh (chair), Tom Okoye", "Apologies: Bill"]),
+        ("He said: the\nweather is bad.", ["He said: the\nweather is bad."]),
     ],
 )  # fmt: skip
 def test_sentences(text, expected):

@@ -422,6 +422,29 @@ def test_an_index_cut_before_list_items_is_re_cut(tmp_path: Path, fake_embedder)
     assert store.load(tmp_path, fake_embedder).params == ChunkParams()
 
 
+def test_an_index_cut_before_mended_ends_is_re_cut(tmp_path: Path, fake_embedder) -> None:
+    """A manifest without `mended` was cut without mending blingfire's slips: it loads as
+    such, and opening it re-cuts, embedding again only the document whose spans change."""
+    docs = [
+        Document(id="firm", text="Northwind was founded in 2016. 410 people work there."),
+        Document(id="plain", text="The van is old. A branch opens in May."),
+    ]
+    old = build(docs, fake_embedder, params=ChunkParams(mended=False), progress=False)
+    assert old.n_sentences == 3
+    store.save(old, tmp_path, fake_embedder, sources=[])
+    path = tmp_path / (tmp_path / "CURRENT").read_text().strip() / "manifest.json"
+    manifest = json.loads(path.read_text())
+    del manifest["chunking"]["mended"]
+    path.write_text(json.dumps(manifest))
+    assert store.load(tmp_path, fake_embedder).params.mended is False
+
+    emb = Counting(fake_embedder)
+    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
+    assert "410 people work there." in emb.texts and "The van is old." not in emb.texts
+    assert a.index.sentence_text(1) == "410 people work there."
+    assert_same_index(a.index, build(docs, fake_embedder, progress=False))
+
+
 def test_progress_counts_only_what_an_update_embeds(fake_embedder) -> None:
     a = Assistant.from_documents(make_docs(10), embedder=fake_embedder, progress=False)
     big = make_docs(1, sentences=400, prefix="big")[0]
