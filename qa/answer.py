@@ -412,15 +412,24 @@ def score(
     q_frozen = frozenset(q_set)
     # A document's headline names what all of it is about: its words are every sentence's
     # context ("He taught at the Malmö Academy" under "José Núñez: a life in music").
-    lines = headline_of(index, ids)
-    headline = {int(h): index.sentence_text(int(h)) for h in np.unique(lines[lines >= 0])}
+    # So are a section's heading's to the sentences under it ("Tom Okoye reported a balance of
+    # £6,842" under "## 2. Treasurer's report").
+    lines, sections = headline_of(index, ids), section_of(index, ids)
+    heads = np.unique(np.concatenate([lines, sections]))
+    headline = {int(h): index.sentence_text(int(h)) for h in heads[heads >= 0]}
     title_terms = {h: frozenset(term_list(t)) for h, t in headline.items()}
     title_words = {h: word_set(t) for h, t in headline.items()}
     ctx_words_all = []
     for i, text in enumerate(texts):
         st = sets[i]
-        first = int(lines[i])
-        ctx = st | prev_sets[i] | next_sets[i] | title_terms.get(first, frozenset())
+        first, section = int(lines[i]), int(sections[i])
+        ctx = (
+            st
+            | prev_sets[i]
+            | next_sets[i]
+            | title_terms.get(first, frozenset())
+            | title_terms.get(section, frozenset())
+        )
         cover.append(sum(idf[t] for t in sorted(q_set & st)) / idf_total)
         cover_all.append(len(q_set & st) / len(q_set) if q_set else 0.0)
         cover_ctx.append(sum(idf[t] for t in sorted(q_set & ctx)) / idf_total)
@@ -436,6 +445,7 @@ def score(
             | (word_set(index.sentence_text(int(ids[i]) - 1)) if has_prev[i] else frozenset())
             | (word_set(index.sentence_text(int(ids[i]) + 1)) if has_next[i] else frozenset())
             | title_words.get(first, frozenset())
+            | title_words.get(section, frozenset())
         )
         ctx_words_all.append(ctx_words)
         ent_cover.append(len(entities & ctx_words) / len(entities) if entities else 1.0)
@@ -510,9 +520,21 @@ HEADING_DEMOTION = 100.0
 _ASKS = re.compile(r"\?[\s\"”’')\]*_]*$")
 
 
+# A sentence that reports a question and says no more: "Bill Dunmore asked, by email,
+# whether bonfires could be allowed in winter." answers nothing ("... but the committee said
+# no" would).
+_REPORTS_QUESTION = re.compile(
+    r"\b(?:asked|asks|asking|wondered|wonders|inquired|enquired|queried)\b(?:,[^,]*,)?\s+"
+    r"(?:whether|if)\b(?![^;]*(?:;|\bbut\b))"
+)
+
+
 def _questions(texts: list[str]) -> np.ndarray:
-    """Which sentences are questions."""
-    return np.array([_ASKS.search(t) is not None for t in texts], dtype=float)
+    """Which sentences are questions, asked or reported."""
+    return np.array(
+        [_ASKS.search(t) is not None or _REPORTS_QUESTION.search(t) is not None for t in texts],
+        dtype=float,
+    )
 
 
 def headline_of(index: Index, ids: np.ndarray) -> np.ndarray:
@@ -521,6 +543,25 @@ def headline_of(index: Index, ids: np.ndarray) -> np.ndarray:
     firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
     uniq, at = np.unique(firsts, return_inverse=True)
     return np.where(headings(index, uniq) > 0, uniq, -1)[at].astype(np.int64)
+
+
+def section_of(index: Index, ids: np.ndarray) -> np.ndarray:
+    """The heading each sentence stands under: the nearest one above it in its document (or
+    the sentence itself, if a heading), else -1. Worked out once a document, when first asked."""
+    out = np.full(len(ids), -1, dtype=np.int64)
+    for i, s in enumerate(ids.tolist()):
+        d = int(index.sent_doc[s])
+        if d not in index.sections:
+            first = int(np.searchsorted(index.sent_doc, d))
+            last = int(np.searchsorted(index.sent_doc, d, side="right"))
+            own = np.arange(first, last)
+            index.sections[d] = (
+                first,
+                np.maximum.accumulate(np.where(headings(index, own) > 0, own, -1)),
+            )
+        first, under = index.sections[d]
+        out[i] = under[s - first]
+    return out
 
 
 def headings(index: Index, ids: np.ndarray) -> np.ndarray:

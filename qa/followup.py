@@ -156,10 +156,20 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
     return Resolved(question)
 
 
+# A preposition and a question word, with a word or two at most: "Until what time?", "Since
+# when?", "For how long?", "In which year?".
+_ASKS_BY_PREPOSITION = re.compile(
+    r"^\W*(?:until|till|since|from|for|by|in|at|on|to|after|before|during)\s+"
+    r"(?:what|which|when|where|whom|how)\b(?:\s+[\w'’-]+){0,2}\W*$",
+    re.IGNORECASE,
+)
+
+
 def _elliptic(question: str) -> bool:
     """Whether `question` leans on the one before: "And in 1998?", "Why?", "What year?",
-    not "Who was the arbiter?" (a question word, a verb and a noun) nor "Who is Ailana?"."""
-    if _ELLIPTIC_START.match(question):
+    "Until what time?", not "Who was the arbiter?" (a question word, a verb and a noun) nor
+    "Who is Ailana?"."""
+    if _ELLIPTIC_START.match(question) or _ASKS_BY_PREPOSITION.match(question):
         return True
     content = [w for w in words(question) if w not in STOPWORDS]
     own = len(content) == 1 and _ASKS_WITH_VERB.match(question) and not _PRONOUN.search(question)

@@ -58,6 +58,9 @@ class Index:
         self.sent_passage = np.minimum(p, max(len(self.passage_last) - 1, 0)).astype(np.int32)
         self.doc_position = {d.id: i for i, d in enumerate(self.documents)}
         self._terms_cache: dict[int, frozenset[str]] = {}
+        # document -> (its first sentence, the heading each of its sentences stands under);
+        # filled by qa.answer.section_of as documents are asked about
+        self.sections: dict[int, tuple[int, np.ndarray]] = {}
 
     def sha256s(self) -> list[str]:
         """Each document's content hash (computed once: hashing all texts takes a while)."""

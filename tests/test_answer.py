@@ -135,6 +135,17 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "Who is the ferry's captain? Since when?",
             None,
         ),
+        # So is a preposition and a question word ("Until what time?" had two content words).
+        *(
+            (detail, [{"role": "user", "content": previous}], f"{previous} {detail}", None)
+            for previous, detail in [
+                ("How often will the shuttle bus run?", "Until what time?"),
+                ("How long is the bridge closed?", "From which day?"),
+                ("Who chairs the committee?", "For how long?"),
+            ]
+        ),
+        # ... and not one with a verb of its own.
+        ("Until when is the museum open?", HISTORY, "Until when is the museum open?", None),
         (
             "And the last ferry?",
             [{"role": "user", "content": "When does the First Ferry leave?"}],  # a name
@@ -923,7 +934,7 @@ def test_closest_passages_on_abstention_lead_with_the_best_sentence(tmp_path, re
         "She trained at the Konstfack school in Stockholm from 1950 to 1954, and then joined the"
         " Orrefors glassworks as an apprentice under the master blower Sven Ek. In 1958 she"
         " married the architect Bo Hellström; they had two daughters.\n\n"
-        "Her breakthrough came in 1962, when her \"Tidvatten\" series of blue-green bowls won a"
+        'Her breakthrough came in 1962, when her "Tidvatten" series of blue-green bowls won a'
         " gold medal at the Milan Triennale. Within five years the series had sold more than"
         " 40,000 pieces.\n\n"
         "In 1971 Lindqvist left Orrefors and opened her own studio on the island of Öland, where"
@@ -970,3 +981,48 @@ def test_a_faq_question_line_opens_its_answer_not_the_one_above(tmp_path, real_e
         ]:
             first = a.ask_ranked(q)[1][0].text
             assert expected in first and "?" not in first, (bold, q, first)
+
+
+@pytest.mark.model
+def test_a_section_heading_is_the_context_of_the_sentences_under_it(tmp_path, real_embedder):
+    """Minutes name the matter in the heading, not in its sentences: "What did the treasurer
+    report?" quoted the list of who was present, "Tom Okoye (treasurer)", and not the report
+    under "## 2. Treasurer's report". The label lines above are a sentence each."""
+    minutes = tmp_path / "minutes.md"
+    minutes.write_text(
+        "# Riverside Allotment Society: committee meeting\n\n"
+        "Date: Tuesday 11 March 2025, 7.30 pm, Riverside Community Hall\n"
+        "Present: Helen Marsh (chair), Tom Okoye (treasurer), Priya Shah (secretary)\n"
+        "Apologies: Bill Dunmore\n\n"
+        "## 1. Minutes of the previous meeting\n\n"
+        "The minutes of the meeting of 11 February were approved without changes.\n\n"
+        "## 2. Treasurer's report\n\n"
+        "Tom Okoye reported a balance of £6,842 at the end of February. Plot rents for 2025"
+        " have been paid by 71 of the 84 plot holders.\n\n"
+        "## 3. Water supply\n\n"
+        "The main tap at the north gate leaked again in January. The committee agreed to"
+        " accept the AquaFix quote.\n"
+    )
+    a = Assistant.from_paths([minutes], embedder=real_embedder, progress=False)
+    first = a.ask_ranked("What did the treasurer report?")[1][0]
+    text = minutes.read_text()
+    report = text.index("Tom Okoye reported")
+    assert report <= first.start < text.index("## 3."), first.text
+    assert a.index.sentence_text(2) == (
+        "Present: Helen Marsh (chair), Tom Okoye (treasurer), Priya Shah (secretary)"
+    )
+
+
+@pytest.mark.model
+def test_a_reported_question_is_no_answer(tmp_path, real_embedder):
+    """ "Bill Dunmore asked whether bonfires could be allowed in winter." asks, as a question
+    in the text does; the decision after it answers "Will bonfires be allowed?"."""
+    minutes = tmp_path / "minutes.txt"
+    minutes.write_text(
+        "The open day will be held on Saturday 17 May. Volunteers are needed for the tea tent."
+        "\n\nBill Dunmore asked, by email, whether bonfires could be allowed in winter. The"
+        " committee decided that the ban on bonfires stays in place.\n"
+    )
+    a = Assistant.from_paths([minutes], embedder=real_embedder, progress=False)
+    for q in ("Will bonfires be allowed?", "Are bonfires allowed in winter?"):
+        assert "ban on bonfires" in a.ask_ranked(q)[1][0].text, q
