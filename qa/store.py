@@ -591,8 +591,18 @@ def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: 
     """Every data file must have the size the manifest recorded, and the sha256 if it is at
     most `hash_max` bytes (None: every file)."""
     files = manifest.get("files", {})
+    if not isinstance(files, dict):
+        raise IndexIntegrityError(f"the manifest in {version} is damaged (its files)", rebuild)
     for rel, expected in files.items():
         path = version / rel
+        if not (
+            isinstance(expected, dict)
+            and type(expected.get("bytes")) is int
+            and isinstance(expected.get("sha256"), str)
+        ):  # a damaged manifest that still reads as JSON ("sha256" with a byte flipped)
+            raise IndexIntegrityError(
+                f"the manifest in {version} is damaged (its entry for {rel!r})", rebuild
+            )
         try:  # a writer may delete this version as we read it (`load` then retries)
             size = path.stat().st_size if path.is_file() else None
             if size is None:

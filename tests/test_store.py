@@ -549,3 +549,23 @@ def test_a_folder_that_cannot_be_looked_into_keeps_the_write_error(tmp_path, mon
     monkeypatch.setattr(Path, "exists", refused)
     with pytest.raises(QAError, match="^cannot write the index in .*; choose another --index-dir"):
         store.check_writable(tmp_path / "locked" / "index")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda files: next(iter(files.values())).pop("sha256"),  # "sha256" with a byte flipped
+        lambda files: next(iter(files.values())).update(bytes="12"),
+        lambda files: files.update({next(iter(files)): None}),
+    ],
+)
+def test_a_manifest_damaged_but_still_json_is_refused(tmp_path: Path, fake_embedder, damage):
+    """A byte flipped in manifest.json can leave valid JSON with a key renamed: the index is
+    refused with the command to rebuild it, not with a KeyError."""
+    Assistant.from_documents(make_docs(3), index_dir=tmp_path, embedder=fake_embedder)
+    path = store.current_version(tmp_path) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    damage(manifest["files"])
+    path.write_text(json.dumps(manifest))
+    with pytest.raises(IndexIntegrityError, match="manifest .* is damaged"):
+        store.load(tmp_path, fake_embedder)
