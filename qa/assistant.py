@@ -59,6 +59,22 @@ _YES_NO = re.compile(
 
 # A question that asks who or what a name is ("Who is Adam Lenton?"), and the most sentences
 # that may hold the name for the one quoted to be all the documents say of it.
+# "How much does a plot cost?" asks for a sum of money, which "Plot rents for 2025 have been
+# paid by 71 of the 84 plot holders" does not give (unlike "Tickets are free.").
+_ASKS_PRICE = re.compile(
+    r"^\W*how\s+much\b(?=.*\b(?:cost|costs|costing|pay|paid|pays|paying|price|prices|priced|"
+    r"rent|rents|spend|spent|fine|fined|charge|charges|charged|fee|fees|worth|salary|wage|"
+    r"wages|earn|earns|earned|budget|fund|funding|invest|invested|donate|donated)\b)",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(
+    r"[$£€¥₹₽]\s?\d|\d\s*(?:[kmb]n?|million|billion|thousand|hundred)?\s*(?:euros?|dollars?|"
+    r"pounds?|pence|cents?|rubles?|roubles?|kronor|krona|kroner|krone|yen|yuan|francs?|rupees?|"
+    r"usd|eur|gbp|nok|sek|dkk|chf|rub|jpy)\b|\b(?:usd|eur|gbp|nok|sek|dkk|chf|rub|jpy)\s?\d|"
+    r"\bfree\b|\bno charge\b|\b(?:cost|costs|paid|pay|pays|priced at|charged?|fined|worth)\s+"
+    r"(?:about|around|nearly|almost|over|under|just|some|up to|more than|less than)?\s*\d",
+    re.IGNORECASE,
+)
 _WHO_IS = re.compile(r"^\W*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
 FEW_MENTIONS = 2
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
@@ -342,6 +358,12 @@ class Assistant:
             # loss?" by one that speaks of what was made, nor "Did Núñez study in Lisbon?" by
             # documents that never name Lisbon, nor "Is she married? (Lena Vik)" by "He
             # married ..." far from her name.
+            confidence /= 2
+        elif _ASKS_PRICE.match(resolved.question) and not (
+            ranked and _MONEY.search(ranked[0].text)
+        ):
+            # The SQuAD-learned confidence sees a figure where a price is asked (on SQuAD's
+            # dev articles two questions ask one).
             confidence /= 2
         elif (
             yes_no

@@ -1026,3 +1026,21 @@ def test_a_reported_question_is_no_answer(tmp_path, real_embedder):
     a = Assistant.from_paths([minutes], embedder=real_embedder, progress=False)
     for q in ("Will bonfires be allowed?", "Are bonfires allowed in winter?"):
         assert "ban on bonfires" in a.ask_ranked(q)[1][0].text, q
+
+
+@pytest.mark.model
+def test_a_price_question_needs_a_sum_of_money(tmp_path, real_embedder):
+    """ "How much is the annual plot rent?" was answered (0.46) with "Plot rents for 2025 have
+    been paid by 71 of the 84 plot holders.": a figure, but no price."""
+    text = (
+        "Tom Okoye reported a balance of £6,842 at the end of February. Plot rents for 2025"
+        " have been paid by 71 of the 84 plot holders. He will send reminders to the rest.\n"
+    )
+    paid = tmp_path / "minutes.txt"
+    paid.write_text(text)
+    priced = tmp_path / "priced.txt"
+    priced.write_text(text.replace("He will", "The annual plot rent is £45. He will"))
+    q = "How much is the annual plot rent?"
+    assert Assistant.from_paths([paid], embedder=real_embedder, progress=False).ask(q).abstained
+    answer = Assistant.from_paths([priced], embedder=real_embedder, progress=False).ask(q)
+    assert not answer.abstained and "£45" in answer.citations[0].text
