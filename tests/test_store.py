@@ -398,51 +398,40 @@ def test_a_new_way_of_cutting_terms_re_cuts_terms_and_embeds_nothing(
     assert emb.texts == [] and b.index.params == ChunkParams()
 
 
-def test_an_index_cut_before_list_items_is_re_cut(tmp_path: Path, fake_embedder) -> None:
-    """A manifest without `list_items` was cut with list markers inside sentences: it loads as
-    such, and opening it re-cuts; only a document whose spans change is embedded again."""
+@pytest.mark.parametrize(
+    ("setting", "text", "sentence"),
+    [
+        # Cut with list markers inside sentences.
+        ("list_items", "Plans:\n1. Replace the van.\n2. Open a branch.", "Replace the van."),
+        # Cut without mending blingfire's slips.
+        ("mended", "Northwind was founded in 2016. 410 people work there.", "410 people work there."),
+    ],
+)  # fmt: skip
+def test_an_index_cut_before_a_chunking_setting_is_re_cut(
+    tmp_path: Path, fake_embedder, setting: str, text: str, sentence: str
+) -> None:
+    """A manifest without a chunking setting was cut without it: it loads as such, and opening
+    it re-cuts; only a document whose spans change is embedded again."""
     docs = [
-        Document(id="list", text="Plans:\n1. Replace the van.\n2. Open a branch."),
+        Document(id="changed", text=text),
         Document(id="plain", text="The van is old. A branch opens in May."),
     ]
-    old = build(docs, fake_embedder, params=ChunkParams(list_items=False), progress=False)
+    old = build(docs, fake_embedder, params=ChunkParams(**{setting: False}), progress=False)
+    new = build(docs, fake_embedder, progress=False)
+    assert old.n_sentences != new.n_sentences
     store.save(old, tmp_path, fake_embedder, sources=[])
     path = tmp_path / (tmp_path / "CURRENT").read_text().strip() / "manifest.json"
     manifest = json.loads(path.read_text())
-    del manifest["chunking"]["list_items"]
+    del manifest["chunking"][setting]
     path.write_text(json.dumps(manifest))
-    assert store.load(tmp_path, fake_embedder).params.list_items is False
+    assert getattr(store.load(tmp_path, fake_embedder).params, setting) is False
 
     emb = Counting(fake_embedder)
     a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
-    assert "Replace the van." in emb.texts and "The van is old." not in emb.texts
-    texts = [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
-    assert texts[:3] == ["Plans:", "Replace the van.", "Open a branch."]
-    assert_same_index(a.index, build(docs, fake_embedder, progress=False))
+    assert sentence in emb.texts and "The van is old." not in emb.texts
+    assert sentence in [a.index.sentence_text(s) for s in range(a.index.n_sentences)]
+    assert_same_index(a.index, new)
     assert store.load(tmp_path, fake_embedder).params == ChunkParams()
-
-
-def test_an_index_cut_before_mended_ends_is_re_cut(tmp_path: Path, fake_embedder) -> None:
-    """A manifest without `mended` was cut without mending blingfire's slips: it loads as
-    such, and opening it re-cuts, embedding again only the document whose spans change."""
-    docs = [
-        Document(id="firm", text="Northwind was founded in 2016. 410 people work there."),
-        Document(id="plain", text="The van is old. A branch opens in May."),
-    ]
-    old = build(docs, fake_embedder, params=ChunkParams(mended=False), progress=False)
-    assert old.n_sentences == 3
-    store.save(old, tmp_path, fake_embedder, sources=[])
-    path = tmp_path / (tmp_path / "CURRENT").read_text().strip() / "manifest.json"
-    manifest = json.loads(path.read_text())
-    del manifest["chunking"]["mended"]
-    path.write_text(json.dumps(manifest))
-    assert store.load(tmp_path, fake_embedder).params.mended is False
-
-    emb = Counting(fake_embedder)
-    a = Assistant.from_documents(docs, index_dir=tmp_path, embedder=emb, progress=False)
-    assert "410 people work there." in emb.texts and "The van is old." not in emb.texts
-    assert a.index.sentence_text(1) == "410 people work there."
-    assert_same_index(a.index, build(docs, fake_embedder, progress=False))
 
 
 def test_progress_counts_only_what_an_update_embeds(fake_embedder) -> None:
