@@ -57,8 +57,6 @@ _YES_NO = re.compile(
     r"^\W*(is|are|was|were|do|does|did|has|have|had|can|could|will|would|should)\b", re.I
 )
 
-# A question that asks who or what a name is ("Who is Adam Lenton?"), and the most sentences
-# that may hold the name for the one quoted to be all the documents say of it.
 # "How much does a plot cost?" asks for a sum of money, which "Plot rents for 2025 have been
 # paid by 71 of the 84 plot holders" does not give (unlike "Tickets are free.").
 _ASKS_PRICE = re.compile(
@@ -75,6 +73,8 @@ _MONEY = re.compile(
     r"(?:about|around|nearly|almost|over|under|just|some|up to|more than|less than)?\s*\d",
     re.IGNORECASE,
 )
+# A question that asks who or what a name is ("Who is Adam Lenton?"), and the most sentences
+# that may hold the name for the one quoted to be all the documents say of it.
 _WHO_IS = re.compile(r"^\W*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
 FEW_MENTIONS = 2
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
