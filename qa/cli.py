@@ -11,6 +11,7 @@ import re
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .errors import QAError
 from .results import plural
@@ -137,6 +138,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+# Control characters, but for tab and newline: C0, DEL and C1.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str, returns: bool = False) -> str:
+    """`text` safe to print on a terminal: a document, a record id, a file name or a question
+    may hold escape sequences that clear the screen, retitle the window or fake output. Line
+    ends read as such ("\\r\\n", a lone "\\r" unless `returns` keeps it, as a progress bar
+    redraws its line with it); other controls show as their symbols ("␛"), or "�" for C1."""
+    text = text.replace("\r\n", "\n")
+    if not returns:
+        text = text.replace("\r", "\n")
+    return _CONTROL.sub(
+        lambda m: m.group() if m.group() == "\r" else
+        chr(0x2400 + ord(m.group())) if m.group() < "\x20" else "\ufffd",
+        text,
+    )  # fmt: skip
+
+
+class _Visible:
+    """A text stream that writes what it is given through `visible`."""
+
+    def __init__(self, stream: Any, returns: bool = False) -> None:
+        self._stream = stream
+        self._returns = returns
+
+    def write(self, text: str) -> int:
+        return self._stream.write(visible(text, self._returns))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -144,6 +178,19 @@ def main(argv: list[str] | None = None) -> int:
         # `qa --index-dir X eval ...`: the option before the command is shared by every
         # command, but eval indexes its documents afresh and would ignore it.
         parser.error("eval takes no --index-dir: it indexes its documents afresh")
+    # Documents are hostile: what they hold reaches the terminal only as visible text (JSON
+    # escapes control characters itself).
+    stdout, stderr = sys.stdout, sys.stderr
+    if not getattr(args, "json", False):
+        sys.stdout = _Visible(stdout)  # type: ignore[assignment]
+    sys.stderr = _Visible(stderr, returns=True)  # type: ignore[assignment]
+    try:
+        return _main(args)
+    finally:
+        sys.stdout, sys.stderr = stdout, stderr
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except QAError as exc:

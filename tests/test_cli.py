@@ -575,3 +575,26 @@ def test_a_resumed_first_build_says_what_it_took_from_the_interrupted_one(
     )
     assert embedded and 0 < int(embedded.group(1)) <= n_texts // 2 + 40
     assert cli("index", "d", "--index-dir", "idx")[1].splitlines()[1:] == ["nothing changed"]
+
+
+def test_document_text_reaches_the_terminal_without_its_control_characters(cli, tmp_path):
+    """A record's text, its id and a file's name may hold escape sequences (clear the screen,
+    retitle the window, fake output) and classic-Mac line ends: the terminal gets them as
+    visible symbols and line breaks; --json escapes them, as JSON does."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "records.jsonl").write_text(
+        json.dumps({"_id": "r1\x1b[31m", "text": "The pump station was built in 1962.\x1b[2J"})
+        + "\n"
+    )
+    (docs / "crane\x1b]0;x\x07.txt").write_text("The crane was built in 1911.\rIt was restored.")
+    assert cli("index", "docs")[0] == 0
+    for question in ("When was the pump station built?", "When was the crane built?"):
+        code, out, err = cli("ask", question, "--json")
+        assert code == 0 and "\x1b" not in out and "\\u001b" in out
+        code, out, err = cli("ask", question)
+        assert code == 0 and out, err
+        assert not any(c in out + err for c in "\x1b\x07\r"), out
+        assert "␛" in out
+    code, out, err = cli("search", "crane", "-k", "1")
+    assert code == 0 and "\x1b" not in out and "␛" in out
