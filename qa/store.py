@@ -71,7 +71,7 @@ def lock(directory: Path) -> FileLock:
 def current_version(directory: Path) -> Path | None:
     try:
         name = (directory / "CURRENT").read_text().strip()
-    except OSError:
+    except (OSError, ValueError):  # a CURRENT that is not text names no version
         return None
     path = directory / name
     if "/" in name or not name.startswith("v-") or not path.is_dir():
@@ -139,7 +139,29 @@ def read_manifest(directory: Path) -> dict[str, Any] | None:
         raise IndexIntegrityError(
             f"{directory} does not hold a qa index; choose another --index-dir or delete it"
         )
+    # A manifest damaged but still JSON ("model": "x"): what the code reads must have its kind.
+    for key, kinds in _MANIFEST_KINDS.items():
+        if key in manifest and not isinstance(manifest[key], kinds):
+            raise IndexIntegrityError(
+                f"the index in {directory} has a damaged manifest (its {key!r})",
+                _rebuild(directory, manifest),
+            )
     return manifest
+
+
+_MANIFEST_KINDS: dict[str, type | tuple[type, ...]] = {
+    "format_version": int,
+    "model": dict,
+    "chunking": dict,
+    "vectors": dict,
+    "tokens": (dict, type(None)),
+    "sources": list,
+    "added": list,
+    "documents": dict,
+    "document_files": dict,
+    "counts": dict,
+    "files": dict,
+}
 
 
 def save(
@@ -291,8 +313,9 @@ def _write_parts(parts: list[Part], folder: Path) -> dict[str, dict[str, Any]]:
 
     A part whose content already lives in a version folder is hard-linked from there, and its
     digest is copied from that version's manifest: unchanged files cost neither a write nor a
-    hash. If linking fails (the version was removed, the file system has no links, the size
-    is not the recorded one), the part is written from memory like any other.
+    hash (but for one of at most VERIFY_MAX_BYTES, which is checked). If linking fails (the
+    version was removed, the file system has no links, the size or checksum is not the
+    recorded one), the part is written from memory like any other.
     """
     files: dict[str, dict[str, Any]] = {}
     written: list[str] = []
@@ -323,7 +346,13 @@ def _link(part: Part, dest: Path, manifests: dict[Path, dict[str, Any]]) -> dict
         os.link(part.home / part.rel, dest)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if dest.stat().st_size != digest.get("bytes"):
+    size = dest.stat().st_size
+    # A file small enough to be hashed at every load is hashed before it is shared: a damaged
+    # one (a byte flipped, its size kept) would make the rebuild that replaces its version
+    # damaged too.
+    if size != digest.get("bytes") or (
+        size <= VERIFY_MAX_BYTES and _file_digest(dest)["sha256"] != digest.get("sha256")
+    ):
         dest.unlink()
         return None
     return {"bytes": digest["bytes"], "sha256": digest["sha256"]}

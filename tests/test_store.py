@@ -543,18 +543,50 @@ def test_a_folder_that_cannot_be_looked_into_keeps_the_write_error(tmp_path, mon
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda files: next(iter(files.values())).pop("sha256"),  # "sha256" with a byte flipped
-        lambda files: next(iter(files.values())).update(bytes="12"),
-        lambda files: files.update({next(iter(files)): None}),
+        lambda m: next(iter(m["files"].values())).pop("sha256"),  # "sha256", a byte flipped
+        lambda m: next(iter(m["files"].values())).update(bytes="12"),
+        lambda m: m["files"].update({next(iter(m["files"])): None}),
+        lambda m: m.update(files=[]),
+        lambda m: m.update(model="x"),
+        lambda m: m.update(tokens="x"),
+        lambda m: m.update(added=5),
+        lambda m: m.update(format_version="3"),
     ],
 )
 def test_a_manifest_damaged_but_still_json_is_refused(tmp_path: Path, fake_embedder, damage):
-    """A byte flipped in manifest.json can leave valid JSON with a key renamed: the index is
-    refused with the command to rebuild it, not with a KeyError."""
-    Assistant.from_documents(make_docs(3), index_dir=tmp_path, embedder=fake_embedder)
+    """A byte flipped in manifest.json can leave valid JSON with a key renamed or a value of
+    another kind: the index is refused with the command to rebuild it, not with a KeyError or
+    an AttributeError, and building it again mends it."""
+    docs = make_docs(3)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
     path = store.current_version(tmp_path) / "manifest.json"
     manifest = json.loads(path.read_text())
-    damage(manifest["files"])
+    damage(manifest)
     path.write_text(json.dumps(manifest))
-    with pytest.raises(IndexIntegrityError, match="manifest .* is damaged"):
+    with pytest.raises(IndexIntegrityError, match="damaged.*rebuild it with"):
         store.load(tmp_path, fake_embedder)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    store.load(tmp_path, fake_embedder, verify=True)
+
+
+def test_a_current_pointer_that_is_not_text_names_no_index(tmp_path: Path, fake_embedder) -> None:
+    Assistant.from_documents(make_docs(2), index_dir=tmp_path, embedder=fake_embedder)
+    (tmp_path / "CURRENT").write_bytes(b"\xff\xfe")
+    assert store.current_version(tmp_path) is None
+    with pytest.raises(QAError, match="no index"):
+        Assistant.load(tmp_path, embedder=fake_embedder)
+
+
+def test_a_rebuild_does_not_share_a_damaged_file(tmp_path: Path, fake_embedder) -> None:
+    """A byte flipped in documents.jsonl (its size kept) is caught at load; the rebuild that
+    the message asks for wrote a new version that hard-linked the same damaged file."""
+    docs = make_docs(3)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    texts = store.current_version(tmp_path) / "documents.jsonl"
+    data = bytearray(texts.read_bytes())
+    data[20] ^= 1
+    texts.write_bytes(bytes(data))
+    with pytest.raises(IndexIntegrityError, match="altered"):
+        store.load(tmp_path, fake_embedder)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    store.load(tmp_path, fake_embedder, verify=True)
