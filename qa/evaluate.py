@@ -120,12 +120,27 @@ def read_questions(path: Path) -> list[dict]:
 
 # -- SQuAD v2: each article indexed on its own, every question asked ---------------------------
 def squad_articles(path: Path) -> Iterator[tuple[Document, list[dict]]]:
-    data = json.loads(path.read_text())
-    for article in data["data"]:
-        contexts = [p["context"] for p in article["paragraphs"]]
-        doc = Document(id=article.get("title", "article"), text="\n\n".join(contexts))
-        qas = [q for p in article["paragraphs"] for q in p["qas"]]
-        yield doc, qas
+    """Each article of a SQuAD v2 file as one document, with its questions; a file that is not
+    one is refused, before anything is indexed."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles = []
+        for article in data["data"]:
+            contexts = [p["context"] for p in article["paragraphs"]]
+            qas = [q for p in article["paragraphs"] for q in p["qas"]]
+            title = article.get("title", "article")
+            if not all(isinstance(c, str) for c in contexts) or not isinstance(title, str):
+                raise TypeError("a context or title that is not text")
+            if not all(isinstance(q, dict) and isinstance(q.get("question"), str) for q in qas):
+                raise TypeError("a question that is not text")
+            articles.append((Document(id=title, text="\n\n".join(contexts)), qas))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        exc = f"no {exc} field" if isinstance(exc, KeyError) else exc  # type: ignore[assignment]
+        raise QAError(
+            f'{path} is not a SQuAD v2 file ({{"data": [{{"title", "paragraphs": '
+            f'[{{"context", "qas"}}]}}]}}): {exc}'
+        ) from None
+    yield from articles
 
 
 def squad(

@@ -598,3 +598,14 @@ def test_document_text_reaches_the_terminal_without_its_control_characters(cli, 
         assert "␛" in out
     code, out, err = cli("search", "crane", "-k", "1")
     assert code == 0 and "\x1b" not in out and "␛" in out
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["not json", "{}", "[]", '{"data": 5}',
+     '{"data": [{"title": "t", "paragraphs": [{"context": 5, "qas": []}]}]}'],
+)  # fmt: skip
+def test_eval_refuses_a_json_file_that_is_not_squad(cli, tmp_path, text):
+    (tmp_path / "set.json").write_text(text)
+    code, out, err = cli("eval", "set.json")
+    assert code == 2 and "set.json is not a SQuAD v2 file" in err and "internal error" not in err
