@@ -273,6 +273,8 @@ def read_jsonl(path: Path) -> Iterator[Document]:
         text = record.get("text")
         if doc_id is None or not isinstance(text, str):
             raise QAError(f"{where}: each record needs `_id` (or `id`) and a string `text`")
+        if not str(doc_id).strip():  # a citation would name no document
+            raise QAError(f"{where}: the record's `_id` is empty; give each record an id")
         title = record.get("title") or ""
         yield Document(id=str(doc_id), text=text, title=str(title))
 

@@ -71,6 +71,7 @@ def test_jsonl_records(tmp_path):
         ("wide.jsonl", '{"_id": "1", "text": "a"}\n'.encode("utf-16"), "JSON lines must be UTF-8"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
         ("noid.jsonl", b'{"text": "x"}\n', "_id"),
+        ("emptyid.jsonl", b'{"_id": " ", "text": "x"}\n', "`_id` is empty"),
         ("huge.jsonl", b'{"_id": ' + b"9" * 5000 + b', "text": "x"}\n', "too large"),
         ("deep.jsonl", b"[" * 100_000 + b"]" * 100_000 + b"\n", "too deeply nested"),
         ("x.exe", b"MZ", "unsupported file type"),
