@@ -129,10 +129,12 @@ def read_paths(
     fault in a JSON-lines collection, always stops with a QAError."""
     seen: set[str] = set()
     source: dict[str, str] = {}  # each document id and the file it came from
+    paths = list(paths)
+    for given in paths:  # all of them before any is read: a typo in the last one is told at once
+        if not Path(given).exists():
+            raise QAError(f"{given} does not exist; pass a folder or a file ({_KINDS})")
     for given in paths:
         path = Path(given)
-        if not path.exists():
-            raise QAError(f"{given} does not exist; pass a folder or a file ({_KINDS})")
         if path.is_dir():
             others: list[Path] = []
             files = list(_walk(path, others))

@@ -169,3 +169,10 @@ def test_an_id_given_twice_is_refused_naming_where(tmp_path):
     with pytest.raises(QAError, match=r"'2' is given twice \(in .*two.jsonl\)"):
         two.write_text('{"_id": "2", "text": "Cats."}\n{"_id": "2", "text": "Kettles."}\n')
         list(read_paths([two]))
+
+
+def test_a_missing_path_is_told_before_any_document_is_read(tmp_path):
+    (tmp_path / "a.txt").write_text("The ferry leaves at noon.")
+    docs = read_paths([tmp_path / "a.txt", tmp_path / "typo.txt"])
+    with pytest.raises(QAError, match="typo.txt does not exist"):
+        next(docs)
