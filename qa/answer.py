@@ -539,29 +539,33 @@ def _questions(texts: list[str]) -> np.ndarray:
 
 def headline_of(index: Index, ids: np.ndarray) -> np.ndarray:
     """The headline of each sentence's document: its first sentence if that is a heading,
-    else -1."""
-    firsts = np.searchsorted(index.sent_doc, index.sent_doc[ids])
-    uniq, at = np.unique(firsts, return_inverse=True)
-    return np.where(headings(index, uniq) > 0, uniq, -1)[at].astype(np.int64)
+    else -1 (what that first sentence stands under)."""
+    return np.array([_sections(index, int(index.sent_doc[s]))[1][0] for s in ids.tolist()],
+                    dtype=np.int64)  # fmt: skip
 
 
 def section_of(index: Index, ids: np.ndarray) -> np.ndarray:
     """The heading each sentence stands under: the nearest one above it in its document (or
-    the sentence itself, if a heading), else -1. Worked out once a document, when first asked."""
+    the sentence itself, if a heading), else -1."""
     out = np.full(len(ids), -1, dtype=np.int64)
     for i, s in enumerate(ids.tolist()):
-        d = int(index.sent_doc[s])
-        if d not in index.sections:
-            first = int(np.searchsorted(index.sent_doc, d))
-            last = int(np.searchsorted(index.sent_doc, d, side="right"))
-            own = np.arange(first, last)
-            index.sections[d] = (
-                first,
-                np.maximum.accumulate(np.where(headings(index, own) > 0, own, -1)),
-            )
-        first, under = index.sections[d]
+        first, under = _sections(index, int(index.sent_doc[s]))
         out[i] = under[s - first]
     return out
+
+
+def _sections(index: Index, d: int) -> tuple[int, np.ndarray]:
+    """Document `d`'s first sentence, and the heading each of its sentences stands under;
+    worked out once a document, when first asked."""
+    if d not in index.sections:
+        first = int(np.searchsorted(index.sent_doc, d))
+        last = int(np.searchsorted(index.sent_doc, d, side="right"))
+        own = np.arange(first, last)
+        index.sections[d] = (
+            first,
+            np.maximum.accumulate(np.where(headings(index, own) > 0, own, -1)),
+        )
+    return index.sections[d]
 
 
 def headings(index: Index, ids: np.ndarray) -> np.ndarray:

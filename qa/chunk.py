@@ -106,10 +106,12 @@ _HEADING_LINE = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+\S[^\n]*$", re.M)
 _LINE_END = re.compile(r"(?<=[.!?])[\"”’)\]]*[ \t]*\r?\n(?=[ \t]*[\"“‘(\[]?[A-Z\d])")
 # What ends a wrapped line without ending its sentence: an initial ("John F.") or a title
 # or abbreviation that comes before a name or a figure ("Dr.", "No.").
+# Titles before a name, and abbreviations before a figure, that both rules below know.
+_TITLES = "Mr|Mrs|Ms|Mx|Dr|Prof|Rev|Hon|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep"
+_REFERENCES = "No|Nos|Fig|Vol|Art|Sec|pp|p|vs|cf|approx|ca"
 _BEFORE_BREAK = re.compile(
-    r"(?:\b[A-Z]|\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|St|Mt|Rev|Hon|Gen|Col|Lt|Sgt|Capt|Gov|Sen|Rep|"
-    r"Jr|Sr|No|Nos|Fig|Vol|Ch|Art|Sec|pp|p|vs|cf|approx|ca|Inc|Ltd|Co|Corp|Jan|Feb|Mar|Apr|"
-    r"Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|e\.g|i\.e))\.$"
+    rf"(?:\b[A-Z]|\b(?:{_TITLES}|{_REFERENCES}|St|Mt|Jr|Sr|Ch|Inc|Ltd|Co|Corp|Jan|Feb|Mar|"
+    r"Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|U\.S|U\.K|e\.g|i\.e))\.$"
 )
 
 
@@ -188,8 +190,8 @@ def _split(text: str, pa: int, pb: int, max_chars: int, mend: bool = True) -> li
 # A title or an abbreviation that stands before a name or a figure: blingfire ends a
 # sentence after some ("said Cllr." | "Maria Okafor, who chairs ...").
 _BEFORE_NAME = re.compile(
-    r"(?:^|\s)\(?(?:Mr|Mrs|Ms|Mx|Dr|Prof|Rev|Hon|Gen|Col|Maj|Lt|Sgt|Capt|Cmdr|Adm|Gov|Sen|Rep|"
-    r"Pres|Amb|Cllr|Cllrs|Supt|Insp|Det|Fr|No|Nos|Fig|Figs|Vol|Art|Sec|pp|p|approx|ca|cf|vs)\.$"
+    rf"(?:^|\s)\(?(?:{_TITLES}|{_REFERENCES}|Maj|Cmdr|Adm|Pres|Amb|Cllr|Cllrs|Supt|Insp|Det|Fr|"
+    r"Figs)\.$"
 )
 # ". " before a figure that starts the next sentence ("in 2016. 410 people work there",
 # "a 2.4 GHz network. 5 GHz networks ..."): after a number, or after a word of three or more

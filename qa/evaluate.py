@@ -135,10 +135,10 @@ def squad_articles(path: Path) -> Iterator[tuple[Document, list[dict]]]:
                 raise TypeError("a question that is not text")
             articles.append((Document(id=title, text="\n\n".join(contexts)), qas))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        exc = f"no {exc} field" if isinstance(exc, KeyError) else exc  # type: ignore[assignment]
+        detail = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
         raise QAError(
             f'{path} is not a SQuAD v2 file ({{"data": [{{"title", "paragraphs": '
-            f'[{{"context", "qas"}}]}}]}}): {exc}'
+            f'[{{"context", "qas"}}]}}]}}): {detail}'
         ) from None
     yield from articles
 

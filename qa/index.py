@@ -59,7 +59,7 @@ class Index:
         self.doc_position = {d.id: i for i, d in enumerate(self.documents)}
         self._terms_cache: dict[int, frozenset[str]] = {}
         # document -> (its first sentence, the heading each of its sentences stands under);
-        # filled by qa.answer.section_of as documents are asked about
+        # filled by qa.answer._sections as documents are asked about
         self.sections: dict[int, tuple[int, np.ndarray]] = {}
 
     def sha256s(self) -> list[str]:

@@ -619,9 +619,7 @@ def _hash_limit(verify: bool | None) -> int | None:
 def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: int | None) -> None:
     """Every data file must have the size the manifest recorded, and the sha256 if it is at
     most `hash_max` bytes (None: every file)."""
-    files = manifest.get("files", {})
-    if not isinstance(files, dict):
-        raise IndexIntegrityError(f"the manifest in {version} is damaged (its files)", rebuild)
+    files = manifest.get("files", {})  # a dict: read_manifest checked its kind
     for rel, expected in files.items():
         path = version / rel
         if not (
