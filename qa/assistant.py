@@ -235,8 +235,7 @@ class Assistant:
         """Open a saved index as it is; a damaged or foreign one is refused with a message."""
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir)
-        index = store.load(directory, embedder)
-        manifest = store.read_manifest(directory) or {}
+        index, manifest = store.load_with_manifest(directory, embedder)
         return cls(
             index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []),
             added=_added_ids(manifest),

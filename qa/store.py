@@ -126,8 +126,10 @@ def read_manifest_or_none(directory: Path) -> dict[str, Any] | None:
 
 def read_manifest(directory: Path) -> dict[str, Any] | None:
     version = current_version(directory)
-    if version is None:
-        return None
+    return None if version is None else _read_manifest(directory, version)
+
+
+def _read_manifest(directory: Path, version: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((version / "manifest.json").read_text())
     except (OSError, ValueError):
@@ -472,7 +474,15 @@ LOAD_ATTEMPTS = 5
 
 
 def load(directory: Path, embedder: Embedder, **options: Any) -> Index:
-    """Load the current version (see `_load_version`), even while another process saves.
+    """Load the current version (see `_load_version`), even while another process saves."""
+    return load_with_manifest(directory, embedder, **options)[0]
+
+
+def load_with_manifest(
+    directory: Path, embedder: Embedder, **options: Any
+) -> tuple[Index, dict[str, Any]]:
+    """The current version's index and the manifest it was loaded with (reading the manifest
+    again could give the next version's).
 
     A writer switches CURRENT and deletes the old version, possibly while we read it: a
     failure then says nothing about the index, so it is retried on the new current version.
@@ -492,9 +502,11 @@ def added_documents(directory: Path) -> list[Document]:
     alone: they survive a rebuild that cannot reuse the index's vectors (another model, an
     older format). Empty if there are none or they cannot be read."""
     try:
-        manifest = read_manifest(directory)
         version = current_version(directory)
-        if not manifest or version is None or not manifest.get("added"):
+        if version is None:
+            return []
+        manifest = _read_manifest(directory, version)
+        if not manifest.get("added"):
             return []
         wanted = set(manifest["added"])
         docs = manifest["documents"]
@@ -513,15 +525,16 @@ def added_documents(directory: Path) -> list[Document]:
 
 def _load_version(
     directory: Path, embedder: Embedder, *, verify: bool | None = None, mmap: bool = True
-) -> Index:
+) -> tuple[Index, dict[str, Any]]:
     """Load the current version; refuse a foreign, stale-format or damaged index with a message.
 
     `verify`: None checks sizes and hashes files up to VERIFY_MAX_BYTES, True hashes every
     file, False checks sizes only. With `mmap`, vectors and BM25 arrays stay on disk until read.
     """
-    manifest = read_manifest(directory)
-    if manifest is None:
+    version = current_version(directory)  # read once: a writer may switch CURRENT meanwhile
+    if version is None:
         raise no_index(directory)
+    manifest = _read_manifest(directory, version)
     rebuild = _rebuild(directory, manifest)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexIntegrityError(
@@ -537,8 +550,6 @@ def _load_version(
             else f"the embedding model {model.get('name')}, and this qa uses {embedder.name}"
         )
         raise IndexIntegrityError(f"the index in {directory} was built with {built}", rebuild)
-    version = current_version(directory)
-    assert version is not None
     _verify(version, manifest, rebuild, hash_max=_hash_limit(verify))
     try:
         texts: dict[tuple[str, str], Document] = {}
@@ -590,7 +601,7 @@ def _load_version(
     index.doc_sha = [d.sha256 for d in documents]
     if index.doc_sha != manifest["documents"].get("sha256"):
         raise IndexIntegrityError(f"the index in {directory} does not match its manifest", rebuild)
-    return index
+    return index, manifest
 
 
 def _load_tokens(version: Path, manifest: dict[str, Any]) -> TokenVectors | None:
@@ -604,10 +615,10 @@ def _load_tokens(version: Path, manifest: dict[str, Any]) -> TokenVectors | None
 
 def verify(directory: Path) -> dict[str, Any]:
     """Hash every file of the current version against the manifest; return the manifest."""
-    manifest = read_manifest(directory)
     version = current_version(directory)
-    if manifest is None or version is None:
+    if version is None:
         raise no_index(directory)
+    manifest = _read_manifest(directory, version)
     _verify(version, manifest, _rebuild(directory, manifest), hash_max=None)
     return manifest
 
@@ -649,5 +660,11 @@ def _verify(version: Path, manifest: dict[str, Any], rebuild: str, *, hash_max: 
             ) from None
         if altered:
             raise IndexIntegrityError(f"index file {path} was altered (checksum differs)", rebuild)
-    if set(files) != set(_data_files(version)):
+    try:
+        found = set(_data_files(version))
+    except OSError as exc:  # the walk meets a folder that a writer has just deleted
+        raise IndexIntegrityError(
+            f"the index in {version.parent} cannot be listed ({exc.strerror})", rebuild
+        ) from None
+    if set(files) != found:
         raise IndexIntegrityError(f"the index in {version.parent} has unexpected files", rebuild)

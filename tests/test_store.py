@@ -590,3 +590,35 @@ def test_a_rebuild_does_not_share_a_damaged_file(tmp_path: Path, fake_embedder) 
         store.load(tmp_path, fake_embedder)
     Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
     store.load(tmp_path, fake_embedder, verify=True)
+
+
+def test_a_version_deleted_while_it_is_listed_is_read_again(
+    tmp_path: Path, fake_embedder, monkeypatch
+) -> None:
+    """A writer may delete the old version while a reader lists its files: the reader loads the
+    new version (CI once saw a bare FileNotFoundError from the walk)."""
+    docs = make_docs(6)
+    Assistant.from_documents(docs, index_dir=tmp_path, embedder=fake_embedder, progress=False)
+    old = store.current_version(tmp_path)
+    walk = Path.rglob
+    calls = [0]
+
+    def vanishing(self: Path, pattern: str):
+        calls[0] += 1
+        if calls[0] == 1:  # the writer switches versions and deletes the old one mid-walk
+            Assistant.from_documents(
+                docs[:3], index_dir=tmp_path, embedder=fake_embedder, progress=False
+            )
+            raise FileNotFoundError(2, "No such file or directory", str(self / "bm25-sentences"))
+        return walk(self, pattern)
+
+    monkeypatch.setattr(Path, "rglob", vanishing)
+    index = store.load(tmp_path, fake_embedder)
+    assert store.current_version(tmp_path) != old and len(index.documents) == 3
+
+    def unlistable(self: Path, pattern: str):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "rglob", unlistable)
+    with pytest.raises(IndexIntegrityError, match="cannot be listed"):
+        store.verify(tmp_path)  # with no new version to turn to: a message, and `qa index`
