@@ -199,15 +199,20 @@ def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
         except OSError:
             continue
         subfolders = []
+        index_here = _is_index(folder)  # `qa index notes --index-dir notes`
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or (index_here and entry.name == "CURRENT"):
                 continue
             try:
                 is_dir, is_file = entry.is_dir(), entry.is_file()
             except OSError:
                 continue
-            if is_dir and not _is_index(folder / entry.name):
-                subfolders.append(folder / entry.name)
+            if is_dir:
+                # an index's versions (and an index in a sub-folder) hold no documents
+                if not (index_here and entry.name.startswith("v-")) and not _is_index(
+                    folder / entry.name
+                ):
+                    subfolders.append(folder / entry.name)
             elif is_file and Path(entry.name).suffix.lower() in FILE_SUFFIXES:
                 if not (entry.is_symlink() and _walked_anyway(Path(entry.path), real_root)):
                     yield folder / entry.name

@@ -138,6 +138,22 @@ def test_a_folder_walk_skips_an_index_inside_it(tmp_path, fake_embedder, monkeyp
         assert [d.id for d in a.documents] == ["ferry.txt"]
 
 
+def test_a_folder_that_is_its_own_index_is_read_without_it(tmp_path, fake_embedder):
+    # `qa index notes --index-dir notes`: the second run used to refuse "ferry.txt" as given
+    # twice (once in notes/v-.../documents.jsonl), and another index of notes read it twice.
+    from qa.assistant import Assistant
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "ferry.txt").write_text("The ferry leaves at noon.")
+    for _ in range(2):
+        a = Assistant.from_paths([notes], index_dir=notes, embedder=fake_embedder)
+        assert [d.id for d in a.documents] == [str(notes / "ferry.txt")]
+    skipped: list[str] = []
+    assert [d.id for d in read_paths([notes], skipped)] == [str(notes / "ferry.txt")]
+    assert skipped == []  # nor CURRENT or the version's files called "of another type"
+
+
 def test_a_folder_is_indexed_without_the_files_it_cannot_read_which_are_named(tmp_path):
     # One scanned PDF (no text) or a .rtf memo in a folder of hundreds must not stop the rest.
     from test_extract import make_pdf
