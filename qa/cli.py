@@ -610,9 +610,9 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
         normal = os.path.normpath(name)
         if name in assistant.added or not any(_under(normal, s) for s in sources):
             continue  # an upload, or a record named like a file: no file to compare with
-        path = base / name
-        if not path.is_file():
-            if cwd is not None and not path.exists():
+        path = _on_disk(base, name)
+        if path is None or not path.is_file():
+            if cwd is not None and (path is None or not path.exists()):
                 gone.append(name)
             continue
         st = path.stat()
@@ -627,6 +627,23 @@ def _changed_files(assistant, citations) -> tuple[list[str], list[str]]:
         if now != [assistant.text_of(name)]:
             changed.append(name)
     return changed, gone
+
+
+def _on_disk(base: Path, name: str) -> Path | None:
+    """The file a document id names. A name that is not UTF-8 (Latin-1 "lat\xe9.txt" from an
+    old disk) is kept in the id with U+FFFD for each undecodable byte, so such a part is found
+    by listing its folder; None if nothing there has that name."""
+    from .ingest import without_surrogates
+
+    path = base
+    for part in Path(name).parts:
+        if "\ufffd" in part:
+            try:
+                part = next(p.name for p in path.iterdir() if without_surrogates(p.name) == part)
+            except (OSError, StopIteration):
+                return None
+        path = path / part
+    return path
 
 
 def _open(index_dir: Path):

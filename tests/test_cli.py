@@ -151,6 +151,25 @@ def test_ask_quotes_every_citation_and_notes_a_file_changed_since(cli, tmp_path)
     assert cli(*shlex.split(again.split("`")[1])[1:])[0] == 0  # and it works as pasted
 
 
+def test_a_file_whose_name_is_not_utf8_is_found_again(cli, tmp_path):
+    # Latin-1 "laté.txt" from an old disk: every answer citing it said it no longer existed.
+    folder = os.fsencode(tmp_path / "d")
+    os.mkdir(folder)
+    name = os.path.join(folder, b"lat\xe9.txt")
+    with open(name, "wb") as fh:
+        fh.write(b"The owl sanctuary opened in 1994.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("ask", "When did the owl sanctuary open?", "--index-dir", "idx")
+    assert code == 0 and "[1] d/lat\ufffd.txt" in out and err == ""
+    with open(name, "wb") as fh:
+        fh.write(b"The owl sanctuary opened in 1995.")
+    err = cli("ask", "When did the owl sanctuary open?", "--index-dir", "idx")[2]
+    assert "note: d/lat\ufffd.txt has changed since it was indexed" in err
+    os.remove(name)
+    err = cli("ask", "When did the owl sanctuary open?", "--index-dir", "idx")[2]
+    assert "note: d/lat\ufffd.txt no longer exists" in err
+
+
 def test_counts_must_be_positive(cli):
     for args in (("search", "x", "-k", "0"), ("eval", "x.jsonl", "--limit", "0")):
         code, _, err = cli(*args)
