@@ -247,7 +247,7 @@ def _run(args: argparse.Namespace) -> int:
                 keep_added=not args.drop_uploads,
             )  # fmt: skip
         idx = a.index
-        skipped = f"; skipped {plural(len(a.skipped), 'file')}" if a.skipped else ""
+        skipped = f"; skipped {_files_and_folders(a.skipped)}" if a.skipped else ""
         print(
             f"indexed {plural(len(idx.documents), 'document')}, {plural(idx.n_passages, 'passage')}, "
             f"{plural(idx.n_sentences, 'sentence')} in {args.index_dir}{skipped}"
@@ -532,13 +532,23 @@ def _skipped_notes(skipped: list[str], shown: int = 5) -> None:
     """Name the files of the folders given that were not indexed, and why."""
     if skipped:
         print(
-            f"note: {plural(len(skipped), 'file')} in the folders given not indexed:",
+            f"note: {_files_and_folders(skipped)} in the folders given not indexed:",
             file=sys.stderr,
         )
         for reason in skipped[:shown]:
             print(f"  {_path_first(reason)}", file=sys.stderr)
         if len(skipped) > shown:
             print(f"  and {len(skipped) - shown:,} more", file=sys.stderr)
+
+
+def _files_and_folders(skipped: list[str]) -> str:
+    """How many files, and folders that could not be read, `skipped` tells of."""
+    from .ingest import UNREADABLE_FOLDER
+
+    folders = sum(f": {UNREADABLE_FOLDER} (" in reason for reason in skipped)
+    files = len(skipped) - folders
+    counts = [plural(files, "file")] * bool(files) + [plural(folders, "folder")] * bool(folders)
+    return " and ".join(counts)
 
 
 def _path_first(reason: str) -> str:

@@ -136,10 +136,10 @@ def read_paths(
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            others: list[Path] = []
+            others: list[str] = []
             files = list(_walk(path, others))
             if skipped is not None:
-                skipped += [f"{p}: a file of another type" for p in others]
+                skipped += others
             if not files:
                 raise QAError(f"{given} holds no .txt, .md, .html, .pdf, .docx or .jsonl files")
         elif path.is_file():
@@ -174,12 +174,14 @@ def read_paths(
                 yield doc
 
 
-def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
+UNREADABLE_FOLDER = "cannot read the folder"  # how a skipped folder is told
+
+
+def _walk(root: Path, others: list[str] | None = None) -> Iterator[Path]:
     """Files under `root` in sorted order, skipping hidden entries and never looping on symlinks.
-    Files of other types are left out (and put in `others`).
+    Files of other types and folders that cannot be read are left out (and told in `others`).
 
     An explicit stack rather than os.walk, which recurses and fails on very deep folders.
-    Unreadable folders are skipped, as os.walk does.
     """
     visited: set[tuple[int, int]] = set()
     stack = [root]
@@ -196,7 +198,11 @@ def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
             visited.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
-        except OSError:
+        except OSError as exc:
+            if folder == root:
+                raise QAError(f"{UNREADABLE_FOLDER} {root} ({exc.strerror})") from None
+            if others is not None:
+                others.append(f"{folder}: {UNREADABLE_FOLDER} ({exc.strerror})")
             continue
         subfolders = []
         index_here = _is_index(folder)  # `qa index notes --index-dir notes`
@@ -217,7 +223,7 @@ def _walk(root: Path, others: list[Path] | None = None) -> Iterator[Path]:
                 if not (entry.is_symlink() and _walked_anyway(Path(entry.path), real_root)):
                     yield folder / entry.name
             elif is_file and others is not None:
-                others.append(folder / entry.name)
+                others.append(f"{folder / entry.name}: a file of another type")
         stack.extend(reversed(subfolders))
 
 

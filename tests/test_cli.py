@@ -267,6 +267,19 @@ def test_index_shows_only_what_it_indexed_and_counts_what_it_skipped(cli, tmp_pa
     # The bar ends at the passages indexed, not short of them by the files that were skipped.
     (bar,) = bars
     assert bar.n == bar.total == 2
+    (tmp_path / "d" / "private").mkdir()  # a folder that cannot be read is counted as one
+    scandir = os.scandir
+
+    def refused(path):
+        if isinstance(path, os.PathLike) and os.path.basename(path) == "private":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr("os.scandir", refused)
+    code, out, err = cli("index", "d", "--index-dir", "idx")
+    assert "in idx; skipped 2 files and 1 folder\nnothing changed" in out
+    assert "note: 2 files and 1 folder in the folders given not indexed:" in err
+    assert "d/private: cannot read the folder (Permission denied)" in err
 
 
 def test_ask_notes_a_file_put_back_with_an_older_time(cli, tmp_path, monkeypatch):

@@ -176,6 +176,27 @@ def test_a_folder_is_indexed_without_the_files_it_cannot_read_which_are_named(tm
         list(read_paths([tmp_path]))
 
 
+def test_a_folder_that_cannot_be_read_is_named(tmp_path, monkeypatch):
+    # A sub-folder without read permission was skipped without a word.
+    (tmp_path / "barn.txt").write_text("The red barn was painted in 1950.")
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "minutes.txt").write_text("The budget is 4 million.")
+    scandir = os.scandir
+
+    def refused(path):
+        if isinstance(path, os.PathLike) and os.path.basename(path) in ("private", "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr("os.scandir", refused)
+    skipped: list[str] = []
+    assert [d.id for d in read_paths([tmp_path], skipped)] == [str(tmp_path / "barn.txt")]
+    assert skipped == [f"{tmp_path / 'private'}: cannot read the folder (Permission denied)"]
+    (tmp_path / "locked").mkdir()
+    with pytest.raises(QAError, match="cannot read the folder .*locked .Permission denied"):
+        list(read_paths([tmp_path / "locked"], []))
+
+
 def test_an_id_given_twice_is_refused_naming_where(tmp_path):
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     one.write_text('{"_id": "1", "text": "Ferries."}\n')
