@@ -4,6 +4,7 @@ library."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -181,6 +182,11 @@ def main(argv: list[str] | None = None) -> int:
     # Documents are hostile: what they hold reaches the terminal only as visible text (JSON
     # escapes control characters itself).
     stdout, stderr = sys.stdout, sys.stderr
+    # A terminal or pipe that cannot show a character (PYTHONIOENCODING=ascii, a C locale)
+    # gets its escape, "\u201c", which --json reads back as the character itself.
+    errors = [(s, s.errors) for s in (stdout, stderr) if isinstance(s, io.TextIOWrapper)]
+    for stream, _ in errors:
+        stream.reconfigure(errors="backslashreplace")
     if not getattr(args, "json", False):
         sys.stdout = _Visible(stdout)  # type: ignore[assignment]
     sys.stderr = _Visible(stderr, returns=True)  # type: ignore[assignment]
@@ -188,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         return _main(args)
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+        for stream, was in errors:
+            with contextlib.suppress(ValueError):  # closed meanwhile
+                stream.reconfigure(errors=was)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -198,8 +207,9 @@ def _main(args: argparse.Namespace) -> int:
         return 2
     except BrokenPipeError:
         # The reader (`| head`) has gone; say nothing more, and let exit not flush into the pipe.
+        # The status is a shell's for a tool ended by SIGPIPE (`seq 99999 | head -1`).
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return 141  # 128 + SIGPIPE
     except OSError as exc:
         # An unwritable --index-dir, a full disk, a file removed while reading.
         where = f"{exc.filename}: " if exc.filename else ""

@@ -36,11 +36,12 @@ def run_cli(
     kill_at: int | str | None = None,
     stdin: bytes = b"",
     timeout: float = CLI_TIMEOUT_S,
+    encoding: str = "utf-8",
 ) -> subprocess.CompletedProcess[bytes]:
     """`qa ARGS...` in a fresh process with the fake embedder; raises if it hangs."""
     prefix = ["--kill-at", str(kill_at)] if kill_at is not None else []
     # A user's UTF-8 locale: strict stdio encoding, unlike the C locale's surrogateescape.
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": encoding}
     env.pop("QA_DEBUG", None)
     argv = [sys.executable, str(FAKE_CLI), *prefix, *(os.fsencode(a) for a in args)]
     return subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout, cwd=ROOT,

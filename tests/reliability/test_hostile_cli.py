@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .harness import SEEDS, HashEmbedder, assert_user_facing, remove_tree, run_cli
+from .harness import (
+    CLI_TIMEOUT_S,
+    FAKE_CLI,
+    SEEDS,
+    HashEmbedder,
+    assert_user_facing,
+    remove_tree,
+    run_cli,
+)
 from .test_hostile_inputs import FILE_CASES
 
 QUESTIONS = [
@@ -82,6 +92,32 @@ def test_hostile_chat_lines(index_dir, figures):
     assert_user_facing(result)
     out = result.stdout.decode("utf-8")
     assert out.count("qa> ") == len(lines) - 1 and "keep it to at most 2,000" in out
+
+
+def test_a_terminal_that_cannot_show_a_character(index_dir, figures):
+    # PYTHONIOENCODING=ascii (or a C locale): the curly quotes were an internal error.
+    figures["inputs tried"] += 1
+    question = "Who is Ailana?"
+    results = {enc: run_cli("--index-dir", index_dir, "ask", "--json", question, encoding=enc)
+               for enc in ("utf-8", "ascii")}  # fmt: skip
+    for result in results.values():
+        assert_user_facing(result)
+        assert result.returncode == 0
+    same = [json.loads(r.stdout.decode(enc)) for enc, r in results.items()]
+    assert same[0] == same[1]  # escaped as "\u201c", which JSON reads back
+    plain = run_cli("--index-dir", index_dir, "ask", question, encoding="ascii")
+    assert plain.returncode == 0 and b"\\u201c" in plain.stdout, plain.stdout[:200]
+
+
+def test_a_reader_that_goes_away(index_dir):
+    """`qa search x | head -1`: no message, and a shell's status for a closed pipe."""
+    process = subprocess.Popen(
+        [sys.executable, str(FAKE_CLI), "--index-dir", str(index_dir), "search", "Buryatia"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    process.stdout.close()  # before qa writes a line
+    err = process.stderr.read()
+    assert process.wait(timeout=CLI_TIMEOUT_S) == 141 and err == b"", err
 
 
 # The API test covers every case; these are the ones where the command line adds a risk
