@@ -427,8 +427,8 @@ class Assistant:
             raise QAError(f"k must be a whole number, not {type(k).__name__}") from None
         if k < 1:
             raise QAError(f"k must be at least 1, not {k}")
-        query = _clean_question(query)
-        if not query:
+        query = _clean_question(query, "query")
+        if not any(c.isalnum() for c in query):  # "", or "?!" alone: nothing to search for
             return []
         from .retrieve import search_passages
         from .text import terms
@@ -592,14 +592,14 @@ class Assistant:
         )
 
 
-def _clean_question(question: object) -> str:
+def _clean_question(question: object, what: str = "question") -> str:
     if not isinstance(question, str):
-        raise QAError(f"the question must be text, not {type(question).__name__}")
+        raise QAError(f"the {what} must be text, not {type(question).__name__}")
     # Lone surrogates (undecodable command-line bytes) cannot be printed or embedded.
     question = without_surrogates(question).replace("\x00", " ").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(
-            f"the question has {len(question):,} characters; keep it to at most "
+            f"the {what} has {len(question):,} characters; keep it to at most "
             f"{MAX_QUESTION_CHARS:,} characters"
         )
     # An answer's "[1]" pasted back at the end of a question is no part of it ("What is

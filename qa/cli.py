@@ -318,7 +318,7 @@ def _run(args: argparse.Namespace) -> int:
             )
         return 0
     if args.command == "search":
-        if not args.query.strip():
+        if not any(c.isalnum() for c in args.query):  # "", or "?!" alone
             raise QAError('give words to search for, e.g. qa search "ferry timetable"')
         assistant = _open(args.index_dir)
         hits = assistant.search(args.query, k=args.k)

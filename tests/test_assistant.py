@@ -137,6 +137,9 @@ def test_search_returns_ranked_passages_with_record_ids(tmp_path, fake_embedder)
     hits = a.search("why do dogs bark", k=2)
     assert hits[0].document == "d2"
     assert a.search("", k=3) == [] and a.search("  ", k=1) == []
+    assert a.search("?!", k=3) == []  # no word to search for: no passage "matches" it
+    with pytest.raises(QAError, match="^the query has 2,001 characters"):
+        a.search("x" * 2001)
 
 
 @pytest.mark.parametrize("k", [0, -1, np.int64(0)])
