@@ -103,9 +103,17 @@ def html_text(data: bytes, name: str = "the page") -> tuple[str, str]:
     holding most of its text, that alone, after the page's <h1> if it stands outside."""
     from bs4 import BeautifulSoup
 
-    if b"\x00" in data[:8192]:
+    markup: bytes | str = data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its BOM, as Notepad saves "Unicode"
+        try:
+            markup = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise QAError(f"{name} is not valid UTF-16; re-save it as UTF-8") from None
+    elif b"\x00" in data[:8192]:
         raise QAError(f"{name} looks like a binary file, not HTML")
-    soup = BeautifulSoup(data, "html.parser")
+    elif not data.strip():
+        return "", ""  # an empty page (the parser would warn of undecodable characters)
+    soup = BeautifulSoup(markup, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     page = _read(soup)
     whole = tidy("".join(page.out))

@@ -609,3 +609,16 @@ def test_a_sentence_running_over_a_page_break_stays_one():
         "Harbour timetable\n\nThe first ferry leaves at 6:40."
     )
     assert _join_pages(["", "text"]) == "\n\ntext"
+
+
+def test_an_html_page_saved_as_utf16_is_read_and_an_empty_one_has_no_text(recwarn):
+    page = "<title>Café</title><p>The museum opens at 9.</p>"
+    for encoding in ("utf-16", "utf-16-be"):
+        data = page.encode(encoding)
+        if encoding == "utf-16-be":
+            data = b"\xfe\xff" + data
+        assert html_text(data) == ("The museum opens at 9.", "Café")
+    with pytest.raises(QAError, match="not valid UTF-16"):
+        html_text(b"\xff\xfe<\x00p\x00>\x00\x00\xd8")  # a lone high surrogate
+    assert html_text(b"") == ("", "") and html_text(b" \n") == ("", "")
+    assert not recwarn.list  # the parser's "characters could not be decoded" on empty bytes
