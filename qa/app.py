@@ -11,7 +11,6 @@ import os
 import secrets
 import socket
 import sys
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,11 +164,6 @@ class WebChat:
         if not docs:
             raise QAError(
                 "choose a file to add" if not read else f"{read[0][0]} holds no record with text"
-            )
-        twice = next((i for i, k in Counter(d.id for d in docs).items() if k > 1), None)
-        if twice is not None:  # one would silently replace the other
-            raise QAError(
-                f"two of the documents added are both called {twice!r}; rename one and add them again"
             )
         known = {d.id for d in self.assistant.documents}
         # Progress comes from the build itself, in passages: tracking tqdm would also show the

@@ -9,6 +9,7 @@ import os
 import re
 import sys
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -265,7 +266,13 @@ class Assistant:
         """Add or replace documents; only they are embedded. Saved if the index lives on disk.
         `on_progress` is told (passages embedded, passages to embed) as the work goes.
         A document with no text (empty or blank) is refused: nothing in it could be found."""
-        new = {d.id: d for d in _only_documents(docs)}
+        given = list(_only_documents(docs))
+        twice = next((i for i, k in Counter(d.id for d in given).items() if k > 1), None)
+        if twice is not None:  # one would silently replace the other
+            raise QAError(
+                f"two of the documents added are both called {twice!r}; rename one and add them again"
+            )
+        new = {d.id: d for d in given}
         blank = next((i for i, d in new.items() if not d.text.strip()), None)
         if blank is not None:
             # Files are another matter: from_paths indexes an empty file and `qa index` notes

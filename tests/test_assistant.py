@@ -274,6 +274,18 @@ def test_add_and_remove_documents(article, tmp_path, fake_embedder):
         a.remove("nope")
 
 
+def test_add_refuses_two_documents_with_one_id(article, fake_embedder):
+    # The last of the two used to win without a word, as a dict keeps the last.
+    from qa.ingest import Document
+
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    pair = [Document(id="note", text="The ferry leaves at noon."),
+            Document(id="note", text="The ferry leaves at one.")]  # fmt: skip
+    with pytest.raises(QAError, match=r"^two of the documents added are both called 'note'"):
+        a.add(pair)
+    assert [doc.id for doc in a.documents] == [str(article)]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "\n\t \u3000\n"])
 def test_add_refuses_a_document_with_no_text(article, tmp_path, fake_embedder, text):
     from qa import store
