@@ -8,8 +8,10 @@ import logging
 import re
 import unicodedata
 import zipfile
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .errors import QAError
 from .ingest import (
@@ -24,6 +26,8 @@ from .text import CLOSES_SENTENCE
 
 if TYPE_CHECKING:
     from bs4 import PageElement, Tag
+
+T = TypeVar("T")
 
 # pypdf logs every oddity of a damaged file, and unconfigured logging prints them to stderr
 # around the one-line message a user should see; an app that configures logging still gets them.
@@ -277,7 +281,46 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
         raise QAError(
             f"{name} is not a readable PDF ({kind}); re-export it and try again"
         ) from None
-    return tidy(_join_pages([_pdf_paragraphs(tidy(page)) for page in pages])), title.strip()
+    pages = _without_running_lines([tidy(page) for page in pages])
+    return tidy(_join_pages([_pdf_paragraphs(page) for page in pages])), title.strip()
+
+
+def _without_running_lines(pages: list[str]) -> list[str]:
+    """Pages without the lines a printer put at the top or foot of each: a line among the
+    first or last two of at least two pages, and of half of them, read with its figures
+    ignored ("Page 2 of 9", "file:///notes.html 2/3"), that ends no sentence; and a browser's print stamp
+    ("12/3/26, 1:47 PM Ferry news" over "https://example.org/ferry 1/1"), on one page too.
+    Quoted, such a line is noise, and it splits a sentence running on over a page break."""
+    edges = [_edges(page.split("\n")) for page in pages]
+    seen = Counter(key for page in edges for key in {_running_key(line) for line in page})
+    running = {key for key, n in seen.items() if n >= 2 and 2 * n >= len(pages)} - {"\n"}
+    out = []
+    for page in pages:
+        lines = page.split("\n")
+        for at in _edges(range(len(lines))):
+            if _running_key(lines[at]) in running or _PRINT_STAMP.match(lines[at]):
+                lines[at] = ""
+        out.append(tidy("\n".join(lines)))
+    return out
+
+
+def _edges(items: Sequence[T]) -> list[T]:
+    """The first two and last two of `items` (each once)."""
+    return [items[i] for i in sorted({0, 1, len(items) - 2, len(items) - 1}) if 0 <= i < len(items)]
+
+
+def _running_key(line: str) -> str:
+    """The line with its figures as "#"; for a blank line or one that ends a sentence (a line
+    of text may end a page twice: "Residents said they were relieved."), a key no line has."""
+    return "\n" if not line or line.endswith(CLOSES_SENTENCE) else re.sub(r"\d+", "#", line)
+
+
+# What Chromium prints at the top and foot of each page: the date and time, and the address
+# with the page's number of the count.
+_PRINT_STAMP = re.compile(
+    r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4},? \d{1,2}:\d{2}(?: ?[AP]M)?(?: |$)"
+    r"|(?:https?|file)://\S+ \d+/\d+$"
+)
 
 
 def _join_pages(pages: list[str]) -> str:
@@ -289,6 +332,8 @@ def _join_pages(pages: list[str]) -> str:
         if out:
             last, first = out[-1].rstrip(), page.lstrip()[:1]
             runs_on = last and not last.endswith(CLOSES_SENTENCE) and first.islower()
+            if runs_on:
+                out[-1] = last  # the page's own line end would still break the sentence
             out.append(" " if runs_on else "\n\n")
         out.append(page)
     return "".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import docx
@@ -12,22 +13,30 @@ from qa.extract import clean_title, docx_text, extract, html_text, pdf_text, rea
 from qa.ingest import read_paths
 
 
-def make_pdf(lines: list[str], title: str = "") -> bytes:
-    """A one-page PDF with `lines` of Helvetica text, written by hand (no PDF writer needed)."""
+def make_pdf(lines: list[str], title: str = "", more_pages: Sequence[list[str]] = ()) -> bytes:
+    """A PDF with `lines` of Helvetica text on its first page, and `more_pages`, written by
+    hand (no PDF writer needed)."""
 
     def lit(s: str) -> str:
         return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
 
-    ops = "BT /F1 12 Tf 72 720 Td 16 TL " + " ".join(f"{lit(x)} Tj T*" for x in lines) + " ET"
+    pages = [lines, *more_pages]
+    n = len(pages)
+    # 1 catalog, 2 page tree, 3 font, 4 info, then each page and its contents
+    kids = " ".join(f"{5 + 2 * i} 0 R" for i in range(n))
     objects = [
         "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        "/Resources << /Font << /F1 5 0 R >> >> >>",
-        f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        f"<< /Type /Pages /Kids [{kids}] /Count {n} >>",
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         f"<< /Title {lit(title)} >>",
     ]
+    for i, page in enumerate(pages):
+        ops = "BT /F1 12 Tf 72 720 Td 16 TL " + " ".join(f"{lit(x)} Tj T*" for x in page) + " ET"
+        objects += [
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {6 + 2 * i} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>",
+            f"<< /Length {len(ops)} >>\nstream\n{ops}\nendstream",
+        ]
     out, offsets = "%PDF-1.4\n", []
     for i, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -35,7 +44,7 @@ def make_pdf(lines: list[str], title: str = "") -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n"
     out += "".join(f"{o:010d} 00000 n \n" for o in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 6 0 R >>\n"
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info 4 0 R >>\n"
     return (out + f"startxref\n{xref}\n%%EOF\n").encode("latin-1")
 
 
@@ -622,3 +631,28 @@ def test_an_html_page_saved_as_utf16_is_read_and_an_empty_one_has_no_text(recwar
         html_text(b"\xff\xfe<\x00p\x00>\x00\x00\xd8")  # a lone high surrogate
     assert html_text(b"") == ("", "") and html_text(b" \n") == ("", "")
     assert not recwarn.list  # the parser's "characters could not be decoded" on empty bytes
+
+
+def test_a_printed_page_s_header_and_footer_are_left_out():
+    # Chromium prints the date, time and title over each page and the address and page number
+    # under it; pypdf reads them as the page's last lines, inside a sentence running on.
+    stamp = ["12/3/26, 1:47 PM Ferry news", "file:///home/ana/ferry.html {}/2"]
+    pdf = make_pdf(
+        ["Ferry to resume", "The harbour ferry resumes in May after repairs to the"] +
+        [stamp[0], stamp[1].format(1)],
+        more_pages=[["pier. Residents said they were relieved.", stamp[0], stamp[1].format(2)]],
+    )  # fmt: skip
+    text, _ = pdf_text(pdf, "ferry.pdf")
+    assert text == (
+        "Ferry to resume\n\nThe harbour ferry resumes in May after repairs to the pier. "
+        "Residents said they were relieved."
+    )
+    # On one page, only a browser's stamp is told from text.
+    single = make_pdf(["Opening hours", "The museum opens at 9.", "Page 1 of 1",
+                       "3.12.26, 13:47 Museum", "https://example.org/museum 1/1"])  # fmt: skip
+    assert pdf_text(single, "m.pdf")[0] == "Opening hours\n\nThe museum opens at 9.\nPage 1 of 1"
+    # A line of text that ends two pages, or a numbered one, is text.
+    pages = [["Item 1. The pier is closed.", "Residents said they were relieved."],
+             ["Item 2. The pier is open.", "Residents said they were relieved."]]  # fmt: skip
+    text = pdf_text(make_pdf(pages[0], more_pages=pages[1:]), "r.pdf")[0]
+    assert text.count("Residents said they were relieved.") == 2 and "Item 2." in text
