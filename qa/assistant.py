@@ -78,6 +78,7 @@ _MONEY = re.compile(
 # that may hold the name for the one quoted to be all the documents say of it.
 _WHO_IS = re.compile(r"^\W*(?:who|what)\s+(?:is|was|are|were)\s+(.+?)[\s?.!]*$", re.I)
 FEW_MENTIONS = 2
+CHANGE_ATTEMPTS = 5  # add() or remove() made again on what another process saved meanwhile
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 
 
@@ -112,6 +113,9 @@ class Assistant:
         # add() and remove() read, rebuild and swap the index: two at once would each drop
         # the other's change. Asks need no lock (see _pinned).
         self._writing = threading.Lock()
+        # The saved version `index` is (None: not saved, or not known): another process may
+        # save a newer one, which a change is then made to instead.
+        self._version: str | None = None
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -173,7 +177,8 @@ class Assistant:
     ) -> Assistant:
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir) if index_dir is not None else None
-        previous = _load_if_compatible(directory, embedder) if directory is not None else None
+        loaded = _load_if_compatible(directory, embedder) if directory is not None else None
+        previous = loaded.index if loaded is not None else None
         added: set[str] = set()
         saved = (store.read_manifest_or_none(directory) or {}) if directory is not None else {}
         if keep_added and directory is not None:
@@ -216,10 +221,13 @@ class Assistant:
         # Saved when anything changed, the sources or the uploads kept included (an upload
         # whose id a path now gives is one no more).
         listed = (saved.get("sources"), sorted(saved.get("added") or []))
+        version = loaded.version if loaded is not None else None
         if directory is not None and (
             index is not previous or listed != (list(sources), sorted(added))
         ):
-            store.save(index, directory, embedder, sources=list(sources), added=added)
+            version = store.save(
+                index, directory, embedder, sources=list(sources), added=added
+            ).name
         if staging is not None:
             staging.discard()
         assistant = cls(
@@ -227,6 +235,7 @@ class Assistant:
             added=added, cwd=os.getcwd(),
         )  # fmt: skip
         assistant.skipped = list(skipped)
+        assistant._version = version
         return assistant
 
     @classmethod
@@ -236,12 +245,19 @@ class Assistant:
         """Open a saved index as it is; a damaged or foreign one is refused with a message."""
         embedder = embedder or default_embedder()
         directory = _as_dir(index_dir)
-        index, manifest = store.load_with_manifest(directory, embedder)
-        return cls(
-            index, embedder=embedder, index_dir=directory, sources=manifest.get("sources", []),
-            added=_added_ids(manifest),
-            cwd=manifest.get("cwd") if isinstance(manifest.get("cwd"), str) else None,
-        )  # fmt: skip
+        loaded = store.load_current(directory, embedder)
+        assistant = cls(loaded.index, embedder=embedder, index_dir=directory)
+        assistant._adopt(loaded)
+        return assistant
+
+    def _adopt(self, loaded: store.Loaded) -> None:
+        """Take the saved version `loaded` as this assistant's index."""
+        manifest = loaded.manifest
+        self.index = loaded.index
+        self.sources = list(manifest.get("sources", []))
+        self.added = _added_ids(manifest) & set(loaded.index.doc_position)
+        self.cwd = manifest.get("cwd") if isinstance(manifest.get("cwd"), str) else None
+        self._version = loaded.version
 
     @property
     def documents(self) -> list[Document]:
@@ -278,20 +294,47 @@ class Assistant:
             # Files are another matter: from_paths indexes an empty file and `qa index` notes
             # it, so a folder is not refused for one empty file.
             raise QAError(f"the document {blank!r} has no text; give it some text or leave it out")
-        with self._writing:
-            by_id = {d.id: d for d in self.index.documents}
+
+        def with_new(documents: list[Document]) -> list[Document]:
+            by_id = {d.id: d for d in documents}
             by_id.update(new)
-            self._rebuild(list(by_id.values()), progress, on_progress, added=new.keys())
+            return list(by_id.values())
+
+        with self._writing:
+            self._change(with_new, progress, on_progress, added=new.keys())
 
     def remove(self, document_id: str) -> None:
-        with self._writing:
-            remaining = [d for d in self.index.documents if d.id != document_id]
-            if len(remaining) == len(self.index.documents):
-                raise QAError(f"no document {document_id!r} in the index")
+        def without(documents: list[Document]) -> list[Document]:
+            remaining = [d for d in documents if d.id != document_id]
             if not remaining:
                 raise QAError("cannot remove the last document; index something else first")
-            self._rebuild(remaining, progress=False)
+            return remaining
+
+        with self._writing:
+            if document_id not in self.index.doc_position:
+                raise QAError(f"no document {document_id!r} in the index")
+            self._change(without, progress=False)
             self.added.discard(document_id)
+
+    def _change(
+        self,
+        change: Callable[[list[Document]], list[Document]],
+        progress: bool,
+        on_progress: Callable[[int, int], None] | None = None,
+        added: Iterable[str] = (),
+    ) -> None:
+        """Rebuild with `change` made to the documents. If another process saved the index
+        folder meanwhile (another `qa serve`, a script calling add), the change is made to
+        what it saved, so neither change is lost."""
+        for attempt in range(CHANGE_ATTEMPTS):
+            try:
+                self._rebuild(change(self.documents), progress, on_progress, added)
+                return
+            except store.Moved:
+                if attempt == CHANGE_ATTEMPTS - 1:
+                    raise
+                assert self.index_dir is not None
+                self._adopt(store.load_current(self.index_dir, self.embedder))
 
     def _rebuild(
         self,
@@ -309,10 +352,10 @@ class Assistant:
         )  # fmt: skip
         now_added = (self.added | set(added)) & set(index.doc_position)
         if self.index_dir is not None:
-            store.save(
+            self._version = store.save(
                 index, self.index_dir, self.embedder, sources=self.sources, added=now_added,
-                cwd=self.cwd,
-            )  # fmt: skip
+                cwd=self.cwd, expect=self._version,
+            ).name  # fmt: skip
         self.index = index  # swapped only after a successful save
         self.added = now_added
 
@@ -676,10 +719,10 @@ def _check_history(history: object) -> list[dict] | None:
     ]
 
 
-def _load_if_compatible(directory: Path, embedder: Embedder) -> Index | None:
+def _load_if_compatible(directory: Path, embedder: Embedder) -> store.Loaded | None:
     """The saved index to reuse vectors from, or None if there is none or it cannot be used."""
     try:
-        return store.load(directory, embedder)
+        return store.load_current(directory, embedder)
     except QAError as exc:
         if store.current_version(directory) is not None:
             print(f"qa: rebuilding: {getattr(exc, 'problem', exc)}", file=sys.stderr)

@@ -174,12 +174,20 @@ def save(
     sources: list[str],
     added: Collection[str] = (),
     cwd: str | None = None,
+    expect: str | None = None,
 ) -> Path:
     """Write `index` as a new version of `directory` and make it current; return its folder.
-    `added` are the ids of documents added to it beside `sources` (uploads in the web app)."""
+    `added` are the ids of documents added to it beside `sources` (uploads in the web app).
+    With `expect`, the version `index` was made from: if another is current by now (another
+    process saved meanwhile), nothing is written and `Moved` is raised."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with lock(directory):
+            current = current_version(directory)
+            if expect is not None and current is not None and current.name != expect:
+                raise Moved(
+                    f"another process changed the index in {directory} meanwhile; try again"
+                )
             return _save_locked(index, directory, embedder, sources, added, cwd or os.getcwd())
     except Timeout:
         raise QAError(
@@ -195,6 +203,10 @@ def save(
             f"cannot save the index in {directory} ({exc.strerror or exc}); "
             f"{advice}choose another --index-dir"
         ) from None
+
+
+class Moved(QAError):
+    """The index folder holds another version than the one a change was made to."""
 
 
 def check_writable(directory: Path) -> None:
@@ -473,16 +485,23 @@ def _remove_old_versions(directory: Path, keep: str) -> None:
 LOAD_ATTEMPTS = 5
 
 
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """A version as loaded: its index, its manifest, and its folder's name."""
+
+    index: Index
+    manifest: dict[str, Any]
+    version: str
+
+
 def load(directory: Path, embedder: Embedder, **options: Any) -> Index:
     """Load the current version (see `_load_version`), even while another process saves."""
-    return load_with_manifest(directory, embedder, **options)[0]
+    return load_current(directory, embedder, **options).index
 
 
-def load_with_manifest(
-    directory: Path, embedder: Embedder, **options: Any
-) -> tuple[Index, dict[str, Any]]:
-    """The current version's index and the manifest it was loaded with (reading the manifest
-    again could give the next version's).
+def load_current(directory: Path, embedder: Embedder, **options: Any) -> Loaded:
+    """The current version's index, with the manifest it was loaded with (reading the manifest
+    again could give the next version's) and its name.
 
     A writer switches CURRENT and deletes the old version, possibly while we read it: a
     failure then says nothing about the index, so it is retried on the new current version.
@@ -525,7 +544,7 @@ def added_documents(directory: Path) -> list[Document]:
 
 def _load_version(
     directory: Path, embedder: Embedder, *, verify: bool | None = None, mmap: bool = True
-) -> tuple[Index, dict[str, Any]]:
+) -> Loaded:
     """Load the current version; refuse a foreign, stale-format or damaged index with a message.
 
     `verify`: None checks sizes and hashes files up to VERIFY_MAX_BYTES, True hashes every
@@ -601,7 +620,7 @@ def _load_version(
     index.doc_sha = [d.sha256 for d in documents]
     if index.doc_sha != manifest["documents"].get("sha256"):
         raise IndexIntegrityError(f"the index in {directory} does not match its manifest", rebuild)
-    return index, manifest
+    return Loaded(index, manifest, version.name)
 
 
 def _load_tokens(version: Path, manifest: dict[str, Any]) -> TokenVectors | None:

@@ -484,3 +484,28 @@ def test_an_answers_marker_pasted_into_a_question_is_ignored(article, fake_embed
     plain = a.ask("When was the harbour built?")
     pasted = a.ask("When was the harbour built? [1]")
     assert pasted.question == plain.question and pasted.confidence == plain.confidence
+
+
+def test_two_processes_changing_one_folder_lose_neither_change(article, tmp_path, fake_embedder):
+    # Two servers, or a script beside a server: each add() used to save its own documents
+    # over what the other had saved meanwhile, so the first upload was lost.
+    from qa import store
+    from qa.ingest import Document
+
+    d = tmp_path / "index"
+    Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
+    one = Assistant.load(d, embedder=fake_embedder)
+    two = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder, keep_added=True)
+    one.add([Document(id="ferry", text="The ferry leaves at noon.")])
+    two.add([Document(id="kettle", text="The kettle was invented in 1891.")])
+    both = {str(article), "ferry", "kettle"}
+    assert {doc.id for doc in two.documents} == both and two.added == {"ferry", "kettle"}
+    assert {doc.id for doc in Assistant.load(d, embedder=fake_embedder).documents} == both
+    one.remove("ferry")  # made to what `two` saved: the kettle stays
+    saved = Assistant.load(d, embedder=fake_embedder)
+    assert {doc.id for doc in saved.documents} == {str(article), "kettle"}
+    assert saved.added == {"kettle"} and saved.ask("When was the kettle invented?").citations
+    assert len([p for p in d.iterdir() if p.name.startswith("v-")]) == 1
+    # Saved over by a version it did not make, a change is refused rather than lost.
+    with pytest.raises(store.Moved, match="another process changed the index"):
+        store.save(one.index, d, fake_embedder, sources=[], expect="v-gone")
