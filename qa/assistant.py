@@ -606,20 +606,33 @@ class Assistant:
     def _closest(self, scored: Scored, k: int) -> list[Citation]:
         """The k best passages, none overlapping or repeating one already shown (passages
         share a sentence inside long paragraphs; two documents may hold the same text).
-        The first is the one that holds the best-ranked sentence: a passage searched for the
-        whole question may lack it ("Who was her husband?" abstaining, and the two passages
-        closest to it not naming him, where the best sentence does)."""
+        The first is the one that holds the best-ranked sentence, with that sentence as its
+        excerpt (`text`) and the passage as its `context`: a passage searched for the whole
+        question may lack it ("Who was her husband?" abstaining, and the two passages closest
+        to it not naming him, where the best sentence does), and marked, it is found at a
+        glance when it does answer, only too unsurely ("Repairs are expected to cost £410,000"
+        for "How much will the repairs cost?", 0.41)."""
         fused = dict(zip(scored.passages.ids.tolist(), scored.passages.fused.tolist(), strict=True))
         order = list(fused)
+        best = -1
         if len(scored.sentences):
-            best = int(self.index.sent_passage[int(scored.sentences[0])])
+            sentence = int(scored.sentences[0])
+            best = int(self.index.sent_passage[sentence])
             order = [best, *(p for p in order if p != best)]
         out: list[Citation] = []
         for p in order:
-            c = self._passage_citation(p, float(fused.get(p, 0.0)))
+            score = float(fused.get(p, 0.0))
+            if p == best:
+                c = self._sentence_citation(sentence, sentence, score)
+            else:
+                c = self._passage_citation(p, score)
             if not any(
-                c.text == o.text
-                or (c.document == o.document and c.start < o.end and o.start < c.end)
+                c.context == o.context
+                or (
+                    c.document == o.document
+                    and c.context_start < o.context_start + len(o.context)
+                    and o.context_start < c.context_start + len(c.context)
+                )
                 for o in out
             ):
                 out.append(c)

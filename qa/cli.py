@@ -700,10 +700,17 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
         if i > 1:  # the answer's text quotes [1] only
             lines.append(f"    {_one_line(c.text, 300)}")
     if answer.closest:
+        first = answer.closest[0]
+        if first.text != first.context:  # the best-ranked sentence, inside the first passage
+            lines.append(
+                f"Closest sentence (not an answer): “{_one_line(first.text, 300)}”, "
+                f"{first.document}, characters {first.start}-{first.end}"
+            )
         lines.append("Closest passages (not an answer):")
         lines += [
-            f"  - {c.document}, characters {c.start}-{c.end}: {_one_line(c.text, 600)}"
+            f"  - {c.document}, characters {end - len(c.context)}-{end}: {_one_line(c.context, 600)}"
             for c in answer.closest
+            for end in [c.context_start + len(c.context)]
         ]
     return "\n".join(lines)
 

@@ -129,7 +129,7 @@ def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:
 
 def _card(c: Citation, key: str, label: str, kind: str, name: str) -> str:
     body = highlight(c.context, c.start - c.context_start, c.end - c.context_start)
-    if kind == "closest":
+    if kind == "closest" and c.text == c.context:
         body = escape(c.context)  # the whole passage is the excerpt; marking it adds nothing
     return (
         f'<div class="qa-cite" role="button" tabindex="0" data-cite="{key}" '
@@ -222,7 +222,8 @@ CSS = """
 .qa-sources mark, .qa-doc-text mark { background: #fde68a; color: #1f2937; border-radius: 2px;
   padding: 0 .1em; }
 /* A closest passage, opened when the answer abstains, is marked apart from an answer's quote. */
-.qa-doc-text.qa-closest mark { background: #e5e7eb; outline: 1px dashed #b45309; }
+.qa-doc-text.qa-closest mark, .qa-closest .qa-context mark { background: #e5e7eb;
+  outline: 1px dashed #b45309; }
 .qa-doc-head .qa-closest-note { margin: 0; }
 .qa-docs-wrap { max-width: 100%; overflow-x: auto; }
 .qa-docs { width: 100%; font-size: .9em; margin: 0; }

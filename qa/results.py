@@ -39,7 +39,9 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """`[n]` in `text` refers to `citations[n-1]`; `closest` holds passages shown on abstention."""
+    """`[n]` in `text` refers to `citations[n-1]`; `closest` holds passages shown on abstention
+    (each as its `context`; the first has the best-ranked sentence as its excerpt, the others
+    the whole passage)."""
 
     text: str
     abstained: bool

@@ -493,9 +493,10 @@ def test_closest_passages_neither_overlap_nor_repeat(tmp_path, fake_embedder):
     for q in ("When does the ferry leave?", "What is the harbour wall?"):
         closest = a.ask(q).closest
         assert len(closest) == 2
-        x, y = closest
-        assert x.text != y.text
-        assert x.document != y.document or x.end <= y.start or y.end <= x.start
+        x, y = closest  # the passages (`context`; the first's excerpt is its best sentence)
+        assert x.context != y.context and x.text in x.context and y.text == y.context
+        x_end, y_end = x.context_start + len(x.context), y.context_start + len(y.context)
+        assert x.document != y.document or x_end <= y.context_start or y_end <= x.context_start
 
 
 def test_headings_are_told_from_sentences(tmp_path, fake_embedder):
@@ -947,8 +948,12 @@ def test_closest_passages_on_abstention_lead_with_the_best_sentence(tmp_path, re
     answer, ranked = a.ask_ranked("Who was her husband?")
     assert answer.abstained and ranked
     assert "Bo Hellström" in ranked[0].text
-    assert any(ranked[0].text in c.text for c in answer.closest)
-    assert ranked[0].text in answer.closest[0].text
+    # It is the first passage's excerpt, so the card and the document view mark it.
+    first = answer.closest[0]
+    assert first.text == ranked[0].text and bio.read_text()[first.start : first.end] == first.text
+    start = first.context_start
+    assert first.text in first.context and first.context == bio.read_text()[start : start + len(
+        first.context)]  # fmt: skip
 
 
 @pytest.mark.model

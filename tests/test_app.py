@@ -33,6 +33,7 @@ from qa.extract import UPLOAD_SUFFIXES, read_upload
 from qa.ingest import JSONL_SUFFIXES, Document
 from qa.render import (
     ABSTAINED,
+    CSS,
     answer_message,
     display_names,
     document_html,
@@ -155,10 +156,17 @@ def test_sources_tell_apart_two_documents_of_one_file_name():
 
 
 def test_sources_on_abstention_are_closest_passages_not_answers():
-    answer = Answer(text="does not say", abstained=True, confidence=0.1, closest=[cite(), cite()])
+    passage = "Before. Ships came in 1907. After."
+    whole = cite(text=passage, context=passage)
+    answer = Answer(text="does not say", abstained=True, confidence=0.1, closest=[whole, whole])
     out = sources_html(answer)
     assert "Closest passages — not an answer" in out
     assert 'data-cite="c1"' in out and 'data-cite="c2"' in out and "<mark>" not in out
+    # The first holds the best-ranked sentence, marked in it (grey, dashed: not an answer).
+    answer = dataclasses.replace(answer, closest=[cite(), whole])
+    out = sources_html(answer)
+    assert out.count("<mark>") == 1 and "<mark>Ships came in 1907.</mark>" in out
+    assert ".qa-closest .qa-context mark" in CSS
     assert "Nothing in the documents" in sources_html(
         Answer(text="x", abstained=True, confidence=0)
     )

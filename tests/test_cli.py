@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -641,3 +642,25 @@ def test_eval_refuses_a_json_file_that_is_not_squad(cli, tmp_path, text):
     (tmp_path / "set.json").write_text(text)
     code, out, err = cli("eval", "set.json")
     assert code == 2 and "set.json is not a SQuAD v2 file" in err and "internal error" not in err
+
+
+def test_an_abstention_shows_the_closest_sentence_apart_from_the_passages():
+    from qa.cli import format_answer
+    from qa.results import Answer, Citation
+
+    passage = "The bridge was built in 1974.\nRepairs are expected to cost £410,000."
+    sentence = Citation(text=passage[30:], document="d.txt", start=130, end=130 + len(passage) - 30,
+                        context=passage, score=0.4, context_start=100)  # fmt: skip
+    whole = dataclasses.replace(sentence, text="Other.", context="Other.", start=0, end=6,
+                                context_start=0)  # fmt: skip
+    answer = Answer(text="The article does not seem to say …", abstained=True, confidence=0.41,
+                    closest=[sentence, whole])  # fmt: skip
+    lines = format_answer(answer).splitlines()
+    assert lines[2:] == [
+        "Closest sentence (not an answer): “Repairs are expected to cost £410,000.”, d.txt, "
+        "characters 130-168",
+        "Closest passages (not an answer):",
+        "  - d.txt, characters 100-168: The bridge was built in 1974. Repairs are expected to "
+        "cost £410,000.",
+        "  - d.txt, characters 0-6: Other.",
+    ]
