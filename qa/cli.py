@@ -174,7 +174,14 @@ class _Visible:
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit:  # --help or a usage error, printed
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:  # `qa --help | head -1`
+            return _reader_gone()
+        raise
     if args.command == "eval" and args.index_dir != DEFAULT_INDEX:
         # `qa --index-dir X eval ...`: the option before the command is shared by every
         # command, but eval indexes its documents afresh and would ignore it.
@@ -201,15 +208,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        return _run(args)
+        code = _run(args)
+        # Output to a pipe is buffered: a reader gone (`| head`) shows here, not at exit.
+        sys.stdout.flush()
+        return code
     except QAError as exc:
         print(f"qa: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        # The reader (`| head`) has gone; say nothing more, and let exit not flush into the pipe.
-        # The status is a shell's for a tool ended by SIGPIPE (`seq 99999 | head -1`).
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141  # 128 + SIGPIPE
+        return _reader_gone()
     except OSError as exc:
         # An unwritable --index-dir, a full disk, a file removed while reading.
         where = f"{exc.filename}: " if exc.filename else ""
@@ -231,6 +238,13 @@ def _main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _reader_gone() -> int:
+    """The reader (`| head`) has gone: say nothing more, and let exit not flush into the pipe.
+    The status is a shell's for a tool ended by SIGPIPE (`seq 99999 | head -1`)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE
 
 
 def _run(args: argparse.Namespace) -> int:

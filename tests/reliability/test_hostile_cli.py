@@ -110,11 +110,15 @@ def test_a_terminal_that_cannot_show_a_character(index_dir, figures):
     assert plain.returncode == 0 and b"\\u201c" in plain.stdout, plain.stdout[:200]
 
 
-def test_a_reader_that_goes_away(index_dir):
+@pytest.mark.parametrize("command", [["search", "Buryatia"], ["ask", "--json", "Who is Ailana?"],
+                                     ["--help"]])  # fmt: skip
+def test_a_reader_that_goes_away(index_dir, command):
     """`qa search x | head -1`: no message, and a shell's status for a closed pipe."""
+    # Output to a pipe is buffered, as for a user (not as under PYTHONUNBUFFERED=1).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     process = subprocess.Popen(
-        [sys.executable, str(FAKE_CLI), "--index-dir", str(index_dir), "search", "Buryatia"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, str(FAKE_CLI), "--index-dir", str(index_dir), *command],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )  # fmt: skip
     process.stdout.close()  # before qa writes a line
     err = process.stderr.read()
