@@ -311,7 +311,7 @@ class Assistant:
             return remaining
 
         with self._writing:
-            if document_id not in self.index.doc_position:
+            if not isinstance(document_id, str) or document_id not in self.index.doc_position:
                 raise QAError(f"no document {document_id!r} in the index")
             self._change(without, progress=False)
             self.added.discard(document_id)
