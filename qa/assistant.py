@@ -614,7 +614,7 @@ class Assistant:
         for "How much will the repairs cost?", 0.41)."""
         fused = dict(zip(scored.passages.ids.tolist(), scored.passages.fused.tolist(), strict=True))
         order = list(fused)
-        best = -1
+        best = sentence = -1
         if len(scored.sentences):
             sentence = int(scored.sentences[0])
             best = int(self.index.sent_passage[sentence])

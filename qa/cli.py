@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sys.stdout, sys.stderr = stdout, stderr
         for stream, was in errors:
-            with contextlib.suppress(ValueError):  # closed meanwhile
+            with contextlib.suppress(ValueError, OSError):  # closed, or its reader gone
                 stream.reconfigure(errors=was)
 
 
