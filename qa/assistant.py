@@ -180,7 +180,11 @@ class Assistant:
         loaded = _load_if_compatible(directory, embedder) if directory is not None else None
         previous = loaded.index if loaded is not None else None
         added: set[str] = set()
-        saved = (store.read_manifest_or_none(directory) or {}) if directory is not None else {}
+        saved: dict = {}  # the saved manifest: the loaded version's, if it loaded
+        if loaded is not None:
+            saved = loaded.manifest
+        elif directory is not None:
+            saved = store.read_manifest_or_none(directory) or {}
         if keep_added and directory is not None:
             added = _added_ids(saved)
             # From the index's vectors if it can be reused, else from its text files alone

@@ -722,9 +722,9 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
             )
         lines.append("Closest passages (not an answer):")
         lines += [
-            f"  - {c.document}, characters {end - len(c.context)}-{end}: {_one_line(c.context, 600)}"
+            f"  - {c.document}, characters {c.context_start}-{c.context_start + len(c.context)}: "
+            f"{_one_line(c.context, 600)}"
             for c in answer.closest
-            for end in [c.context_start + len(c.context)]
         ]
     return "\n".join(lines)
 

@@ -288,15 +288,15 @@ def pdf_text(data: bytes, name: str) -> tuple[str, str]:
 def _without_running_lines(pages: list[str]) -> list[str]:
     """Pages without the lines a printer put at the top or foot of each: a line among the
     first or last two of at least two pages, and of half of them, read with its figures
-    ignored ("Page 2 of 9", "file:///notes.html 2/3"), that ends no sentence; and a browser's print stamp
-    ("12/3/26, 1:47 PM Ferry news" over "https://example.org/ferry 1/1"), on one page too.
-    Quoted, such a line is noise, and it splits a sentence running on over a page break."""
-    edges = [_edges(page.split("\n")) for page in pages]
-    seen = Counter(key for page in edges for key in {_running_key(line) for line in page})
+    ignored ("Page 2 of 9", "file:///notes.html 2/3"), that ends no sentence; and a
+    browser's print stamp ("12/3/26, 1:47 PM Ferry news" over "https://example.org/ferry
+    1/1"), on one page too. Quoted, such a line is noise, and it splits a sentence running
+    on over a page break."""
+    split = [page.split("\n") for page in pages]
+    seen = Counter(key for lines in split for key in {_running_key(x) for x in _edges(lines)})
     running = {key for key, n in seen.items() if n >= 2 and 2 * n >= len(pages)} - {"\n"}
     out = []
-    for page in pages:
-        lines = page.split("\n")
+    for lines in split:
         for at in _edges(range(len(lines))):
             if _running_key(lines[at]) in running or _PRINT_STAMP.match(lines[at]):
                 lines[at] = ""

@@ -185,6 +185,9 @@ def _walk(root: Path, others: list[str] | None = None) -> Iterator[Path]:
     """
     visited: set[tuple[int, int]] = set()
     stack = [root]
+    # `qa index notes --index-dir notes`: the root may be an index itself (a sub-folder that
+    # is one is never entered, so only the root needs asking)
+    root_is_index = _is_index(root)
     try:
         real_root = root.resolve()
     except (OSError, RuntimeError):
@@ -205,7 +208,7 @@ def _walk(root: Path, others: list[str] | None = None) -> Iterator[Path]:
                 others.append(f"{folder}: {UNREADABLE_FOLDER} ({exc.strerror})")
             continue
         subfolders = []
-        index_here = _is_index(folder)  # `qa index notes --index-dir notes`
+        index_here = root_is_index and folder == root
         for entry in entries:
             if entry.name.startswith(".") or (index_here and entry.name == "CURRENT"):
                 continue
