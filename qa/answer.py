@@ -292,23 +292,25 @@ def score(
     model: Model,
     context: tuple[str, np.ndarray] | None = None,
     q_tokens: np.ndarray | None = None,
+    documents: np.ndarray | None = None,
 ) -> Scored:
     """Rank candidate sentences for `question` (embedded as `q`) and estimate confidence.
 
     `context` (a follow-up with what it refers back to, and its vector) picks the passages
     instead of the question itself; see qa.followup. With `q_tokens` (the question's content
     token vectors, qa.tokens.question_vectors) and an index that keeps token vectors, the
-    model learned with token-alignment features scores instead.
+    model learned with token-alignment features scores instead. With `documents` (positions
+    in `index.documents`), only their sentences are candidates.
     """
     token_model = model.tokens if index.tokens is not None and q_tokens is not None else None
     q_list = terms(question)
     q_terms = list(dict.fromkeys(q_list))
     if context is None:
-        passages = search_passages(index, q, q_terms, model.fusion)
+        passages = search_passages(index, q, q_terms, model.fusion, documents)
     else:
         c_terms = list(dict.fromkeys(terms(context[0])))
-        passages = search_passages(index, context[1], c_terms, model.fusion)
-    sents = search_sentences(index, q, q_terms, model.fusion)
+        passages = search_passages(index, context[1], c_terms, model.fusion, documents)
+    sents = search_sentences(index, q, q_terms, model.fusion, documents)
 
     # Candidates: every sentence of the best passages, and the best sentences on their own.
     cand: dict[int, None] = {}

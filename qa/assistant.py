@@ -432,7 +432,7 @@ class Assistant:
             # short question far from a long sentence and would abstain.
             confidence = max(confidence, scored.model.threshold)
         if not ranked or confidence < scored.model.threshold:
-            closest = self._closest(scored, 2)
+            closest = self._closest(scored, 2, ranked[0] if ranked else None)
             text = (
                 # The closest passages may still hold the answer, unrecognised: they are
                 # shown as context, without claiming they do not answer.
@@ -519,14 +519,38 @@ class Assistant:
             return question_vectors(found[i].words, found[i].vectors) if found else None
 
         context = (resolved.context, vectors[1]) if resolved.context else None
-        scored = score(self.index, resolved.question, vectors[0], self.model, context, q_tokens(0))
+        # A follow-up's referents, and its own names too: "her" in "Where did Agnes
+        # Lindqvist open her studio?" may be Agnes Lindqvist, whoever was asked about before.
+        within = (
+            self._naming([*resolved.referents, *names(resolved.question)])
+            if resolved.referents
+            else None
+        )
+        scored = score(
+            self.index, resolved.question, vectors[0], self.model, context, q_tokens(0), within
+        )
         if resolved.context and resolved.about_referent:
             # "Where is she from? (Ailana)" read whole, referent included: the reading the
             # scorer is surer of answers. Its vector is already there; the cost is one score().
-            whole = score(self.index, resolved.context, vectors[1], self.model, None, q_tokens(1))
+            whole = score(
+                self.index, resolved.context, vectors[1], self.model, None, q_tokens(1), within
+            )
             if whole.confidence > scored.confidence and self._speaks_to(resolved.question, whole):
                 return whole
         return scored
+
+    def _naming(self, referents: list[str]) -> np.ndarray | None:
+        """The documents (positions) that name one of `referents` by its last word
+        ("Delgado"), when that leaves others out: "Where did she work before?" after "Who is
+        Rosa Delgado?" is not answered by another woman's biography. None when there is no
+        referent, or every document or none names one (a follow-up asked of one article, a
+        name the documents never use)."""
+        last = {t[-1] for t in (terms(name) for name in referents) if t}
+        if not last or len(self.index.documents) < 2:
+            return None
+        named = self.index.sentence_bm25.scores(sorted(last)) > 0
+        found = np.unique(self.index.sent_doc[named])
+        return found if 0 < len(found) < len(self.index.documents) else None
 
     def _speaks_to(self, question: str, scored: Scored) -> bool:
         """Whether the best sentence, or one beside it, holds a term of `question` itself: the
@@ -607,27 +631,29 @@ class Assistant:
             context=doc.text[c_start:c_end], score=float(score), context_start=c_start,
         )  # fmt: skip
 
-    def _closest(self, scored: Scored, k: int) -> list[Citation]:
+    def _closest(self, scored: Scored, k: int, best: Citation | None) -> list[Citation]:
         """The k best passages, none overlapping or repeating one already shown (passages
         share a sentence inside long paragraphs; two documents may hold the same text).
-        The first is the one that holds the best-ranked sentence, with that sentence as its
-        excerpt (`text`) and the passage as its `context`: a passage searched for the whole
-        question may lack it ("Who was her husband?" abstaining, and the two passages closest
-        to it not naming him, where the best sentence does), and marked, it is found at a
-        glance when it does answer, only too unsurely ("Repairs are expected to cost £410,000"
-        for "How much will the repairs cost?", 0.41)."""
+        The first is the one that holds `best`, the excerpt an answer would have quoted
+        first, with that excerpt as its `text` and the passage as its `context`: a passage
+        searched for the whole question may lack it ("Who was her husband?" abstaining, and
+        the two passages closest to it not naming him, where the best sentence does), and
+        marked, it is found at a glance when it does answer, only too unsurely ("Repairs are
+        expected to cost £410,000" for "How much will the repairs cost?", 0.41). It is the
+        excerpt, not its best sentence alone: "Her sourdough now sells out most mornings by
+        ten." is the best sentence for "Where did she work before? (Rosa Delgado)", but
+        quoted with the sentence before it, which says "a pastry chef in Lyon"."""
         fused = dict(zip(scored.passages.ids.tolist(), scored.passages.fused.tolist(), strict=True))
         order = list(fused)
-        best = sentence = -1
-        if len(scored.sentences):
-            sentence = int(scored.sentences[0])
-            best = int(self.index.sent_passage[sentence])
-            order = [best, *(p for p in order if p != best)]
+        first = -1
+        if best is not None:
+            first = int(self.index.sent_passage[self._sentence_at(best)])
+            order = [first, *(p for p in order if p != first)]
         out: list[Citation] = []
         for p in order:
             score = float(fused.get(p, 0.0))
-            if p == best:
-                c = self._sentence_citation(sentence, sentence, score)
+            if best is not None and p == first:
+                c = replace(best, score=score)
             else:
                 c = self._passage_citation(p, score)
             if not any(
@@ -643,6 +669,13 @@ class Assistant:
                 if len(out) == k:
                     break
         return out
+
+    def _sentence_at(self, citation: Citation) -> int:
+        """The sentence that `citation` (an excerpt of this index) starts with."""
+        d = self.index.doc_position[citation.document]
+        bounds = self.index.doc_rows()[1]
+        first, last = int(bounds[d]), int(bounds[d + 1])
+        return first + int(np.searchsorted(self.index.sent_start[first:last], citation.start))
 
     def _passage_citation(self, p: int, score: float) -> Citation:
         doc = self.index.documents[self.index.passage_doc[p]]

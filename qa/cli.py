@@ -715,9 +715,9 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
             lines.append(f"    {_one_line(c.text, 300)}")
     if answer.closest:
         first = answer.closest[0]
-        if first.text != first.context:  # the best-ranked sentence, inside the first passage
+        if first.text != first.context:  # the excerpt an answer would quote, in the first passage
             lines.append(
-                f"Closest sentence (not an answer): “{_one_line(first.text, 300)}”, "
+                f"Closest excerpt (not an answer): “{_one_line(first.text, 300)}”, "
                 f"{first.document}, characters {first.start}-{first.end}"
             )
         lines.append("Closest passages (not an answer):")

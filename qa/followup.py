@@ -112,6 +112,9 @@ class Resolved:
     # Other readings of the follow-up, as questions of their own, in the order they are
     # tried when the documents do not answer the question (qa.assistant).
     readings: tuple[str, ...] = ()
+    # The names the follow-up's pronoun may stand for ("Rosa Delgado" for "she"): in a
+    # collection, the documents that name none of them are not read (qa.assistant).
+    referents: tuple[str, ...] = ()
 
     @property
     def shown(self) -> str:
@@ -149,10 +152,13 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
         # "Where did her son call her from?" after "Who is Ailana?": the name says which
         # passages to read, but the sentence that answers often says "he", not "Ailana", so
         # sentences are still matched on the follow-up's own words.
-        referents = _referents(question, users, turns(history, "assistant"))
+        named = _referents(question, users, turns(history, "assistant"))
+        # No name before: the last question's words say which passages to read.
+        referents = named or [w for w in words(users[0]) if w not in STOPWORDS]
         if referents:
             subject = bool(_SUBJECT.search(question))
-            return Resolved(question, f"{question} ({' '.join(referents)})", subject)
+            context = f"{question} ({' '.join(referents)})"
+            return Resolved(question, context, subject, referents=tuple(named))
     return Resolved(question)
 
 
@@ -297,8 +303,8 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
     """What a pronoun of `question` may point at: the names of the latest question that has
     any ("What happened to her son?" after "Who is Ailana?" still means Ailana), with, after
     "Who heads X?", the full names its answer quotes (she is the head); a question with the
-    same pronoun is passed over, its pronoun standing for the same one. Else the last
-    question's words."""
+    same pronoun is passed over, its pronoun standing for the same one. None if no recent
+    question names anyone."""
     kind = _kind(question)
     found: list[str] = []
     for same in (True, False):
@@ -322,4 +328,4 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
             found += names(turn)
             if found:
                 return list(dict.fromkeys(found))
-    return [w for w in words(users[0]) if w not in STOPWORDS]
+    return []

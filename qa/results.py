@@ -40,8 +40,8 @@ class Citation:
 @dataclass(frozen=True)
 class Answer:
     """`[n]` in `text` refers to `citations[n-1]`; `closest` holds passages shown on abstention
-    (each as its `context`; the first has the best-ranked sentence as its excerpt, the others
-    the whole passage)."""
+    (each as its `context`; the first has as its excerpt the one an answer would have quoted
+    first, the others the whole passage)."""
 
     text: str
     abstained: bool

@@ -72,27 +72,67 @@ def fuse(
 
 
 def _hybrid(
-    vectors, bm25, vectors_of, n: int, q: np.ndarray, q_terms: list[str], fusion: Fusion
+    vectors,
+    bm25,
+    vectors_of,
+    n: int,
+    q: np.ndarray,
+    q_terms: list[str],
+    fusion: Fusion,
+    within: np.ndarray | None = None,
 ) -> Ranked:
-    """Dense top list from `vectors`, BM25 over every unit, fused."""
-    depth = min(fusion.depth, n)
-    if depth == 0:
-        empty = np.zeros(0)
-        return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
-    scores, ids = vectors.search(q[None, :], depth)
-    keep = ids[0] >= 0
-    return fuse(ids[0][keep], scores[0][keep], bm25.scores(q_terms), fusion, vectors_of, q)
+    """Dense top list from `vectors`, BM25 over every unit, fused; only the units `within`
+    (ids) when given, ranked as if they were all there is."""
+    lexical = bm25.scores(q_terms)
+    if within is None:
+        depth = min(fusion.depth, n)
+        if depth == 0:
+            empty = np.zeros(0)
+            return Ranked(np.zeros(0, dtype=np.int64), empty, empty, empty)
+        scores, ids = vectors.search(q[None, :], depth)
+        keep = ids[0] >= 0
+        return fuse(ids[0][keep], scores[0][keep], lexical, fusion, vectors_of, q)
+    within = np.asarray(within, dtype=np.int64)
+    # Every unit within is compared with the query: an index's nearest neighbours over the
+    # whole collection may hold none of them.
+    dense = vectors_of(within) @ q if len(within) else np.zeros(0, dtype=np.float32)
+    top = top_k(dense, fusion.depth)
+    only = np.zeros_like(lexical)
+    only[within] = lexical[within]
+    return fuse(within[top], dense[top], only, fusion, vectors_of, q)
 
 
-def search_passages(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
+def search_passages(
+    index: Index,
+    q: np.ndarray,
+    q_terms: list[str],
+    fusion: Fusion,
+    documents: np.ndarray | None = None,
+) -> Ranked:
+    """Passages for the query; only those of `documents` (positions) when given."""
+    within = None if documents is None else _units_of(index.doc_rows()[0], documents)
     return _hybrid(
         index.passage_vectors, index.passage_bm25, index.passage_vectors_of,
-        index.n_passages, q, q_terms, fusion,
+        index.n_passages, q, q_terms, fusion, within,
     )  # fmt: skip
 
 
-def search_sentences(index: Index, q: np.ndarray, q_terms: list[str], fusion: Fusion) -> Ranked:
+def search_sentences(
+    index: Index,
+    q: np.ndarray,
+    q_terms: list[str],
+    fusion: Fusion,
+    documents: np.ndarray | None = None,
+) -> Ranked:
+    """Sentences for the query; only those of `documents` (positions) when given."""
+    within = None if documents is None else _units_of(index.doc_rows()[1], documents)
     return _hybrid(
         index.sentence_vectors, index.sentence_bm25, index.sentence_vectors_of,
-        index.n_sentences, q, q_terms, fusion,
+        index.n_sentences, q, q_terms, fusion, within,
     )  # fmt: skip
+
+
+def _units_of(bounds: np.ndarray, documents: np.ndarray) -> np.ndarray:
+    """The units of `documents`, given each document's first unit (`bounds`, as doc_rows)."""
+    parts = [np.arange(bounds[d], bounds[d + 1]) for d in np.asarray(documents).tolist()]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)

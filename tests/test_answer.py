@@ -618,6 +618,77 @@ def test_a_yes_no_follow_up_needs_its_referent_near_the_answer(tmp_path, real_em
     assert not married.abstained and "married" in married.citations[0].text
 
 
+_BAKER = (
+    "Five minutes with: Rosa Delgado, head baker at Crumb & Co.\n\n"
+    "Rosa Delgado opened Crumb & Co. on Fenwick Street in 2019 after twelve years as a pastry "
+    "chef in Lyon. Her sourdough now sells out most mornings by ten. We spoke to her about "
+    "flour, early starts and the queue outside.\n\n"
+    "Where does your flour come from?\nAlmost all of it comes from Tollen Mill, a family mill "
+    "about forty miles north of here.\n"
+)
+_GLASS = (
+    "Agnes Lindqvist: a life in glass\n\n"
+    "Agnes Lindqvist was a Swedish glass artist. She was born on 9 March 1931 in Växjö.\n\n"
+    "She trained at the Konstfack school in Stockholm from 1950 to 1954, and then joined the "
+    "Orrefors glassworks as an apprentice.\n\n"
+    "In 1971 Lindqvist left Orrefors and opened her own studio on the island of Öland, where "
+    "she worked until she was nearly eighty.\n"
+)
+
+
+def test_a_pronoun_follow_up_names_whom_it_points_at():
+    chat = _chat("Who is Rosa Delgado?", "“Rosa Delgado opened Crumb & Co.” [1]")
+    assert resolve("Where did she work before?", chat).referents == ("Rosa Delgado",)
+    # No name before: the previous question's words pick the passages, but name no one.
+    chat = _chat("How often does the shuttle bus run?", "“Every 15 minutes.” [1]")
+    found = resolve("What time does it stop?", chat)
+    assert found.context and found.referents == ()
+
+
+def test_a_search_within_documents_ranks_only_their_units(tmp_path, fake_embedder):
+    from qa.retrieve import Fusion, search_passages, search_sentences
+
+    for name in "abc":
+        text = " ".join(
+            f"The {name} lighthouse keeper number {i} climbed the stairs." for i in range(30)
+        )
+        (tmp_path / f"{name}.txt").write_text(text + "\n")
+    index = Assistant.from_paths([tmp_path], embedder=fake_embedder, progress=False).index
+    q = fake_embedder.embed(["lighthouse keeper"])[0]
+    # So shallow a search finds units of the first documents only, over the whole collection.
+    fusion = Fusion(depth=3)
+    b = index.doc_position[str(tmp_path / "b.txt")]
+    for search, unit_doc in (
+        (search_passages, index.passage_doc),
+        (search_sentences, index.sent_doc),
+    ):
+        found = search(index, q, terms("lighthouse keeper"), fusion, np.array([b]))
+        assert len(found.ids) >= 3 and set(unit_doc[found.ids].tolist()) == {b}
+        assert (found.fused[:-1] >= found.fused[1:]).all()
+    assert len(search_passages(index, q, terms("keeper"), fusion, np.zeros(0, dtype=int)).ids) == 0
+
+
+@pytest.mark.model
+def test_a_follow_up_in_a_collection_reads_the_documents_that_name_its_referent(
+    tmp_path, real_embedder
+):
+    """ "Where did she work before?" after "Who is Rosa Delgado?" ranked another woman's
+    biography first ("... where she worked until she was nearly eighty")."""
+    (tmp_path / "baker.txt").write_text(_BAKER, encoding="utf-8")
+    (tmp_path / "glass.txt").write_text(_GLASS, encoding="utf-8")
+    a = Assistant.from_paths([tmp_path], embedder=real_embedder, progress=False)
+    first = a.ask("Who is Rosa Delgado?")
+    chat = _chat("Who is Rosa Delgado?", first.text)
+    got, ranked = a.ask_ranked("Where did she work before?", chat)
+    assert ranked and all(c.document.endswith("baker.txt") for c in ranked), ranked
+    assert "Lyon" in ranked[0].text
+    shown = got.citations or got.closest
+    assert "Lyon" in shown[0].text
+    # Asked of her by name, or of someone both name, every document is still read.
+    got = a.ask("Where did Agnes Lindqvist open her studio?", chat)
+    assert not got.abstained and "Öland" in got.citations[0].text
+
+
 def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
     """An assistant over one file `name` holding `text`."""
     path = tmp_path / name

@@ -657,7 +657,7 @@ def test_an_abstention_shows_the_closest_sentence_apart_from_the_passages():
                     closest=[sentence, whole])  # fmt: skip
     lines = format_answer(answer).splitlines()
     assert lines[2:] == [
-        "Closest sentence (not an answer): “Repairs are expected to cost £410,000.”, d.txt, "
+        "Closest excerpt (not an answer): “Repairs are expected to cost £410,000.”, d.txt, "
         "characters 130-168",
         "Closest passages (not an answer):",
         "  - d.txt, characters 100-168: The bridge was built in 1974. Repairs are expected to "
