@@ -81,6 +81,11 @@ _NUMBERISH = re.compile(
     re.I,
 )
 _CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z\w'’-]+")
+# "Which firm inspected the bridge?" asks for a firm's name; "The firm has inspected the
+# bridge every three years since 2009." refers to it by the question's own noun, so the name
+# is in a sentence before it ("... by engineers from Halden & Pryce Ltd.").
+_ASKS_WHICH = re.compile(r"^\W*(?:which|what)\s+([a-z]+)\b", re.I)
+_OPENS_ON = re.compile(r"^\W*(?:[Tt]he|[Tt]his|[Tt]hat)\s+([a-z]+)\b")
 PASSAGES_READ = 4  # sentences of the top passages are all candidates
 SENTENCES_READ = 15  # plus the best sentences found directly
 
@@ -697,6 +702,18 @@ def excerpt(
     return min(s, best[1]), max(s, best[1])
 
 
+def _before_fits(index: Index, s: int, model: Model, used: set[int]) -> bool:
+    """Whether the sentence before `s` may be quoted with it: in its passage, not quoted yet,
+    in its paragraph and list item, and the two within `model.pair_chars`."""
+    return (
+        s - 1 in passage_neighbours(index, s)
+        and s - 1 not in used
+        and index.sent_end[s] - index.sent_start[s - 1] <= model.pair_chars
+        and not _crosses_paragraph(index, s - 1, s)
+        and not _apart_in_list(index, s - 1, s)
+    )
+
+
 def _crosses_paragraph(index: Index, first: int, last: int) -> bool:
     """Whether a blank line parts sentences `first` and `last` (= first + 1), and neither
     the first hands over with a colon ("She said:" above the quotation) nor the second carries
@@ -725,6 +742,28 @@ def _apart_in_list(index: Index, first: int, last: int) -> bool:
     )
 
 
+def asks_which(question: str) -> tuple[str, frozenset[str]] | None:
+    """For "Which firm ...?" or "What company ...?", the noun asked for, stemmed, and the
+    question's words; None for other questions ("What is ...?", "Who ...?")."""
+    m = _ASKS_WHICH.match(question)
+    if m is None or m.group(1).lower() in STOPWORDS:
+        return None
+    return _stem_of(m.group(1).lower()), frozenset(w for w in words(question) if w not in STOPWORDS)
+
+
+def _named_before(index: Index, s: int, which: tuple[str, frozenset[str]]) -> bool:
+    """Whether sentence `s` opens on the noun that `which` asks for ("The firm has inspected
+    ...") and names nothing the question does not, so the name asked for is in the sentence
+    before it, which names something new."""
+    m = _OPENS_ON.match(index.sentence_text(s))
+    noun, question_words = which
+    if m is None or _stem_of(m.group(1)) != noun:
+        return False
+    return _new_name(index.sentence_text(s), set(question_words)) == 0 and (
+        _new_name(index.sentence_text(s - 1), set(question_words)) > 0
+    )
+
+
 def select_excerpts(
     index: Index,
     sentences: np.ndarray,
@@ -732,12 +771,14 @@ def select_excerpts(
     features: np.ndarray,
     model: Model,
     k: int,
+    which: tuple[str, frozenset[str]] | None = None,
 ) -> list[tuple[int, int, float]]:
     """The k best excerpts (first sentence, last sentence, score), best first.
 
     `features` holds the rows of `sentences`, in the same order. An excerpt that repeats one
     already chosen (a pull quote printed twice, say) is skipped: a second copy of the same
-    words is no second source.
+    words is no second source. With `which` (asks_which of the question), a sentence that
+    refers to what is asked by its noun is quoted with the one before it, which names it.
     """
     by_sentence = dict(zip(sentences.tolist(), scores.tolist(), strict=True))
     rows = dict(zip(sentences.tolist(), features, strict=True))
@@ -749,6 +790,8 @@ def select_excerpts(
         if s in used:
             continue
         first, last = excerpt(index, by_sentence, rows, s, model, used)
+        if which and first == last == s and _before_fits(index, s, model, used):
+            first = s - 1 if _named_before(index, s, which) else s
         used.update(range(first, last + 1))
         doc = index.documents[index.sent_doc[first]]
         ws = word_set(doc.text[index.sent_start[first] : index.sent_end[last]])

@@ -17,7 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from . import store
-from .answer import Model, Scored, default_model, headline_of, score, select_excerpts
+from .answer import (
+    Model,
+    Scored,
+    asks_which,
+    default_model,
+    headline_of,
+    score,
+    select_excerpts,
+)
 from .chunk import ChunkParams
 from .embed import Embedder, default_embedder, one_blas_thread
 from .errors import QAError
@@ -393,7 +401,7 @@ class Assistant:
             if (scored_other := self._score(other)).confidence >= scored.model.threshold:
                 resolved, scored = other, scored_other
         searched = resolved.shown
-        ranked = self._citations(scored, _asked_terms(searched))
+        ranked = self._citations(scored, _asked_terms(searched), resolved.question)
         confidence = scored.confidence
         yes_no = _YES_NO.match(resolved.question) is not None
         asked = _asked_terms(resolved.question)
@@ -600,10 +608,11 @@ class Assistant:
             return "The article does not seem to say" if one else "The documents do not seem to say"
         return "The article does not say" if one else "The documents do not say"
 
-    def _citations(self, scored: Scored, asked: set[str]) -> list[Citation]:
-        """The best excerpts; after the first, those of another document only if they share
-        a term with the question (`asked`): in a small collection the third best may be about
-        anything, while one beside the answer in its own document may say it in other words."""
+    def _citations(self, scored: Scored, asked: set[str], question: str) -> list[Citation]:
+        """The best excerpts for `question`; after the first, those of another document only
+        if they share a term with the question (`asked`): in a small collection the third
+        best may be about anything, while one beside the answer in its own document may say
+        it in other words."""
         chosen = select_excerpts(
             self.index,
             scored.sentences,
@@ -611,6 +620,7 @@ class Assistant:
             scored.features[scored.order],
             scored.model,
             CITATIONS,
+            asks_which(question),
         )
         cited = [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
         return cited[:1] + [

@@ -689,6 +689,40 @@ def test_a_follow_up_in_a_collection_reads_the_documents_that_name_its_referent(
     assert not got.abstained and "Öland" in got.citations[0].text
 
 
+def test_which_questions_name_the_noun_they_ask_for():
+    from qa.answer import asks_which
+
+    assert asks_which("Which firm inspected the bridge?")[0] == terms("firm")[0]
+    assert asks_which("What companies bid?")[0] == terms("company")[0]
+    for question in ("What is the firm called?", "Who inspected it?", "Which was first?"):
+        assert asks_which(question) is None
+
+
+@pytest.mark.model
+def test_a_sentence_that_refers_to_what_is_asked_is_quoted_with_the_one_naming_it(
+    tmp_path, real_embedder
+):
+    """ "Which firm inspected the bridge?" quoted "The firm has inspected the bridge every
+    three years since 2009." alone: it does not say which firm."""
+    a = _one_file(
+        tmp_path,
+        real_embedder,
+        "bridge.txt",
+        "Harrow Street footbridge to close for eight weeks\n\n"
+        "The 62-metre bridge, built in 1974, carries about 3,100 pedestrians a day. Repairs are "
+        "expected to cost £410,000.\n\n"
+        '"We\'d rather close it now," said Cllr. Maria Okafor. She said the damage was found '
+        "during a routine inspection in February by engineers from Halden & Pryce Ltd. The firm "
+        "has inspected the bridge every three years since 2009.\n",
+    )
+    got = a.ask("Which firm inspected the bridge?")
+    assert not got.abstained and "Halden & Pryce" in got.citations[0].text
+    assert got.citations[0].text.endswith("every three years since 2009.")
+    # A question that does not ask for the firm quotes the sentence alone.
+    got = a.ask("How often has the bridge been inspected?")
+    assert got.citations[0].text.startswith("The firm has inspected")
+
+
 def _one_file(tmp_path, embedder, name: str, text: str) -> Assistant:
     """An assistant over one file `name` holding `text`."""
     path = tmp_path / name
