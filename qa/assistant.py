@@ -325,8 +325,7 @@ class Assistant:
         with self._writing:
             if not isinstance(document_id, str) or document_id not in self.index.doc_position:
                 raise QAError(f"no document {document_id!r} in the index")
-            self._change(without, progress=False)
-            self.added.discard(document_id)
+            self._change(without, progress=False)  # its id leaves `added` with it
 
     def _change(
         self,
