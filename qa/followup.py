@@ -19,10 +19,11 @@ _PRONOUN = re.compile(rf"\b({'|'.join(PRONOUNS)})\b", re.IGNORECASE)
 _SUBJECT = re.compile(r"\b(he|she|they|it)\b", re.IGNORECASE)
 _WHO = re.compile(r"^\W*(who|whom)\b", re.IGNORECASE)
 # A question word and a verb: with a word of content, a question of its own ("Who was the
-# arbiter?"), not an elliptic one ("What year?", "Why?").
+# arbiter?", "How much are tickets?"), not an elliptic one ("What year?", "Why?", "How much?").
 _ASKS_WITH_VERB = re.compile(
-    r"^\W*(who|whom|whose|what|which|when|where|why|how)\s+(is|are|was|were|will|would|did|"
-    r"does|do|has|have|had|can|could|should|may|might|must)\b",
+    r"^\W*(who|whom|whose|what|which|when|where|why|how)"
+    r"(\s+(much|many|long|far|old|often|big|large|soon|late|early))?"
+    r"\s+(is|are|was|were|will|would|did|does|do|has|have|had|can|could|should|may|might|must)\b",
     re.IGNORECASE,
 )
 # Pronouns that stand for the same one: a question with "he" after one with "he" means the
@@ -303,9 +304,14 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
     """What a pronoun of `question` may point at: the names of the latest question that has
     any ("What happened to her son?" after "Who is Ailana?" still means Ailana), with, after
     "Who heads X?", the full names its answer quotes (she is the head); a question with the
-    same pronoun is passed over, its pronoun standing for the same one. None if no recent
+    same pronoun is passed over, its pronoun standing for the same one. "it" and the like
+    look at the latest question only, and take no name from its answer. None if no recent
     question names anyone."""
     kind = _kind(question)
+    # "it", "its", "this": the thing the last question asked about, not a person named before
+    # it ("Who was its last keeper?" after "When was the lighthouse automated?" is not about
+    # the mayor an earlier answer named).
+    look_back = LOOK_BACK if kind else 1
     found: list[str] = []
     for same in (True, False):
         looked = 0
@@ -315,11 +321,11 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
                 # he is still the one named before, not Sweden; such questions, a chain of
                 # them, do not count against the look-back.
                 continue
-            if looked == LOOK_BACK:
+            if looked == look_back:
                 break
             looked += 1
             quoted = _QUOTED.match(answer) if answer else None
-            if _WHO.match(turn) and quoted:
+            if kind and _WHO.match(turn) and quoted:
                 asked = set(names(turn))
                 # Not the name asked about again ("Judge Karin Öberg" for "Karin Öberg").
                 found += [

@@ -289,6 +289,35 @@ def test_followup_referents_look_back_and_into_a_who_answer():
     assert found.context == "Where does she live? (Margaret O'Brien)"
 
 
+def test_a_question_word_with_much_or_many_and_a_verb_asks_a_question_of_its_own():
+    """ "How much are tickets?" after "When does the first ferry leave?" was read as "When
+    does the first ferry leave? How much are tickets?" and quoted the timetable (0.55)."""
+    chat = _chat("When does the first ferry leave?", "“The first ferry leaves at 7.” [1]")
+    for question in ("How much are tickets?", "How many were killed?", "How long is the trip?"):
+        assert resolve(question, chat).question == question
+    for question in ("How much?", "How long?", "How many?"):
+        assert resolve(question, chat).question == f"When does the first ferry leave? {question}"
+
+
+def test_it_stands_for_what_the_last_question_asked_about():
+    """ "Who was its last keeper?" after "When was the lighthouse automated?" was read with
+    the mayor an earlier answer named ("Jan Berg")."""
+    chat = _chat(
+        "Who is the mayor?",
+        "“The mayor, Jan Berg, opened the fair.” [1]",
+        "When was the lighthouse automated?",
+        "“The lighthouse was automated in 2003.” [1]",
+    )
+    found = resolve("Who was its last keeper?", chat)
+    assert found.context == "Who was its last keeper? (lighthouse automated)"
+    assert found.referents == ()
+    # A person's pronoun still looks further back, and into a "Who ...?" answer.
+    assert resolve("Where does he live?", chat).referents == ("Jan Berg",)
+    # "it" after a question that names its subject.
+    chat = _chat("Who runs the Skerry Point lighthouse?", "“Ada Lane, its keeper, runs it.” [1]")
+    assert resolve("How tall is its tower?", chat).referents == ("Skerry Point",)
+
+
 def test_an_elliptic_follow_up_of_an_elliptic_one_asks_the_question_before_them():
     chat = _chat("When does the first ferry leave?", "“a” [1]", "And the bus?", "“b” [1]")
     assert resolve("And the last ferry?", chat).question == "When does the last ferry leave?"
