@@ -426,6 +426,9 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
         question = (question or "").strip()
         if not question:
             return (gr.skip(),) * 6
+        if not any(c.isalnum() for c in question):  # "?" or "...": nothing to look for
+            refused("Please ask a question: that has no word to look for")
+            return (gr.skip(),) * 6
         try:
             answer, names = chat.ask_named(question, history)
         except QAError as exc:

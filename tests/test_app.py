@@ -535,6 +535,20 @@ def test_a_page_sending_no_history_or_chat_starts_afresh(chat):
         assert out[0] == "" and len(out[1]) == 2 and len(out[2]) == 2
 
 
+def test_a_question_with_no_word_is_refused_and_leaves_the_chat_as_it_was(chat):
+    """ "?" was answered with a bubble "No confident answer in the documents. Please ask a
+    question." and added to the history, as if the documents had failed."""
+    import gradio as gr
+
+    demo = build_demo(chat.assistant)
+    respond = next(f.fn for f in demo.fns.values() if f.name == "respond")
+    with pytest.warns(UserWarning, match="Please ask a question"):
+        out = respond("?!", [], [])
+    assert all(isinstance(o, type(gr.skip())) for o in out)
+    out = respond("Who is Ailana?", [], [])
+    assert len(out[2]) == 2
+
+
 def test_files_of_one_name_in_one_batch_are_refused(chat, tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
