@@ -7,9 +7,9 @@ import html
 import re
 from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path, PurePath
+from pathlib import PurePath
 
-from .ingest import Document
+from .ingest import FILE_SUFFIXES, Document
 from .results import Answer, Citation
 
 SOURCE_WINDOW = 60_000  # characters shown on each side of a citation in a long document
@@ -59,7 +59,10 @@ def public_names(ids: Sequence[str], sources: Sequence[str]) -> list[str]:
 
 
 def display_name(name: str) -> str:
-    return Path(name).name or name
+    """A file by its file name ("docs/a/notes.txt": "notes.txt"); anything else, such as a
+    JSON-lines record's id ("https://example.org/news/2024/42", "<b>x</b>"), whole."""
+    path = PurePath(name)
+    return path.name if path.suffix.lower() in FILE_SUFFIXES and path.name else name
 
 
 def display_names(names: Sequence[str]) -> list[str]:

@@ -266,6 +266,12 @@ def test_documents_sharing_a_file_name_are_listed_by_their_whole_name():
     assert display_names(names) == ["seeds/notes.txt", "notes.txt", "other.txt"]
 
 
+def test_a_record_is_listed_by_its_whole_id():
+    """ "https://example.org/news/2024/42" was listed as "42", "<b>x</b>" as "b>"."""
+    ids = ["https://example.org/news/2024/42", "<b>x</b>", "a/b", "docs/notes.md"]
+    assert display_names(ids) == ["https://example.org/news/2024/42", "<b>x</b>", "a/b", "notes.md"]
+
+
 @pytest.mark.parametrize(("document", "sources", "name"), [
     ("/srv/docs/a/notes.txt", ["/srv/docs"], "docs/a/notes.txt"),
     ("/srv/docs/a/notes.txt", ["/srv/docs/"], "docs/a/notes.txt"),
