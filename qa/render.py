@@ -123,8 +123,11 @@ def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:
         return f'<div class="qa-sources">{head}{"".join(cards)}</div>'
     if not answer.closest:
         return '<p class="qa-closest-note">Nothing in the documents is close to this question.</p>'
+    # The first holds the excerpt an answer would have quoted (qa.assistant): marked even when
+    # it is the whole passage, so that card stands out; the others are passages, unmarked.
     cards = [
-        _card(c, f"c{i}", "~", "closest", doc[c.document]) for i, c in enumerate(answer.closest, 1)
+        _card(c, f"c{i}", "~", "closest" if i > 1 else "closest-first", doc[c.document])
+        for i, c in enumerate(answer.closest, 1)
     ]
     head = '<p class="qa-closest-note">Closest passages — not an answer</p>'
     return f'<div class="qa-sources qa-closest">{head}{"".join(cards)}</div>'
@@ -133,7 +136,7 @@ def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:
 def _card(c: Citation, key: str, label: str, kind: str, name: str) -> str:
     body = highlight(c.context, c.start - c.context_start, c.end - c.context_start)
     if kind == "closest" and c.text == c.context:
-        body = escape(c.context)  # the whole passage is the excerpt; marking it adds nothing
+        body = escape(c.context)  # a passage shown whole, no excerpt in it
     return (
         f'<div class="qa-cite" role="button" tabindex="0" data-cite="{key}" '
         f'title="Show in {escape(c.document)}">'

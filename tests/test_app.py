@@ -161,8 +161,10 @@ def test_sources_on_abstention_are_closest_passages_not_answers():
     answer = Answer(text="does not say", abstained=True, confidence=0.1, closest=[whole, whole])
     out = sources_html(answer)
     assert "Closest passages — not an answer" in out
-    assert 'data-cite="c1"' in out and 'data-cite="c2"' in out and "<mark>" not in out
-    # The first holds the excerpt an answer would quote, marked in it (grey, dashed: not an answer).
+    assert 'data-cite="c1"' in out and 'data-cite="c2"' in out
+    # The first holds the excerpt an answer would quote, marked in it (grey, dashed: not an
+    # answer), even when it is its whole passage; the others are passages, unmarked.
+    assert out.count("<mark>") == 1 and f"<mark>{passage}</mark>" in out
     answer = dataclasses.replace(answer, closest=[cite(), whole])
     out = sources_html(answer)
     assert out.count("<mark>") == 1 and "<mark>Ships came in 1907.</mark>" in out
