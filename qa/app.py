@@ -151,7 +151,7 @@ class WebChat:
         try:
             read: list[tuple[str, list[Document]]] = []  # each file's name and documents
             for i, path in enumerate(paths):
-                if progress:
+                if progress is not None:  # a gr.Progress is falsy (it has a length)
                     progress(i / max(len(paths), 1), desc=f"Reading {Path(path).name}")
                 read.append((Path(path).name, read_upload(path, max_bytes=self.max_upload_bytes)))
         finally:
@@ -170,7 +170,7 @@ class WebChat:
         # model's own batch bars, each restarting at 0%.
         report = (
             (lambda done, total: progress((done, total), desc="Indexing", unit="passages"))
-            if progress
+            if progress is not None
             else None
         )
         self.assistant.add(docs, progress=False, on_progress=report)

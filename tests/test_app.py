@@ -468,6 +468,23 @@ def upload(tmp_path: Path, name: str, data: bytes) -> str:
     return str(folder / name)
 
 
+def test_an_upload_reports_progress_to_the_progress_gradio_gives(chat, tmp_path):
+    """Gradio passes a gr.Progress, which is falsy (it has a length, 0 outside a loop): the
+    page showed a bare timer, no "Reading" and no passages counted, however long it took."""
+    import gradio as gr
+
+    steps: list[tuple[object, str]] = []
+
+    class Recorded(gr.Progress):
+        def __call__(self, progress, desc=None, total=None, unit="steps", _tqdm=None):
+            steps.append((progress, desc or ""))
+
+    text = " ".join(f"Ferry {i} leaves the harbour at {i} o'clock." for i in range(40))
+    chat.add_uploads([upload(tmp_path, "ferries.txt", text.encode())], progress=Recorded())
+    assert steps[0] == (0.0, "Reading ferries.txt")
+    assert steps[-1][1] == "Indexing" and steps[-1][0][0] == steps[-1][0][1] > 0
+
+
 def test_uploads_join_the_collection_persist_and_are_deleted(chat, tmp_path, fake_embedder):
     files = [
         upload(tmp_path, "notes.txt", b"The lighthouse keeper was named Tobias Brand."),
