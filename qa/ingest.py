@@ -218,7 +218,7 @@ def _walk(root: Path, others: list[str] | None = None) -> Iterator[Path]:
                 continue
             if is_dir:
                 # an index's versions (and an index in a sub-folder) hold no documents
-                if not (index_here and entry.name.startswith("v-")) and not _is_index(
+                if not (index_here and VERSION_FOLDER.fullmatch(entry.name)) and not _is_index(
                     folder / entry.name
                 ):
                     subfolders.append(folder / entry.name)
@@ -244,12 +244,17 @@ def _walked_anyway(link: Path, real_root: Path | None) -> bool:
     return not any(part.startswith(".") for part in target.relative_to(real_root).parts)
 
 
+# The name qa.store gives a version folder of an index ("v-20261203154210-4242-518305"): a
+# user's own "v-drafts" or "v-1.0" beside it is neither skipped nor ever deleted.
+VERSION_FOLDER = re.compile(r"v-\d{14}-\d+-\d+")
+
+
 def _is_index(folder: Path) -> bool:
     """Whether `folder` is a qa index (`qa index .` puts one in the folder it reads): its
     stored texts are not documents to index again."""
     try:
         return (folder / "CURRENT").is_file() and any(
-            p.name.startswith("v-") and p.is_dir() for p in folder.iterdir()
+            VERSION_FOLDER.fullmatch(p.name) and p.is_dir() for p in folder.iterdir()
         )
     except OSError:
         return False

@@ -48,7 +48,7 @@ from .chunk import ChunkParams
 from .embed import Embedder
 from .errors import IndexIntegrityError, QAError
 from .index import Index
-from .ingest import Document
+from .ingest import VERSION_FOLDER, Document
 from .lexical import Lexical
 from .tokens import DIM, TokenVectors, basis
 from .vectors import Part, Vectors
@@ -476,8 +476,12 @@ def _fsync(path: Path) -> None:
 
 
 def _remove_old_versions(directory: Path, keep: str) -> None:
+    """Delete the versions before `keep`, and what an interrupted save left: only folders
+    named as qa names them, for the index may live in a folder of the user's own (`qa index
+    notes --index-dir notes`, with its "v-drafts")."""
     for entry in directory.iterdir():
-        if entry.name != keep and (entry.name.startswith("v-") or entry.name.startswith(".tmp-")):
+        name = entry.name.removeprefix(".tmp-")
+        if entry.name != keep and VERSION_FOLDER.fullmatch(name) and entry.is_dir():
             # A .tmp- folder of a live writer is impossible here: we hold the lock.
             shutil.rmtree(entry, ignore_errors=True)
 

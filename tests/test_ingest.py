@@ -154,6 +154,27 @@ def test_a_folder_that_is_its_own_index_is_read_without_it(tmp_path, fake_embedd
     assert skipped == []  # nor CURRENT or the version's files called "of another type"
 
 
+def test_an_index_in_a_users_folder_keeps_and_reads_the_users_v_folders(tmp_path, fake_embedder):
+    """Saving deleted every folder called v-* or .tmp-* beside the index: a user's
+    notes/v-drafts/plan.txt was lost, and its answers said the file "no longer exists"."""
+    from qa.assistant import Assistant
+    from qa.ingest import VERSION_FOLDER
+
+    notes = tmp_path / "notes"
+    for folder, name in (("v-drafts", "plan.txt"), (".tmp-keep", "x.txt"), ("v-1.0", "a.md")):
+        (notes / folder).mkdir(parents=True)
+        (notes / folder / name).write_text(f"The {folder} note is here.")
+    for _ in range(3):  # each save removes the versions before it
+        a = Assistant.from_paths([notes], index_dir=notes, embedder=fake_embedder)
+    for folder, name in (("v-drafts", "plan.txt"), (".tmp-keep", "x.txt"), ("v-1.0", "a.md")):
+        assert (notes / folder / name).read_text() == f"The {folder} note is here."
+    assert sorted(d.id for d in a.documents) == [
+        str(notes / "v-1.0" / "a.md"), str(notes / "v-drafts" / "plan.txt")
+    ]  # fmt: skip
+    versions = [p for p in notes.iterdir() if VERSION_FOLDER.fullmatch(p.name)]
+    assert len(versions) == 1 and (notes / "CURRENT").read_text().strip() == versions[0].name
+
+
 def test_a_folder_is_indexed_without_the_files_it_cannot_read_which_are_named(tmp_path):
     # One scanned PDF (no text) or a .rtf memo in a folder of hundreds must not stop the rest.
     from test_extract import make_pdf
