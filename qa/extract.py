@@ -8,7 +8,6 @@ import logging
 import re
 import unicodedata
 import zipfile
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -292,16 +291,42 @@ def _without_running_lines(pages: list[str]) -> list[str]:
     browser's print stamp ("12/3/26, 1:47 PM Ferry news" over "https://example.org/ferry
     1/1"), on one page too. Quoted, such a line is noise, and it splits a sentence running
     on over a page break."""
-    split = [page.split("\n") for page in pages]
-    seen = Counter(key for lines in split for key in {_running_key(x) for x in _edges(lines)})
-    running = {key for key, n in seen.items() if n >= 2 and 2 * n >= len(pages)} - {"\n"}
+    # A browser's print stamps first: a page's own running lines stand inside them.
+    split = []
+    for page in pages:
+        lines = page.split("\n")
+        stamps = {at for at in _edges(range(len(lines))) if _PRINT_STAMP.match(lines[at])}
+        split.append([x for at, x in enumerate(lines) if at not in stamps])
+    found: dict[str, list[tuple[int, str]]] = {}  # key -> (page, line) of each page's edges
+    for number, lines in enumerate(split):
+        for line in {x: None for x in _edges(lines)}:
+            found.setdefault(_running_key(line), []).append((number, line))
+    running = {
+        key
+        for key, where in found.items()
+        if 2 <= len({p for p, _ in where}) >= len(pages) / 2
+        and key != "\n"
+        and _numbered_as_pages(where)
+    }
     out = []
     for lines in split:
         for at in _edges(range(len(lines))):
-            if _running_key(lines[at]) in running or _PRINT_STAMP.match(lines[at]):
+            if _running_key(lines[at]) in running:
                 lines[at] = ""
         out.append(tidy("\n".join(lines)))
     return out
+
+
+def _numbered_as_pages(where: list[tuple[int, str]]) -> bool:
+    """Whether the lines (with the page each stands on), alike but for their figures, differ
+    only as a page's number does: each figure the same on every page, or one more a page on
+    ("Page 2 of 9", "Page 3 of 9"). Lines of a list ("Item 18: ... stores 180 pallets" atop
+    one page, "Item 37: ..." atop the next) are text, not a printer's."""
+    figures = [(page, [int(f) for f in re.findall(r"\d+", line)]) for page, line in where]
+    return all(
+        len({n[j] for _, n in figures}) == 1 or len({n[j] - page for page, n in figures}) == 1
+        for j in range(len(figures[0][1]))
+    )
 
 
 def _edges(items: Sequence[T]) -> list[T]:

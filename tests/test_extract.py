@@ -620,6 +620,27 @@ def test_a_sentence_running_over_a_page_break_stays_one():
     assert _join_pages(["", "text"]) == "\n\ntext"
 
 
+def test_lines_alike_but_for_their_figures_are_text_unless_numbered_as_pages():
+    """The first line of each page of a list ("Item 18: the warehouse ... stores 180 pallets
+    of", "Item 37: ...") was taken for a running header and dropped; a page's own header and
+    footer, read inside the browser's print stamps, were kept."""
+    stamp = ["12/3/26, 4:31 PM Warehouse log", "file:///tmp/hdr.html {}/3"]
+    pages = [
+        [f"Item {n}: the warehouse stores {10 * n} pallets of dried cod for", "export.",
+         "More text.", "ACME Fisheries internal", "Confidential and proprietary",
+         stamp[0], stamp[1].format(page)]
+        for page, n in enumerate((1, 18, 37), 1)
+    ]  # fmt: skip
+    text = pdf_text(make_pdf(pages[0], more_pages=pages[1:]), "log.pdf")[0]
+    for n in (1, 18, 37):
+        assert f"Item {n}: the warehouse stores {10 * n} pallets of dried cod for export." in text
+    assert "ACME" not in text and "Confidential" not in text and "PM" not in text
+    # A page's number, on its own or of a count, counts up a page at a time.
+    pages = [[f"Harbour report, page {n} of 3", f"Line {n}.", f"- {n + 4} -"] for n in (1, 2, 3)]
+    text = pdf_text(make_pdf(pages[0], more_pages=pages[1:]), "r.pdf")[0]
+    assert text == "Line 1.\n\nLine 2.\n\nLine 3."
+
+
 def test_an_html_page_saved_as_utf16_is_read_and_an_empty_one_has_no_text(recwarn):
     page = "<title>Café</title><p>The museum opens at 9.</p>"
     for encoding in ("utf-16", "utf-16-be"):
