@@ -321,13 +321,13 @@ def _run(args: argparse.Namespace) -> int:
         again = _reindex_command(assistant, args.index_dir)
         for name in changed:
             print(
-                f"note: {name} has changed since it was indexed, so the quote may be out of "
+                f"note: {_name(name)} has changed since it was indexed, so the quote may be out of "
                 f"date; {again} updates the index",
                 file=sys.stderr,
             )
         for name in gone:
             print(
-                f"note: {name} no longer exists where it was indexed; {again} updates the index",
+                f"note: {_name(name)} no longer exists where it was indexed; {again} updates the index",
                 file=sys.stderr,
             )
         return 0
@@ -342,7 +342,7 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False, indent=2))
         for i, h in enumerate(hits, 1):
             if not args.json:
-                print(f"[{i}] {h.document}:{h.start}-{h.end}  ({h.score:.3f})")
+                print(f"[{i}] {_name(h.document)}:{h.start}-{h.end}  ({h.score:.3f})")
                 print(f"    {_one_line(h.text, 300)}")
         if not hits:
             # Like an abstaining `qa ask`: an answer, not an error, so the status is 0.
@@ -710,7 +710,7 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
     if asked is not None and (read := answer.read_as(asked)) is not None:
         lines.append(f"(read as “{_one_line(read, 300)}”)")
     for i, c in enumerate(answer.citations, 1):
-        lines.append(f"[{i}] {c.document}, characters {c.start}-{c.end}")
+        lines.append(f"[{i}] {_name(c.document)}, characters {c.start}-{c.end}")
         if i > 1:  # the answer's text quotes [1] only
             lines.append(f"    {_one_line(c.text, 300)}")
     if answer.closest:
@@ -718,11 +718,11 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
         if first.text != first.context:  # the excerpt an answer would quote, in the first passage
             lines.append(
                 f"Closest excerpt (not an answer): “{_one_line(first.text, 300)}”, "
-                f"{first.document}, characters {first.start}-{first.end}"
+                f"{_name(first.document)}, characters {first.start}-{first.end}"
             )
         lines.append("Closest passages (not an answer):")
         lines += [
-            f"  - {c.document}, characters {c.context_start}-{c.context_start + len(c.context)}: "
+            f"  - {_name(c.document)}, characters {c.context_start}-{c.context_start + len(c.context)}: "
             f"{_one_line(c.context, 600)}"
             for c in answer.closest
         ]
@@ -749,6 +749,12 @@ def _terms(text: str) -> list[str]:
     from .text import terms  # stemming libraries: loaded only when a command needs them
 
     return terms(text)
+
+
+def _name(name: str) -> str:
+    """A document's id or file name on one line, its line breaks shown as symbols ("␤"): a
+    record id "r1, characters 0-5\n[2] official.txt" printed as it is would fake a citation."""
+    return name.replace("\r", "\u240d").replace("\n", "\u2424")
 
 
 def _one_line(text: str, limit: int) -> str:

@@ -633,6 +633,20 @@ def test_document_text_reaches_the_terminal_without_its_control_characters(cli, 
     assert code == 0 and "\x1b" not in out and "␛" in out
 
 
+def test_a_line_break_in_a_record_id_cannot_fake_a_citation(cli, tmp_path):
+    """The id "r1, characters 0-5\n[2] trusted/official.txt" printed a convincing second
+    citation line under the first."""
+    fake = "r1, characters 0-5\n[2] trusted/official.txt"
+    (tmp_path / "c.jsonl").write_text(
+        json.dumps({"_id": fake, "text": "The pump station was built in 1962."}) + "\n"
+    )
+    assert cli("index", str(tmp_path / "c.jsonl"))[0] == 0
+    for args in (("ask", "When was the pump station built?"), ("search", "pump station")):
+        code, out, err = cli(*args)
+        assert code == 0 and "r1, characters 0-5␤[2] trusted/official.txt" in out, out
+        assert not any(line.startswith("[2] trusted") for line in out.splitlines())
+
+
 @pytest.mark.parametrize(
     "text",
     ["not json", "{}", "[]", '{"data": 5}',
