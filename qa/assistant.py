@@ -229,6 +229,8 @@ class Assistant:
                 for folder in made:  # deepest first
                     with contextlib.suppress(OSError):
                         folder.rmdir()
+            elif staging is not None:
+                staging.release()
             raise
         # Saved when anything changed, the sources or the uploads kept included (an upload
         # whose id a path now gives is one no more).

@@ -164,6 +164,16 @@ def build(
     is told (passages embedded, passages to embed among the documents read so far) as the
     build goes, for a progress display other than the terminal's bar.
     """
+    if isinstance(staging, Path):  # a folder: its batches stay for the next build
+        own = Staging(staging, embedder, params)
+        try:
+            return build(
+                documents, embedder, params=params, previous=previous, progress=progress,
+                index_type=index_type, staging=own, expected_documents=expected_documents,
+                batch_texts=batch_texts, on_progress=on_progress,
+            )  # fmt: skip
+        finally:
+            own.release()
     prev_rows: dict[str, tuple[Document, str, int, int, int, int]] = {}
     # The same text and title under another id (a folder indexed by another path, a renamed
     # file) has the same passages and vectors.
@@ -181,7 +191,7 @@ def build(
         }
         if same_cut:
             by_content = {(row[1], row[0].title): row for row in prev_rows.values()}
-    staged = Staging(staging, embedder, params) if isinstance(staging, Path) else staging
+    staged = staging
     bar = _Progress(progress, expected_documents, on_progress)
     items: list[_Doc] = []
     seen: set[str] = set()

@@ -9,7 +9,9 @@
 The .json is written after the others, each by an atomic rename, so a batch listed in a .json
 is complete; a build killed mid-batch leaves at most an orphan .npy. A re-run takes every
 document it finds here instead of embedding it again. Once the index is saved, the batches
-the build read or wrote are deleted (`discard`); another writer's batches are left alone.
+the build read or wrote are deleted (`discard`), and the rest too (a killed build's, for
+documents this one did not index) unless another build is under way: each build holds
+`.users` shared (flock) while it lasts, and the last one out clears the folder.
 Staging is best effort: a batch that cannot be written only costs its re-embedding later.
 """
 
@@ -28,12 +30,18 @@ from typing import BinaryIO
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows: a killed build's batches for other documents stay
+    fcntl = None  # type: ignore[assignment]
+
 from .chunk import ChunkParams
 from .embed import Embedder
 from .tokens import TokenVectors
 from .tokens import basis as token_basis
 
 FOLDER = ".staging"  # in the index folder
+USERS = ".users"  # held shared by each build using the folder
 
 # file, passage row, passages, sentence row, sentences, the batch's sentence number
 StagedDoc = tuple[Path, int, int, int, int, int]
@@ -82,6 +90,7 @@ class Staging:
         self._open: dict[Path, np.ndarray] = {}
         self._tokens: dict[Path, TokenVectors | None] = {}
         self.used: set[Path] = set()
+        self._users = _hold(folder / USERS, fcntl.LOCK_SH) if fcntl is not None else None
 
     def get(
         self, doc_id: str, sha: str, npass: int, nsent: int
@@ -141,14 +150,44 @@ class Staging:
         self.used.add(npy)
 
     def discard(self) -> None:
-        """Delete the batches this build read or wrote; the folder too once it is empty."""
+        """Delete the batches this build read or wrote; every other one too if no other build
+        is under way (what a killed build left for documents no longer indexed), and then the
+        folder."""
         for path in self.used:
             # The .json first: it marks a batch.
             for p in (path.with_suffix(".json"), path, _tokens_file(path)):
                 p.unlink(missing_ok=True)
         self._open.clear()
-        if not _batches(self.folder):
+        alone = False
+        if self._users is not None and fcntl is not None:
+            try:
+                fcntl.flock(self._users, fcntl.LOCK_EX | fcntl.LOCK_NB)  # no other build holds it
+                alone = True
+            except OSError:
+                pass
+        self.release()
+        if alone or not _batches(self.folder):
             clear(self.folder)
+
+    def release(self) -> None:
+        """Stop using the folder, its batches kept (a build that failed on bad input)."""
+        if self._users is not None:
+            os.close(self._users)
+            self._users = None
+
+
+def _hold(path: Path, how: int) -> int | None:
+    """A descriptor of `path` locked `how`; None if it cannot be (a read-only folder)."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, how)  # type: ignore[union-attr]
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def has_batches(index_dir: Path) -> bool:
