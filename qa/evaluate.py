@@ -113,6 +113,26 @@ def read_questions(path: Path) -> list[dict]:
             )
         if not isinstance(row.get("evidence"), str | None):
             raise QAError(f'{where}: "evidence" must be a string, or null if unanswerable')
+        if row.get("evidence") is None and row.get("answers"):
+            # Counted as unanswerable, its answers would be ignored without a word.
+            raise QAError(
+                f'{where} has "answers" but no "evidence": give the passage of the document '
+                "that answers it (null, with no answers, for a question it does not answer)"
+            )
+        history = row.get("history")
+        if history is not None and not (
+            isinstance(history, list)
+            and all(
+                isinstance(m, dict)
+                and m.get("role") in ("user", "assistant")
+                and isinstance(m.get("content"), str)
+                for m in history
+            )
+        ):
+            raise QAError(
+                f'{where}: "history" must be a list of {{"role": "user"|"assistant", '
+                '"content": str}} messages'
+            )
         row.setdefault("id", str(lineno))
         rows.append(row)
     return rows
@@ -133,6 +153,15 @@ def squad_articles(path: Path) -> Iterator[tuple[Document, list[dict]]]:
                 raise TypeError("a context or title that is not text")
             if not all(isinstance(q, dict) and isinstance(q.get("question"), str) for q in qas):
                 raise TypeError("a question that is not text")
+            if not all(
+                isinstance(q.get("answers", []), list)
+                and all(
+                    isinstance(a, dict) and isinstance(a.get("text"), str)
+                    for a in q.get("answers", [])
+                )
+                for q in qas
+            ):
+                raise TypeError('an answer without its "text"')
             articles.append((Document(id=title, text="\n\n".join(contexts)), qas))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         detail = f"no {exc} field" if isinstance(exc, KeyError) else str(exc)
@@ -165,6 +194,22 @@ def squad(
 
 
 # -- BEIR: corpus.jsonl, queries.jsonl, qrels/<split>.tsv -----------------------------------------
+SPLITS = ("train", "dev", "test")  # the first a BEIR folder has is the one measured
+
+
+def beir_split(folder: Path) -> str:
+    """The split of a BEIR folder to measure: its train queries if it has them (SciFact's,
+    as tuned), else dev, else test (most BEIR datasets publish only test); checked before
+    the corpus is indexed."""
+    for split in SPLITS:
+        if (folder / "qrels" / f"{split}.tsv").is_file():
+            return split
+    raise QAError(
+        f"{folder} has no qrels/train.tsv, qrels/dev.tsv or qrels/test.tsv: a BEIR folder holds "
+        "corpus.jsonl, queries.jsonl and qrels/<split>.tsv"
+    )
+
+
 def beir_qrels(folder: Path, split: str = "train") -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     path = folder / "qrels" / f"{split}.tsv"
@@ -201,10 +246,11 @@ def beir(
 ) -> dict[str, float]:
     qrels = beir_qrels(folder, split)
     queries = {}
-    for line in (folder / "queries.jsonl").read_text().splitlines():
-        rec = json.loads(line)
-        if rec["_id"] in qrels:
-            queries[rec["_id"]] = rec["text"]
+    for lineno, rec in json_lines(folder / "queries.jsonl"):
+        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
+            raise QAError(f'{folder / "queries.jsonl"}:{lineno}: expected {{"_id", "text"}}')
+        if str(rec.get("_id")) in qrels:
+            queries[str(rec["_id"])] = rec["text"]
     ids = list(queries)[:limit] if limit else list(queries)
     scores = [ndcg_at_10(documents_for(assistant, queries[q]), qrels[q]) for q in ids]
     return {"queries": len(ids), "ndcg@10": float(np.mean(scores)) if scores else 0.0}
@@ -226,15 +272,22 @@ def run_eval(
         raise QAError(f"no such file or folder: {path}")
     start = time.perf_counter()
     if p.is_dir() and (p / "corpus.jsonl").is_file():
+        split = beir_split(p)  # before the corpus is indexed, which takes a while
+        if not (p / "queries.jsonl").is_file():
+            raise QAError(f"{p} has no queries.jsonl")
         assistant = Assistant.from_paths(
-            [p / "corpus.jsonl"], index_dir=eval_cache_dir(f"beir-{p.resolve().name}")
+            [p / "corpus.jsonl"],
+            index_dir=eval_cache_dir(f"beir-{p.resolve().name}"),
+            progress=sys.stderr.isatty(),  # a bar on a terminal, never in a log file
         )
-        metrics = beir(p, assistant, limit=limit)
+        metrics = beir(p, assistant, split=split, limit=limit)
+        if split != SPLITS[0]:
+            print(f"measured on the {split} queries (no qrels/train.tsv)", file=sys.stderr)
     elif p.suffix == ".json":
         metrics = squad(p, lambda docs: Assistant.from_documents(docs, progress=False), limit=limit)
     elif p.suffix in {".jsonl", ".ndjson"}:
         read_questions(p)  # a wrong file is refused before any indexing
-        assistant = Assistant.from_paths(documents or ["seeds"])
+        assistant = Assistant.from_paths(documents or ["seeds"], progress=sys.stderr.isatty())
         metrics, details = article_qa(p, assistant, limit=limit)
         for row, answer in details:
             mark = "abstained" if answer.abstained else "answered "

@@ -193,6 +193,40 @@ def test_eval_refuses_a_collection_and_takes_a_limit(cli, tmp_path):
     assert code == 0 and "q1" in out and "q2" not in out
 
 
+def test_eval_refuses_a_qa_row_it_would_misread_before_indexing(cli, tmp_path):
+    """A row with answers but no evidence was counted as unanswerable without a word; a
+    history that is a string failed after indexing, naming no line."""
+    row = {"id": "q1", "question": "When was the kettle invented?", "answers": ["1891"]}
+    for extra, says in (
+        ({}, 'dev.jsonl:1 has "answers" but no "evidence"'),
+        ({"evidence": "1891", "history": "Who?"}, 'dev.jsonl:1: "history" must be a list'),
+    ):
+        (tmp_path / "dev.jsonl").write_text(json.dumps({**row, **extra}) + "\n")
+        code, out, err = cli("eval", "--documents", "nowhere", "dev.jsonl")
+        assert code == 2 and says in err and "internal error" not in err, err
+
+
+def test_eval_of_a_beir_folder_takes_its_test_split_and_skips_blank_lines(
+    cli, tmp_path, monkeypatch
+):
+    """Most BEIR datasets publish only qrels/test.tsv: it failed, after indexing the corpus,
+    for want of train.tsv; a blank line in queries.jsonl was an internal error."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # where eval keeps its index
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    (beir / "corpus.jsonl").write_text(
+        '{"_id": "d1", "text": "The kettle was invented in 1891."}\n'
+        '{"_id": "d2", "text": "The ferry leaves at noon."}\n'
+    )
+    (beir / "queries.jsonl").write_text('{"_id": "q1", "text": "kettle invention"}\n\n')
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n")
+    code, out, err = cli("eval", "beir")
+    assert code == 0 and "ndcg@10: 1.0000" in out and "test queries" in err, err
+    (beir / "qrels" / "test.tsv").unlink()
+    code, out, err = cli("eval", "beir")
+    assert code == 2 and "no qrels/train.tsv, qrels/dev.tsv or qrels/test.tsv" in err
+
+
 def test_eval_has_no_index_dir_it_would_ignore(cli):
     assert "--index-dir" not in cli("eval", "--help")[1]
     code, _, err = cli("eval", "dev.jsonl", "--index-dir", "idx")
@@ -650,7 +684,9 @@ def test_a_line_break_in_a_record_id_cannot_fake_a_citation(cli, tmp_path):
 @pytest.mark.parametrize(
     "text",
     ["not json", "{}", "[]", '{"data": 5}',
-     '{"data": [{"title": "t", "paragraphs": [{"context": 5, "qas": []}]}]}'],
+     '{"data": [{"title": "t", "paragraphs": [{"context": 5, "qas": []}]}]}',
+     '{"data": [{"title": "t", "paragraphs": [{"context": "c", "qas": '
+     '[{"question": "q?", "answers": [{"answer_start": 0}]}]}]}]}'],
 )  # fmt: skip
 def test_eval_refuses_a_json_file_that_is_not_squad(cli, tmp_path, text):
     (tmp_path / "set.json").write_text(text)
