@@ -763,6 +763,12 @@ def _check_history(history: object) -> list[dict] | None:
     if not isinstance(history, list) or not all(isinstance(m, dict) for m in history):
         raise QAError(_HISTORY)
     for n, m in enumerate(history, 1):
+        if m.get("role") not in ("user", "assistant", "system"):
+            # "bot" or "human" would be read as neither: the follow-up would lose its context.
+            raise QAError(
+                f"{_HISTORY}; message {n}'s role is {m.get('role')!r} "
+                "(a system message is allowed and ignored)"
+            )
         if not isinstance(m.get("content"), str):
             got = (
                 f"message {n}'s content is {type(m['content']).__name__}, not str"

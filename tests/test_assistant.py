@@ -258,6 +258,18 @@ def test_history_content_must_be_text(article, fake_embedder, message, why):
     assert a.ask("When was it built?", history[:1]).question  # the valid part is asked
 
 
+def test_history_roles_are_user_or_assistant_and_system_is_ignored(article, fake_embedder):
+    """ "bot" was taken, and the follow-up read as if there were no history."""
+    a = Assistant.from_paths([article], embedder=fake_embedder)
+    for role in ("bot", None, 5):
+        history = [{"role": role, "content": "Who built the lighthouse?"}]
+        with pytest.raises(QAError, match=f"message 1's role is {role!r}"):
+            a.ask("When was it built?", history)
+    system = [{"role": "system", "content": "Be brief."}]
+    asked = [{"role": "user", "content": "Who built the lighthouse?"}]
+    assert a.ask("When was it built?", system + asked) == a.ask("When was it built?", asked)
+
+
 def test_add_and_remove_documents(article, tmp_path, fake_embedder):
     from qa.ingest import Document
 
