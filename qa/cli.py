@@ -159,13 +159,18 @@ def visible(text: str, returns: bool = False) -> str:
 
 
 class _Visible:
-    """A text stream that writes what it is given through `visible`."""
+    """A text stream that writes what it is given through `visible`; with `after`, that
+    stream's text first (stderr after stdout: redirected together to a file, block-buffered
+    stdout put `qa index`'s notes above the summary they follow)."""
 
-    def __init__(self, stream: Any, returns: bool = False) -> None:
+    def __init__(self, stream: Any, returns: bool = False, after: Any = None) -> None:
         self._stream = stream
         self._returns = returns
+        self._after = after
 
     def write(self, text: str) -> int:
+        if self._after is not None:
+            self._after.flush()
         return self._stream.write(visible(text, self._returns))
 
     def __getattr__(self, name: str) -> Any:
@@ -196,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         stream.reconfigure(errors="backslashreplace")
     if not getattr(args, "json", False):
         sys.stdout = _Visible(stdout)  # type: ignore[assignment]
-    sys.stderr = _Visible(stderr, returns=True)  # type: ignore[assignment]
+    sys.stderr = _Visible(stderr, returns=True, after=sys.stdout)  # type: ignore[assignment]
     try:
         return _main(args)
     finally:

@@ -559,12 +559,7 @@ def _load_version(
         raise no_index(directory)
     manifest = _read_manifest(directory, version)
     rebuild = _rebuild(directory, manifest)
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexIntegrityError(
-            f"the index in {directory} has format {manifest.get('format_version')}, this qa reads "
-            f"{FORMAT_VERSION}",
-            rebuild,
-        )
+    _check_format(directory, manifest, rebuild)
     model = manifest.get("model", {})
     if model.get("weights_sha256") != embedder.fingerprint or model.get("name") != embedder.name:
         built = (
@@ -642,8 +637,19 @@ def verify(directory: Path) -> dict[str, Any]:
     if version is None:
         raise no_index(directory)
     manifest = _read_manifest(directory, version)
-    _verify(version, manifest, _rebuild(directory, manifest), hash_max=None)
+    rebuild = _rebuild(directory, manifest)
+    _check_format(directory, manifest, rebuild)  # files that match are no use in another format
+    _verify(version, manifest, rebuild, hash_max=None)
     return manifest
+
+
+def _check_format(directory: Path, manifest: dict[str, Any], rebuild: str) -> None:
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexIntegrityError(
+            f"the index in {directory} has format {manifest.get('format_version')}, this qa reads "
+            f"{FORMAT_VERSION}",
+            rebuild,
+        )
 
 
 def _hash_limit(verify: bool | None) -> int | None:

@@ -30,6 +30,27 @@ def test_help_is_instant_and_imports_no_torch():
     assert out.stdout.strip().splitlines()[-1] == "False False"
 
 
+def test_notes_follow_the_summary_in_one_log_file_without_unbuffered_output(tmp_path):
+    """`qa index d > log 2>&1` wrote the notes about skipped files above the "indexed ..."
+    line they follow: stdout to a file is block-buffered, unless PYTHONUNBUFFERED is set
+    (as on the machine this was written on, which hid it)."""
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.")
+    (tmp_path / "d" / "memo.rtf").write_text("{\\rtf1 memo}")
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); import qa.assistant; "
+        "from conftest import HashEmbedder; qa.assistant.default_embedder = HashEmbedder; "
+        "from qa.cli import main; sys.exit(main(['index', 'd', '--index-dir', 'idx']))"
+    )
+    env = {k: v for k, v in ENV.items() if k != "PYTHONUNBUFFERED"}
+    with open(tmp_path / "log", "w") as log:
+        done = subprocess.run(
+            [sys.executable, "-c", code], stdout=log, stderr=log, env=env, cwd=tmp_path
+        )
+    lines = (tmp_path / "log").read_text().splitlines()
+    assert done.returncode == 0 and lines[0].startswith("indexed 1 document"), lines
+    assert any(line.startswith("note: 1 file in the folders given not indexed") for line in lines)
+
+
 def test_ask_without_an_index_says_how_to_build_one(tmp_path):
     where = str(tmp_path / "none")
     out = run("--index-dir", where, "ask", "Who?")
@@ -603,6 +624,22 @@ def test_a_damaged_index_is_rebuilt_from_the_sources_its_manifest_names(cli, tmp
     assert code == 0 and "rebuilding: the index in idx has a missing or unreadable manifest" in err
     assert out.splitlines()[1:] == ["manifest unreadable: every document embedded anew"]
     assert cli("verify", "--index-dir", "idx")[0] == 0
+
+
+def test_verify_refuses_an_index_of_another_format_as_ask_does(cli, tmp_path):
+    """It said "23 files match their checksums" (status 0) of an index qa ask refuses."""
+    write_docs(tmp_path / "d", a="Ferries run to Oban daily.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    from qa.store import FORMAT_VERSION as now
+
+    manifest = next((tmp_path / "idx").glob("v-*/manifest.json"))
+    text = manifest.read_text()
+    assert f'"format_version": {now},' in text
+    manifest.write_text(text.replace(f'"format_version": {now},', f'"format_version": {now + 1},'))
+    for args in (("verify",), ("ask", "Where do ferries run?")):
+        code, out, err = cli(*args, "--index-dir", "idx")
+        assert code == 2 and f"has format {now + 1}, this qa reads {now}" in err
+        assert "match" not in out
 
 
 def test_a_resumed_first_build_says_what_it_took_from_the_interrupted_one(
