@@ -206,7 +206,14 @@ class WebChat:
         """Remove the document the page calls `name`."""
         if not name:
             raise QAError("choose a document to remove")
-        self.assistant.remove(next((d.id for d, n in self.named_documents() if n == name), name))
+        doc_id = next((d.id for d, n in self.named_documents() if n == name), name)
+        served = doc_id not in self.assistant.added  # read from the paths the app serves
+        self.assistant.remove(doc_id)
+        if served:
+            return (
+                f"Removed {name}. It is one of the files the app was started on, so it comes "
+                "back when the app is started again; move or delete the file to keep it out."
+            )
         return f"Removed {name}."
 
     def examples(self) -> list[str]:
