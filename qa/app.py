@@ -360,7 +360,9 @@ _PAGE_JS = """
 _LOCK_JS = """
 () => {
   const box = document.querySelector('#qa-question textarea');
-  if (box) box.dataset.refocus = String(document.activeElement === box);
+  const ask = document.querySelector('#qa-ask');
+  const from = document.activeElement;
+  if (box) box.dataset.refocus = from === box ? 'box' : from === ask ? 'ask' : '';
   for (const b of document.querySelectorAll('#qa-examples button')) {
     b.setAttribute('aria-disabled', 'true');
   }
@@ -368,14 +370,17 @@ _LOCK_JS = """
   return [off, off, off];
 }
 """
-# Disabling the box took its focus: give it back to one who asked from it.
+# Disabling the box and the Ask button took their focus: give it back where it was, so a
+# keyboard user who pressed Ask is not sent back to the top of the page.
 _UNLOCK_JS = """
 () => {
   for (const b of document.querySelectorAll('#qa-examples button')) {
     b.removeAttribute('aria-disabled');
   }
   const box = document.querySelector('#qa-question textarea');
-  if (box?.dataset.refocus === 'true') setTimeout(() => box.focus());
+  const ask = document.querySelector('#qa-ask');
+  const to = {box: box, ask: ask}[box?.dataset.refocus];
+  if (to) setTimeout(() => to.focus());
   const on = {__type__: 'update', interactive: true};
   return [on, on, on];
 }

@@ -392,6 +392,19 @@ def test_a_typed_question_and_an_example_never_drop_one_another(page, served, mo
 
 
 @pytest.mark.browser
+def test_a_keyboard_user_who_pressed_ask_keeps_their_place(page):
+    """Ask pressed from the keyboard is disabled while answering, which took its focus: the
+    reader was back at the top of the page, to tab down again."""
+    page.locator("#qa-question textarea").fill(QUESTION)
+    ask_button = page.locator("#qa-ask")
+    ask_button.focus()
+    page.keyboard.press("Enter")
+    page.locator(ANSWERS).first.wait_for(timeout=30_000)
+    page.wait_for_function("!document.querySelector('#qa-ask').disabled")
+    page.wait_for_function("document.activeElement === document.querySelector('#qa-ask')")
+
+
+@pytest.mark.browser
 def test_a_follow_up_and_its_sources_outlive_a_server_restart(served):
     # The conversation and the latest answer's sources are kept in the page, with the chat
     # they belong to: a restarted server (or one that evicted this session's state) still
