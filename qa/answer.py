@@ -790,8 +790,13 @@ def select_excerpts(
         if s in used:
             continue
         first, last = excerpt(index, by_sentence, rows, s, model, used)
-        if which and first == last == s and _before_fits(index, s, model, used):
-            first = s - 1 if _named_before(index, s, which) else s
+        if (
+            which
+            and first == last == s
+            and _before_fits(index, s, model, used)
+            and _named_before(index, s, which)
+        ):
+            first = s - 1
         used.update(range(first, last + 1))
         doc = index.documents[index.sent_doc[first]]
         ws = word_set(doc.text[index.sent_start[first] : index.sent_end[last]])

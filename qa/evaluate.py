@@ -102,6 +102,8 @@ def article_qa(
 def read_questions(path: Path) -> list[dict]:
     """The rows of a QA JSON-lines set, each with a "question"; a clear error for anything else
     (a document collection given to `qa eval` instead of `qa index`, say)."""
+    from .assistant import _check_history
+
     rows = []
     for lineno, row in json_lines(path):
         where = f"{path}:{lineno}"
@@ -119,20 +121,10 @@ def read_questions(path: Path) -> list[dict]:
                 f'{where} has "answers" but no "evidence": give the passage of the document '
                 "that answers it (null, with no answers, for a question it does not answer)"
             )
-        history = row.get("history")
-        if history is not None and not (
-            isinstance(history, list)
-            and all(
-                isinstance(m, dict)
-                and m.get("role") in ("user", "assistant")
-                and isinstance(m.get("content"), str)
-                for m in history
-            )
-        ):
-            raise QAError(
-                f'{where}: "history" must be a list of {{"role": "user"|"assistant", '
-                '"content": str}} messages'
-            )
+        try:  # checked as `ask` checks it, but before anything is indexed
+            _check_history(row.get("history"))
+        except QAError as exc:
+            raise QAError(f'{where}: "history" {str(exc).removeprefix("history ")}') from None
         row.setdefault("id", str(lineno))
         rows.append(row)
     return rows
