@@ -66,6 +66,11 @@ class WebChat:
         self.assistant = assistant
         self.max_upload_bytes = max_upload_bytes
 
+    @property
+    def threshold(self) -> float:
+        """The confidence below which the assistant abstains."""
+        return self.assistant.model.threshold
+
     def ask(self, question: str, history: list[dict] | None = None) -> Answer:
         """The answer for the page: its citations name documents as the page does."""
         return self.ask_named(question, history)[0]
@@ -447,7 +452,7 @@ def build_demo(assistant: Assistant, *, max_upload_bytes: int = MAX_UPLOAD_BYTES
             refused(str(exc))
             return (gr.skip(),) * 6
         messages = [*messages, {"role": "user", "content": escape_markdown(question)},
-                    {"role": "assistant", "content": answer_message(answer, question)}]  # fmt: skip
+                    {"role": "assistant", "content": answer_message(answer, question, chat.threshold)}]  # fmt: skip
         history = [*history, {"role": "user", "content": question},
                    {"role": "assistant", "content": answer.text}]  # fmt: skip
         return (

@@ -711,7 +711,9 @@ def _check_index(index_dir: Path) -> None:
 def format_answer(answer, threshold: float | None = None, asked: str | None = None) -> str:
     """`answer` for the terminal; `asked`, the question as typed, shows how it was read when
     that differs (a slip mended, a follow-up completed)."""
-    lines = [answer.text, f"(confidence {_confidence(answer, threshold)})"]
+    from .render import confidence_text
+
+    lines = [answer.text, f"(confidence {confidence_text(answer, threshold)})"]
     if asked is not None and (read := answer.read_as(asked)) is not None:
         lines.append(f"(read as “{_one_line(read, 300)}”)")
     for i, c in enumerate(answer.citations, 1):
@@ -732,16 +734,6 @@ def format_answer(answer, threshold: float | None = None, asked: str | None = No
             for c in answer.closest
         ]
     return "\n".join(lines)
-
-
-def _confidence(answer, threshold: float | None) -> str:
-    """The confidence to two places, or to three with the side of the threshold it is on
-    where two would mislead (0.39876 against a threshold of 0.39878 shows as "0.40")."""
-    shown = f"{answer.confidence:.2f}"
-    if threshold is not None and (float(shown) >= threshold) == answer.abstained:
-        side = "below" if answer.abstained else "at or above"
-        shown = f"{answer.confidence:.3f}, {side} the threshold"
-    return shown
 
 
 def _printable(text: str) -> str:

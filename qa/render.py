@@ -80,13 +80,30 @@ def highlight(text: str, start: int, end: int) -> str:
     return f"{escape(text[:start])}<mark>{escape(text[start:end])}</mark>{escape(text[end:])}"
 
 
-def answer_message(answer: Answer, asked: str | None = None) -> str:
+def confidence_text(answer: Answer, threshold: float | None = None) -> str:
+    """The confidence to two places, or, for an abstention that two would show at the
+    threshold or above it (0.4226 and 0.4229 both read "0.42"), to as many more as set it
+    below, with the threshold. An answer at the threshold or above it never shows below."""
+    shown = f"{answer.confidence:.2f}"
+    if threshold is None or not answer.abstained:
+        return shown
+    for places in range(2, 7):
+        conf, limit = f"{answer.confidence:.{places}f}", f"{threshold:.{places}f}"
+        if float(conf) < float(limit):
+            break
+    return shown if places == 2 else f"{conf}, below the threshold {limit}"
+
+
+def answer_message(
+    answer: Answer, asked: str | None = None, threshold: float | None = None
+) -> str:
     """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
 
     Every "[n]" of `Answer.text` is a reference: a document's own footnote in the quote is
     written "(7)" there (qa.results.quoted). Markers are sent as plain text; the page makes
     those of the latest answer open their source. With `asked` (the question as typed), the
-    small print says how it was read where that differs."""
+    small print says how it was read where that differs; with `threshold` (the model's), a
+    confidence that two places would show on the wrong side of it gets a third."""
     text = _MARKER.sub(r'<sup class="qa-ref">[\1]</sup>', escape_markdown(answer.text))
     if answer.abstained:
         note = (
@@ -101,7 +118,7 @@ def answer_message(answer: Answer, asked: str | None = None) -> str:
         body = f'<div class="qa-answer">{text}</div>'
     if asked is not None and (read := answer.read_as(asked)) is not None:
         note += f" · read as “{escape_markdown(read)}”"
-    return f'{body}<div class="qa-conf">confidence {answer.confidence:.2f} · {note}</div>'
+    return f'{body}<div class="qa-conf">confidence {confidence_text(answer, threshold)} · {note}</div>'
 
 
 def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:

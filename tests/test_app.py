@@ -105,6 +105,24 @@ def test_answer_message_marks_references_and_confidence():
     assert "role=" not in out and "tabindex" not in out
 
 
+def test_the_page_never_shows_an_abstention_at_the_threshold():
+    # 0.4226 against a threshold of 0.4229 reads "0.42" to two places, as the threshold does.
+    near = Answer(text="The article does not say.", abstained=True, confidence=0.4226)
+    assert "confidence 0.4226, below the threshold 0.4229 · nothing close" in answer_message(
+        near, threshold=0.4229
+    )
+    above = Answer(text="“Yes.” [1]", abstained=False, confidence=0.4231)
+    assert "confidence 0.42 · 0 sources" in answer_message(above, threshold=0.4229)
+    lifted = Answer(text="“Yes.” [1]", abstained=False, confidence=0.4229)
+    assert "confidence 0.42 · 0 sources" in answer_message(lifted, threshold=0.4229)
+    far = Answer(text="The article does not say.", abstained=True, confidence=0.21)
+    assert "confidence 0.21 · nothing close" in answer_message(far, threshold=0.4229)
+
+
+def test_the_page_reads_the_threshold_of_the_assistants_model(chat):
+    assert chat.threshold == chat.assistant.model.threshold
+
+
 def test_a_documents_own_footnotes_and_links_stay_text():
     quoted = "Ships came in 1907.[7] See www.harbour.example or ann@harbour.example."
     c = cite(text=quoted, context=quoted)

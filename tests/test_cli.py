@@ -295,7 +295,7 @@ def test_the_confidence_shown_never_hides_which_side_of_the_threshold_it_is_on(c
     from qa.results import Answer
 
     near = Answer(text="The article does not say.", abstained=True, confidence=0.39876)
-    assert "(confidence 0.399, below the threshold)" in format_answer(near, 0.39878)
+    assert "(confidence 0.39876, below the threshold 0.39878)" in format_answer(near, 0.39878)
     sure = Answer(text="Yes [1].", abstained=False, confidence=0.4012)
     assert "(confidence 0.40)" in format_answer(sure, 0.39878)
     assert cli("search", "  ")[0:2] == (2, "")
