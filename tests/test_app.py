@@ -10,6 +10,7 @@ import json
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SEEDS
@@ -883,8 +884,28 @@ def test_the_api_has_ask_and_search_and_answers_like_the_library(chat):
         assert [h["start"] for h in hits] == [c.start for c in chat.assistant.search("Vyber", k=2)]
         with pytest.raises(Exception, match="keep it to at most"):
             client.predict("x" * 5000, [], api_name="/ask")
+        assert call_over_http(url, "ask", [QUESTION, []]) == chat.api_ask(QUESTION, [])
     finally:
         demo.close()
+
+
+def call_over_http(url: str, endpoint: str, data: list) -> Any:
+    """What the README's curl lines do: post the inputs, then read the event stream."""
+    import urllib.request
+
+    post = urllib.request.Request(
+        f"{url.rstrip('/')}/gradio_api/call/{endpoint}",
+        data=json.dumps({"data": data}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(post, timeout=60) as r:
+        event_id = json.load(r)["event_id"]
+    with urllib.request.urlopen(
+        f"{url.rstrip('/')}/gradio_api/call/{endpoint}/{event_id}", timeout=60
+    ) as r:
+        stream = r.read().decode()
+    assert "event: complete" in stream, stream
+    return json.loads(stream.split("event: complete\ndata: ", 1)[1].splitlines()[0])[0]
 
 
 @pytest.mark.model
