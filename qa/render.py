@@ -94,9 +94,7 @@ def confidence_text(answer: Answer, threshold: float | None = None) -> str:
     return shown if places == 2 else f"{conf}, below the threshold {limit}"
 
 
-def answer_message(
-    answer: Answer, asked: str | None = None, threshold: float | None = None
-) -> str:
+def answer_message(answer: Answer, asked: str | None = None, threshold: float | None = None) -> str:
     """The chat bubble: the answer with its [n] markers, or a clearly marked abstention.
 
     Every "[n]" of `Answer.text` is a reference: a document's own footnote in the quote is
@@ -118,7 +116,9 @@ def answer_message(
         body = f'<div class="qa-answer">{text}</div>'
     if asked is not None and (read := answer.read_as(asked)) is not None:
         note += f" · read as “{escape_markdown(read)}”"
-    return f'{body}<div class="qa-conf">confidence {confidence_text(answer, threshold)} · {note}</div>'
+    return (
+        f'{body}<div class="qa-conf">confidence {confidence_text(answer, threshold)} · {note}</div>'
+    )
 
 
 def sources_html(answer: Answer | None, names: Sequence[str] = ()) -> str:
