@@ -742,6 +742,40 @@ def _apart_in_list(index: Index, first: int, last: int) -> bool:
     )
 
 
+_ASKS_WHY = re.compile(r"^\W*why\b", re.I)
+# A reason given: "because", "due to", "so that", or a speaker arguing or explaining.
+_REASON = re.compile(
+    r"\b(?:because|due to|owing to|so that|in order to|reasons?|argued|argues|explained|"
+    r"explains|blamed|blames|cited|cites|said|says)\b",
+    re.I,
+)
+
+
+def asks_why(question: str) -> bool:
+    return _ASKS_WHY.match(question) is not None
+
+
+def _reason_follows(index: Index, s: int, model: Model, used: set[int]) -> bool:
+    """Whether the sentence after `s` gives the reason `s` lacks: it carries on from it ("He
+    argued that the work should have waited ...", after "..., Councillor Peter Nairn, voted
+    against the timetable."), in its passage and paragraph, not quoted yet, the two within
+    `model.pair_chars`, and `s` gives none of its own."""
+    nxt = s + 1
+    if nxt not in passage_neighbours(index, s) or nxt in used:
+        return False
+    if index.sent_end[nxt] - index.sent_start[s] > model.pair_chars:
+        return False
+    if _crosses_paragraph(index, s, nxt) or _apart_in_list(index, s, nxt):
+        return False
+    text = index.sentence_text(nxt)
+    return (
+        _REASON.search(index.sentence_text(s)) is None
+        and _CONTINUES.match(text) is not None
+        and _REASON.search(text) is not None
+        and _ASKS.search(text) is None
+    )
+
+
 def asks_which(question: str) -> tuple[str, frozenset[str]] | None:
     """For "Which firm ...?" or "What company ...?", the noun asked for, stemmed, and the
     question's words; None for other questions ("What is ...?", "Who ...?")."""
@@ -772,6 +806,7 @@ def select_excerpts(
     model: Model,
     k: int,
     which: tuple[str, frozenset[str]] | None = None,
+    why: bool = False,
 ) -> list[tuple[int, int, float]]:
     """The k best excerpts (first sentence, last sentence, score), best first.
 
@@ -779,6 +814,9 @@ def select_excerpts(
     already chosen (a pull quote printed twice, say) is skipped: a second copy of the same
     words is no second source. With `which` (asks_which of the question), a sentence that
     refers to what is asked by its noun is quoted with the one before it, which names it.
+    With `why` (a "Why ...?" question), a sentence that gives no reason is quoted with the
+    next when that one carries on from it with a reason (_reason_follows), rather than with
+    any other neighbour.
     """
     by_sentence = dict(zip(sentences.tolist(), scores.tolist(), strict=True))
     rows = dict(zip(sentences.tolist(), features, strict=True))
@@ -789,7 +827,10 @@ def select_excerpts(
         sc = by_sentence[s]
         if s in used:
             continue
-        first, last = excerpt(index, by_sentence, rows, s, model, used)
+        if why and _reason_follows(index, s, model, used):
+            first, last = s, s + 1  # the reason, rather than what leads in to the sentence
+        else:
+            first, last = excerpt(index, by_sentence, rows, s, model, used)
         if (
             which
             and first == last == s

@@ -62,6 +62,7 @@ _CALENDAR = frozenset(
      "february", "march", "april", "may", "june", "july", "august", "september", "october",
      "november", "december")
 )  # fmt: skip
+_FIGURE = re.compile(r"\d")
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 # A capital letter, accented ones too ("Öberg", "Łódź", "Åsa").
@@ -128,6 +129,11 @@ def resolve(question: str, history: list[dict] | None) -> Resolved:
     if not users:
         return Resolved(question)
     starter = _ELLIPTIC_START.match(question)
+    if starter and _asks_of_its_own(question[starter.end() :]):
+        # "And when was it last repaired?" after "When was the bridge built?" asks a new
+        # question, not the last one again with a detail: read it as if asked without "And".
+        detail = question[starter.end() :].lstrip(" ,")
+        question, starter = detail[:1].upper() + detail[1:], None
     if starter or _elliptic(question):
         # "And in 1998?" or "Why?" repeats the previous question with a new detail; "And in
         # Buryatia?" asks it of Buryatia instead of the names the previous question had.
@@ -170,6 +176,14 @@ _ASKS_BY_PREPOSITION = re.compile(
     r"(?:what|which|when|where|whom|how)\b(?:\s+[\w'’-]+){0,2}\W*$",
     re.IGNORECASE,
 )
+
+
+def _asks_of_its_own(question: str) -> bool:
+    """Whether `question` (what follows "And", "But", ...) is a question of its own: a
+    question word, a verb and a word of content ("when was it last repaired?", "why did he
+    resign?"), not "in 1998?", "what about the H6?" nor "can I bring my family?"."""
+    content = [w for w in words(question) if w not in STOPWORDS and w not in PRONOUNS]
+    return bool(_ASKS_WITH_VERB.match(question)) and bool(content)
 
 
 def _elliptic(question: str) -> bool:
@@ -308,6 +322,7 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
     look at the latest question only, and take no name from its answer. None if no recent
     question names anyone."""
     kind = _kind(question)
+    person = kind is not None and "they" not in kind
     # "it", "its", "this": the thing the last question asked about, not a person named before
     # it ("Who was its last keeper?" after "When was the lighthouse automated?" is not about
     # the mayor an earlier answer named).
@@ -331,7 +346,9 @@ def _referents(question: str, users: list[str], answers: list[str]) -> list[str]
                 found += [
                     n for n in names(quoted.group(1)) if " " in n and not any(a in n for a in asked)
                 ]
-            found += names(turn)
+            # "he" or "she" is no "H6" or "Vireo H8": a person's name has no figure ("they"
+            # may be "the 55th Brigade").
+            found += [n for n in names(turn) if not (person and _FIGURE.search(n))]
             if found:
                 return list(dict.fromkeys(found))
     return []

@@ -78,6 +78,37 @@ HISTORY = [{"role": "user", "content": "Who is Alan Stevenson?"}]
             "What about Tyva? (According to, how many refused)",
             None,
         ),
+        # A starter before a question of its own (a question word, a verb, a word of
+        # content): that question, its pronoun read as any other's.
+        (
+            "And when was it last repaired?",
+            [{"role": "user", "content": "When was the Kelvin Street bridge built?"}],
+            "When was it last repaired?",
+            "When was it last repaired? (Kelvin Street)",
+        ),
+        (
+            "But why did he resign?",
+            HISTORY,
+            "Why did he resign?",
+            "Why did he resign? (Alan Stevenson)",
+        ),
+        (
+            "And how much is the H6?",
+            [{"role": "user", "content": "How much does the H8 cost?"}],
+            "How much is the H6?",
+            None,
+        ),
+        # "she" stands for a person: a model number is no referent ("H6"), the older
+        # question's name is.
+        (
+            "How did she vote?",
+            [
+                {"role": "user", "content": "Who is Priya Nair?"},
+                {"role": "user", "content": "What about the H6?"},
+            ],
+            "How did she vote?",
+            "How did she vote? (Priya Nair)",
+        ),
         # A phrase with a noun of the previous question takes its place there.
         (
             "And the last ferry?",
@@ -1183,3 +1214,33 @@ def test_a_price_question_needs_a_sum_of_money(tmp_path, real_embedder):
     assert Assistant.from_paths([paid], embedder=real_embedder, progress=False).ask(q).abstained
     answer = Assistant.from_paths([priced], embedder=real_embedder, progress=False).ask(q)
     assert not answer.abstained and "£45" in answer.citations[0].text
+
+
+_VOTE = (
+    '"We did not take this decision lightly," said Councillor Priya Nair, who chairs the '
+    "transport committee.\n\n"
+    "Her deputy on the committee, Councillor Peter Nairn, voted against the timetable. He "
+    "argued that the work should have waited until after the Christmas trading period. "
+    "Pedestrians will cross on a temporary footbridge."
+)
+
+
+def test_why_questions_know_a_reason_from_a_sentence_without_one():
+    from qa.answer import _REASON, asks_why
+
+    assert asks_why("Why did Peter Nairn oppose the timetable?") and not asks_why("Who voted?")
+    assert _REASON.search("He argued that the work should have waited.")
+    assert not _REASON.search("Councillor Peter Nairn voted against the timetable.")
+
+
+@pytest.mark.model
+def test_a_why_question_quotes_the_reason_given_next(tmp_path, real_embedder):
+    """ "Why did Peter Nairn oppose the timetable?" quoted "..., Councillor Peter Nairn, voted
+    against the timetable." alone: what he did, not why."""
+    a = _one_file(tmp_path, real_embedder, "vote.txt", _VOTE)
+    got = a.ask("Why did Peter Nairn oppose the timetable?")
+    assert got.citations and "Christmas trading period" in got.citations[0].text, got
+    assert "voted against" in got.citations[0].text
+    # Asked what he did, the sentence that says it is quoted alone.
+    got = a.ask("How did Peter Nairn vote on the timetable?")
+    assert got.citations and got.citations[0].text.endswith("voted against the timetable.")
