@@ -618,9 +618,10 @@ class Assistant:
 
     def _citations(self, scored: Scored, asked: set[str], question: str) -> list[Citation]:
         """The best excerpts for `question`; after the first, those of another document only
-        if they share a term with the question (`asked`): in a small collection the third
-        best may be about anything, while one beside the answer in its own document may say
-        it in other words."""
+        if they share a term with the question (`asked`), and one of its names if it names
+        any: in a small collection the third best may be about anything ("By 1999 it employed
+        210 people." for "How many people live on Holm?"), while one beside the answer in its
+        own document may say it in other words."""
         chosen = select_excerpts(
             self.index,
             scored.sentences,
@@ -632,10 +633,14 @@ class Assistant:
             asks_why(question),
         )
         cited = [self._sentence_citation(first, last, sc) for first, last, sc in chosen]
+        named = _name_terms(question)
+
+        def shares(c: Citation) -> bool:
+            said = set(terms(c.text))
+            return bool(asked & said) and (not named or bool(named & said))
+
         return cited[:1] + [
-            c
-            for c in cited[1:]
-            if not asked or c.document == cited[0].document or asked & set(terms(c.text))
+            c for c in cited[1:] if not asked or c.document == cited[0].document or shares(c)
         ]
 
     def _sentence_citation(self, first: int, last: int, score: float) -> Citation:

@@ -1244,3 +1244,24 @@ def test_a_why_question_quotes_the_reason_given_next(tmp_path, real_embedder):
     # Asked what he did, the sentence that says it is quoted alone.
     got = a.ask("How did Peter Nairn vote on the timetable?")
     assert got.citations and got.citations[0].text.endswith("voted against the timetable.")
+
+
+@pytest.mark.model
+def test_see_also_from_another_document_names_what_the_question_names(tmp_path, real_embedder):
+    """ "How many people live on Holm?" gave "By 1999 it employed 210 people." of a
+    biography under See also: it shares "people", not Holm."""
+    (tmp_path / "ferry.txt").write_text(
+        "About 400 people live on Holm all year.",
+        encoding="utf-8",
+    )
+    (tmp_path / "bio.txt").write_text(
+        "Astrid Lindqvist founded her firm in 1984. By 1999 it employed 210 people.",
+        encoding="utf-8",
+    )
+    a = Assistant.from_paths([tmp_path], embedder=real_embedder, progress=False)
+    _, ranked = a.ask_ranked("How many people live on Holm?")
+    assert ranked and ranked[0].document.endswith("ferry.txt") and "400" in ranked[0].text
+    assert all(c.document.endswith("ferry.txt") for c in ranked), ranked
+    # Without a name in the question, a word in common is enough, as before.
+    _, ranked = a.ask_ranked("How many people did the firm employ?")
+    assert any(c.document.endswith("bio.txt") for c in ranked)
