@@ -23,6 +23,12 @@ from qa.opposites import OPPOSITES, antonyms, opposed
         ("Who built the bridge?", "The Romans built the bridge.", False),
         ("", "Anything.", False),
         ("What is the smallest?", "", False),
+        # A time counted from now, counted otherwise.
+        ("What rise did Westbay offer last year?", "It has offered 3.5 per cent this year.", True),
+        ("What rise was offered this year?", "It has offered 3.5 per cent this year.", False),
+        ("What rise was offered in the past year?", "The offer made last year stands.", False),
+        ("What rise was offered last year?", "It grew 5% this month, 2% last year.", False),
+        ("What rise was offered last year?", "It has offered 3.5 per cent this month.", False),
         # Case does not matter.
         ("WHICH CITY HAS THE SMALLEST PORT?", "Duisburg Has The Largest Port.", True),
     ],
