@@ -30,7 +30,8 @@ _OPENERS = STOPWORDS | {
 # A question that asks for another of the kind ("What channel replaced Sky Travel?", "what
 # other lake ...?"): the answer's sentence may name it alone.
 _ANOTHER = re.compile(
-    r"\b(?:other|another|else|besides|instead|replac\w*|succe\w*|rename\w*|rebrand\w*)\b",
+    r"\b(?:other|another|else|besides|instead|replac\w*|succeed\w*|successors?|succession|"
+    r"rename\w*|rebrand\w*)\b",
     re.I,
 )
 # Titles: "President Wilson" is "Woodrow Wilson", "Councillor Peter Nairn" is "Peter Nairn".
