@@ -138,7 +138,7 @@ class Assistant:
         progress: bool = True,
         index_type: str = "auto",
         model: Model | None = None,
-        keep_added: bool = False,
+        keep_added: bool = True,
     ) -> Assistant:
         """Index `paths` (files, folders, .jsonl), reusing a saved index in `index_dir` if current.
 
@@ -147,9 +147,9 @@ class Assistant:
         Documents are read and embedded in batches, so a huge .jsonl is never held whole, and
         an interrupted build resumes. `index_type` is flat, hnsw, ivfpq, or auto (by size).
         `model` is the learned scorer and confidence (default: `qa/weights.json`).
-        The index holds exactly the documents under `paths`; with `keep_added`, also those
-        that `add` put in the saved index (uploads in the web app), unless a path gives a
-        document of the same id.
+        The index holds the documents under `paths`, and those that `add` put in the saved
+        index (uploads in the web app: their text is nowhere else), unless a path gives a
+        document of the same id; with `keep_added=False`, the documents under `paths` alone.
         """
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
@@ -182,7 +182,7 @@ class Assistant:
         index_type: str = "auto",
         expected_documents: int | None = None,
         model: Model | None = None,
-        keep_added: bool = False,
+        keep_added: bool = True,
         skipped: Sequence[str] = (),
     ) -> Assistant:
         embedder = embedder or default_embedder()

@@ -335,10 +335,11 @@ def test_a_question_of_documents_with_no_text_says_so(tmp_path, fake_embedder):
     assert two.ask("Who won?").text.startswith("The documents hold no text to answer from")
 
 
-def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedder, monkeypatch):
+def test_added_documents_are_kept_unless_told_otherwise(article, tmp_path, fake_embedder, monkeypatch):
     # The web app serves its paths plus what was uploaded on the page: started again with the
     # same command it keeps the uploads (`keep_added`, as `qa index` does unless told
-    # --drop-uploads), while by default `from_paths` indexes exactly the paths it is given. A path's own document of the same id wins over an added one.
+    # --drop-uploads); `from_paths` keeps them too unless told `keep_added=False`: their
+    # text is nowhere else. A path's own document of the same id wins over an added one.
     from qa.ingest import Document
 
     d = tmp_path / "index"
@@ -360,8 +361,12 @@ def test_added_documents_are_kept_only_when_asked(article, tmp_path, fake_embedd
                                 keep_added=True)  # fmt: skip
     assert both.text_of("ferry.txt") == "The ferry is now a bus." and both.added == set()
 
+    Assistant.load(d, embedder=fake_embedder).add([Document(id="up.txt", text="Up.")])
     plain = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder)
-    assert [doc.id for doc in plain.documents] == [str(article)]
+    assert [doc.id for doc in plain.documents] == [str(article), "up.txt"]
+    dropped = Assistant.from_paths([article], index_dir=d, embedder=fake_embedder,
+                                   keep_added=False)  # fmt: skip
+    assert [doc.id for doc in dropped.documents] == [str(article)]
     assert Assistant.load(d, embedder=fake_embedder).added == set()
 
 
