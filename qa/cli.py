@@ -316,6 +316,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{args.index_dir}: {len(manifest['files'])} files match their checksums")
         return 0
     if args.command == "ask":
+        if not any(c.isalnum() for c in args.question):  # "", or "?" alone
+            raise QAError(
+                'ask a question with a word in it, e.g. qa ask "When was the kettle invented?"'
+            )
         assistant = _open(args.index_dir)
         answer = assistant.ask(args.question)
         if args.json:

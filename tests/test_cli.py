@@ -751,3 +751,15 @@ def test_an_abstention_shows_the_closest_sentence_apart_from_the_passages():
         "cost £410,000.",
         "  - d.txt, characters 0-6: Other.",
     ]
+
+
+@pytest.mark.parametrize("question", ["", "?", "   "])
+def test_ask_refuses_a_question_with_no_word(cli, tmp_path, question):
+    # As `qa search "?!"` does: a usage error, exit 2, with no confidence to print.
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    code, out, err = cli("ask", question, "--index-dir", "idx")
+    assert code == 2 and out == ""
+    assert (
+        err == 'qa: ask a question with a word in it, e.g. qa ask "When was the kettle invented?"\n'
+    )
