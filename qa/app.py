@@ -659,10 +659,26 @@ def open_assistant(
         progress = sys.stderr.isatty()
     if current_version(index_dir) is not None and not paths:
         return Assistant.load(index_dir, **kwargs)
+    check_sources(paths, index_dir)
     sources = paths or DEFAULT_SOURCES
     return Assistant.from_paths(
         sources, index_dir=index_dir, keep_added=True, progress=progress, **kwargs
     )
+
+
+def check_sources(paths: Sequence[str], index_dir: Path) -> None:
+    """Refuse to start with nothing to serve: no paths, no index in `index_dir` and no seeds/
+    here. It had said "seeds does not exist", a folder the user never named."""
+    from .cli import DEFAULT_SOURCES
+    from .store import current_version
+
+    if paths or current_version(index_dir) is not None:
+        return
+    if not all(Path(p).exists() for p in DEFAULT_SOURCES):
+        raise QAError(
+            f"no index in {index_dir} and no {DEFAULT_SOURCES[0]}/ folder here to start from; "
+            "give the documents to serve (qa serve PATH...) or the index (--index-dir)"
+        )
 
 
 def resolve_auth(args: argparse.Namespace) -> tuple[tuple[str, str] | None, bool]:
@@ -731,6 +747,7 @@ def hold_index(index_dir: Path) -> FileLock | None:
 def serve(args: argparse.Namespace) -> int:
     auth, generated = resolve_auth(args)
     _check_port(args.host, args.port)
+    check_sources(args.paths, Path(args.index_dir))  # before the lock makes the folder
     held = hold_index(Path(args.index_dir))  # noqa: F841 (held while the server runs)
     assistant = open_assistant(args.paths, args.index_dir)
     demo = build_demo(assistant)

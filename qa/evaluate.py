@@ -279,6 +279,11 @@ def run_eval(
         metrics = squad(p, lambda docs: Assistant.from_documents(docs, progress=False), limit=limit)
     elif p.suffix in {".jsonl", ".ndjson"}:
         read_questions(p)  # a wrong file is refused before any indexing
+        if not documents and not Path("seeds").exists():
+            raise QAError(
+                f"{path} asks of documents that are not here: give them with --documents PATH "
+                "(without it, the seeds/ folder of the folder qa runs in)"
+            )
         assistant = Assistant.from_paths(documents or ["seeds"], progress=sys.stderr.isatty())
         metrics, details = article_qa(p, assistant, limit=limit)
         for row, answer in details:

@@ -257,6 +257,19 @@ def test_eval_has_no_index_dir_it_would_ignore(cli):
     assert code == 2 and "eval takes no --index-dir: it indexes its documents afresh" in err
 
 
+def test_serve_and_eval_without_seeds_say_what_to_give(cli, tmp_path):
+    # Run away from the repository: they had said "seeds does not exist", a folder the user
+    # never named, and serve had left its lock file in a new index folder.
+    (tmp_path / "dev.jsonl").write_text(
+        '{"id": "q1", "question": "When?", "answers": ["1891"], "evidence": "in 1891"}\n'
+    )
+    code, out, err = cli("eval", "dev.jsonl")
+    assert code == 2 and "give them with --documents PATH" in err and "seeds does not" not in err
+    code, out, err = cli("serve", "--index-dir", "none_here", "--port", "7899")
+    assert code == 2 and "no index in none_here and no seeds/ folder here" in err
+    assert not (tmp_path / "none_here").exists()
+
+
 @pytest.mark.parametrize("port", ["99999", "0", "-1", "http"])
 def test_serve_refuses_a_port_out_of_range(cli, port):
     code, out, err = cli("serve", "--port", port)
