@@ -335,7 +335,9 @@ def test_a_question_of_documents_with_no_text_says_so(tmp_path, fake_embedder):
     assert two.ask("Who won?").text.startswith("The documents hold no text to answer from")
 
 
-def test_added_documents_are_kept_unless_told_otherwise(article, tmp_path, fake_embedder, monkeypatch):
+def test_added_documents_are_kept_unless_told_otherwise(
+    article, tmp_path, fake_embedder, monkeypatch
+):
     # The web app serves its paths plus what was uploaded on the page: started again with the
     # same command it keeps the uploads (`keep_added`, as `qa index` does unless told
     # --drop-uploads); `from_paths` keeps them too unless told `keep_added=False`: their
