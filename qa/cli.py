@@ -211,6 +211,15 @@ def main(argv: list[str] | None = None) -> int:
                 stream.reconfigure(errors=was)
 
 
+def _close_bars() -> None:
+    """End every progress bar still drawn, each on its own line, so that what is printed next
+    starts a line of its own (a bar left open is redrawn when the process exits)."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        with contextlib.suppress(Exception):
+            bar.close()
+
+
 def _main(args: argparse.Namespace) -> int:
     try:
         code = _run(args)
@@ -228,8 +237,12 @@ def _main(args: argparse.Namespace) -> int:
         print(f"qa: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_bars()  # else the bar is redrawn below the message, at exit
+        writes = args.command in ("index", "serve")
         print(
-            "qa: interrupted; the index on disk is unchanged unless a save had finished",
+            "qa: interrupted; the index on disk is unchanged unless a save had finished"
+            if writes
+            else "qa: interrupted",
             file=sys.stderr,
         )
         return 130

@@ -776,3 +776,36 @@ def test_ask_refuses_a_question_with_no_word(cli, tmp_path, question):
     assert (
         err == 'qa: ask a question with a word in it, e.g. qa ask "When was the kettle invented?"\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (
+            ("index", "d"),
+            "qa: interrupted; the index on disk is unchanged unless a save had finished",
+        ),
+        (("ask", "When was the kettle invented?"), "qa: interrupted"),
+    ],
+)
+def test_ctrl_c_ends_the_bar_then_says_one_line(cli, tmp_path, monkeypatch, command, message):
+    """The message was glued to the bar, which was then drawn again below it; and a read-only
+    command spoke of saves."""
+    from tqdm import tqdm
+
+    import qa.assistant
+
+    write_docs(tmp_path / "d", kettle="The kettle was invented in 1891.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    bars = []
+
+    def stopped(*args, **kwargs):
+        bars.append(tqdm(total=10, desc="indexing"))
+        bars[-1].update(3)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(qa.assistant.Assistant, "from_paths", stopped)
+    monkeypatch.setattr(qa.assistant.Assistant, "ask", stopped)
+    code, out, err = cli(*command, "--index-dir", "idx")
+    assert code == 130 and bars[-1].disable  # closed: nothing left to draw at exit
+    assert err.endswith(f"\n{message}\n") and err.count("qa:") == 1, repr(err)
