@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -208,8 +208,26 @@ def _tokens_file(vectors: Path) -> Path:
     return vectors.with_name(f"{vectors.stem}-tokens.npz")
 
 
+# What qa writes in the folder: the key, the users' lock, the batches, and their temporary
+# files (_write_atomic). Anything else there is someone else's, and stays.
+_OWN = re.compile(
+    r"^\.?(?:key\.json|users|b-[0-9a-f]+(?:\.npy|\.json|-tokens\.npz))(?:-\d+\.tmp)?$"
+)
+
+
 def clear(folder: Path) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
+    """Delete qa's own files in `folder`, then the folder if that leaves it empty: a user's
+    own folder of that name ("notes/.staging/") keeps what the user put there."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for path in entries:
+        if _OWN.match(path.name) and not path.is_dir():
+            with contextlib.suppress(OSError):
+                path.unlink()
+    with contextlib.suppress(OSError):
+        folder.rmdir()
 
 
 def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:

@@ -212,6 +212,17 @@ class Moved(QAError):
 def check_writable(directory: Path) -> None:
     """Refuse, before any embedding, a folder the index could not be saved in (read-only,
     not a folder, no permission): a build would be thrown away at the end."""
+    pointer = directory / "CURRENT"
+    try:
+        named = pointer.read_bytes()[:200].decode("utf-8", "replace").strip()
+    except OSError:  # none yet (or no folder): qa writes it
+        named = None
+    if named is not None and not VERSION_FOLDER.fullmatch(named):
+        # A user's own file of that name ("notes/CURRENT") would be written over.
+        raise QAError(
+            f"{pointer} is not an index's (it names no qa version folder); qa keeps the name "
+            "of its live index there, so choose another --index-dir"
+        )
     # The folders this makes (the index folder and any missing parents), removed again.
     created: list[Path] = []
     try:  # looking, too, may be refused (a parent we may not search)

@@ -234,3 +234,27 @@ def test_a_missing_path_is_told_before_any_document_is_read(tmp_path):
     docs = read_paths([tmp_path / "a.txt", tmp_path / "typo.txt"])
     with pytest.raises(QAError, match="typo.txt does not exist"):
         next(docs)
+
+
+def test_an_index_in_a_users_folder_keeps_the_users_staging_and_current(tmp_path, fake_embedder):
+    """`qa index docs --index-dir notes` deleted a user's notes/.staging/ folder whole, and
+    wrote over a user's notes/CURRENT."""
+    from qa.assistant import Assistant
+    from qa.errors import QAError
+
+    docs, notes = tmp_path / "docs", tmp_path / "notes"
+    docs.mkdir()
+    (docs / "ferry.txt").write_text("The ferry leaves at noon.")
+    (notes / ".staging").mkdir(parents=True)
+    (notes / ".staging" / "todo.txt").write_text("Call the harbour.")
+    for _ in range(2):  # a build, then an update
+        Assistant.from_paths([docs], index_dir=notes, embedder=fake_embedder)
+    assert (notes / ".staging" / "todo.txt").read_text() == "Call the harbour."
+    assert sorted(p.name for p in (notes / ".staging").iterdir()) == ["todo.txt"]
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "CURRENT").write_text("Chapter 3, page 40")
+    with pytest.raises(QAError, match="CURRENT is not an index's"):
+        Assistant.from_paths([docs], index_dir=mine, embedder=fake_embedder)
+    assert (mine / "CURRENT").read_text() == "Chapter 3, page 40"
