@@ -316,10 +316,13 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
             if not raw.strip():
                 continue
             where = f"{path}:{lineno}"
+            if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # no line but the first may have a mark
+                raise QAError(f"{where}: not valid UTF-8 (at its first byte); re-save it as UTF-8")
             try:
-                record = json.loads(decode(raw, where))
+                # Without its line break, the column of a record cut short is where it ends.
+                record = json.loads(decode(raw.rstrip(b"\r\n"), where))
             except json.JSONDecodeError as exc:
-                raise QAError(f"{where}: not valid JSON ({exc.msg} column {exc.colno})") from None
+                raise QAError(f"{where}: not valid JSON ({exc.msg} column {exc.pos + 1})") from None
             except (ValueError, RecursionError):  # a number of thousands of digits, deep nesting
                 raise QAError(f"{where}: a JSON value too large or too deeply nested") from None
             yield lineno, record

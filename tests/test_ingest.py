@@ -70,6 +70,19 @@ def test_jsonl_records(tmp_path):
         ("odd.txt", b"\xff\xfe" + b"a\x00\x00\xd8", "not valid UTF-16"),
         ("wide.jsonl", '{"_id": "1", "text": "a"}\n'.encode("utf-16"), "JSON lines must be UTF-8"),
         ("bad.jsonl", b"{not json}\n", "not valid JSON"),
+        # A record cut short: the column where it ends, not column 1 of the line after.
+        (
+            "cut.jsonl",
+            b'{"_id": "1", "text": "a"}\n{"_id": "2", "text": "b"\n',
+            r"cut.jsonl:2: not valid JSON \(Expecting ',' delimiter column 25\)",
+        ),
+        # Bytes that open UTF-16 mid-file are no UTF-16 line.
+        ("marks.jsonl", b'{"_id": "1", "text": "a"}\n\xff\xfe\n', "marks.jsonl:2: not valid UTF-8"),
+        (
+            "marked.jsonl",
+            b'{"_id": "1", "text": "a"}\n\xff\xfe{"_id": "2"}\n',
+            ":2: not valid UTF-8",
+        ),
         ("noid.jsonl", b'{"text": "x"}\n', "_id"),
         ("emptyid.jsonl", b'{"_id": " ", "text": "x"}\n', "`_id` is empty"),
         ("huge.jsonl", b'{"_id": ' + b"9" * 5000 + b', "text": "x"}\n', "too large"),
