@@ -65,9 +65,12 @@ def test_hostile_questions(cli, index_dir, command, question, figures):
     code, out, err = cli("--index-dir", index_dir, *command, "--", question)
     if len(question) > 2000:
         assert code == 2 and "keep it to at most 2,000" in err
-    elif command == ["search"] and not any(c.isalnum() for c in os.fsdecode(question)):
-        # ask abstains; search has nothing
-        assert code == 2 and "give words to search for" in err
+    elif not any(c.isalnum() for c in os.fsdecode(question)):
+        # Nothing to look for: refused, as a usage error ("", "?", "🎉").
+        assert code == 2
+        assert (
+            "give words to search for" if command == ["search"] else "ask a question with a word"
+        ) in err
     else:
         assert code == 0
         if "--json" in command:
@@ -81,6 +84,9 @@ def test_any_bytes_as_a_question(index_dir, question, figures):
     figures["inputs tried"] += 1
     result = run_cli("--index-dir", index_dir, "ask", "--json", "--", question)
     assert_user_facing(result)
+    if not any(c.isalnum() for c in os.fsdecode(question)):  # nothing to look for: refused
+        assert result.returncode == 2 and b"ask a question with a word" in result.stderr
+        return
     assert result.returncode == 0
     json.loads(result.stdout.decode("utf-8"))
 
