@@ -88,7 +88,7 @@ def test_squad_excerpts_are_short(squad_metrics):
     assert squad_metrics["excerpt_chars_mean"] <= 250
 
 
-@not_yet("ROC AUC 0.734 (0.697 held out per article)")
+@not_yet("ROC AUC 0.737 (0.697 held out per article before the rule on names that clash)")
 def test_squad_confidence_separates_answerable(squad_metrics):
     assert squad_metrics["auc"] >= 0.75
 
