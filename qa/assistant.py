@@ -432,7 +432,7 @@ class Assistant:
         elif ranked and clash(resolved.question, ranked[0].text):
             # Nor that "Astrid Lindqvist died in Bergen ..." answers "When did Nils Lindqvist
             # die?": it names another in the place of the name asked about (qa.names). On
-            # SQuAD's dev articles that marks 18 unanswerable questions and 3 answerable ones.
+            # SQuAD's dev articles that marks 17 unanswerable questions and 3 answerable ones.
             confidence /= 2
         elif (
             yes_no
