@@ -684,16 +684,11 @@ def excerpt(
     if model.pair is None:
         return s, s
     best: tuple[float, int] | None = None
-    for nb in passage_neighbours(index, s):
-        if nb not in scores or nb in used:
+    for nb in (s - 1, s + 1):
+        if nb not in scores or not _may_join(index, s, nb, model, used):
             continue
         if nb > s and _ASKS.search(index.sentence_text(nb)):
             continue  # the next question opens another answer ("... 55 seconds. Can I set ...?")
-        first, last = min(s, nb), max(s, nb)
-        if index.sent_end[last] - index.sent_start[first] > model.pair_chars:
-            continue
-        if _crosses_paragraph(index, first, last) or _apart_in_list(index, first, last):
-            continue
         margin = float(model.pair(pair_features(index, s, nb, scores, features)))
         if margin > 0 and (best is None or margin > best[0]):
             best = (margin, nb)
@@ -702,15 +697,17 @@ def excerpt(
     return min(s, best[1]), max(s, best[1])
 
 
-def _before_fits(index: Index, s: int, model: Model, used: set[int]) -> bool:
-    """Whether the sentence before `s` may be quoted with it: in its passage, not quoted yet,
-    in its paragraph and list item, and the two within `model.pair_chars`."""
+def _may_join(index: Index, s: int, nb: int, model: Model, used: set[int] | frozenset[int]) -> bool:
+    """Whether neighbour `nb` (s - 1 or s + 1) may be quoted with sentence `s`: in its passage,
+    not quoted yet (`used`), in its paragraph and list item, and the two within
+    `model.pair_chars`."""
+    first, last = min(s, nb), max(s, nb)
     return (
-        s - 1 in passage_neighbours(index, s)
-        and s - 1 not in used
-        and index.sent_end[s] - index.sent_start[s - 1] <= model.pair_chars
-        and not _crosses_paragraph(index, s - 1, s)
-        and not _apart_in_list(index, s - 1, s)
+        nb in passage_neighbours(index, s)
+        and nb not in used
+        and index.sent_end[last] - index.sent_start[first] <= model.pair_chars
+        and not _crosses_paragraph(index, first, last)
+        and not _apart_in_list(index, first, last)
     )
 
 
@@ -760,14 +757,9 @@ def _reason_follows(index: Index, s: int, model: Model, used: set[int]) -> bool:
     argued that the work should have waited ...", after "..., Councillor Peter Nairn, voted
     against the timetable."), in its passage and paragraph, not quoted yet, the two within
     `model.pair_chars`, and `s` gives none of its own."""
-    nxt = s + 1
-    if nxt not in passage_neighbours(index, s) or nxt in used:
+    if not _may_join(index, s, s + 1, model, used):
         return False
-    if index.sent_end[nxt] - index.sent_start[s] > model.pair_chars:
-        return False
-    if _crosses_paragraph(index, s, nxt) or _apart_in_list(index, s, nxt):
-        return False
-    text = index.sentence_text(nxt)
+    text = index.sentence_text(s + 1)
     return (
         _REASON.search(index.sentence_text(s)) is None
         and _CONTINUES.match(text) is not None
@@ -834,7 +826,7 @@ def select_excerpts(
         if (
             which
             and first == last == s
-            and _before_fits(index, s, model, used)
+            and _may_join(index, s, s - 1, model, used)
             and _named_before(index, s, which)
         ):
             first = s - 1
