@@ -76,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     s.add_argument(
         "--drop-uploads", action="store_true",
-        help="drop the documents uploaded in the web chat (kept otherwise: their text is "
-        "nowhere else)",
+        help="drop the documents uploaded in the web chat or added with Assistant.add (kept "
+        "otherwise: their text is nowhere else)",
     )  # fmt: skip
 
     command("verify", "check every file of the index against its manifest checksums")
@@ -547,7 +547,8 @@ def _index_notes(
         )
     if uploads:
         print(
-            f"note: kept {plural(len(uploads), 'document')} uploaded in the web chat "
+            f"note: kept {plural(len(uploads), 'document')} added in the web chat or by "
+            "Assistant.add "
             f"({_some(uploads)}); `qa index --drop-uploads` drops them",
             file=sys.stderr,
         )
@@ -555,7 +556,8 @@ def _index_notes(
     dropped = [g for g in gone if g in (uploaded or ())]
     if dropped:
         print(
-            f"note: dropped {plural(len(dropped), 'document')} uploaded in the web chat "
+            f"note: dropped {plural(len(dropped), 'document')} added in the web chat or by "
+            "Assistant.add "
             f"({_some(dropped, 50)}), as --drop-uploads asks",
             file=sys.stderr,
         )

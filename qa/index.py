@@ -603,6 +603,7 @@ class _Progress:
         self.passages_seen = 0
         self.to_embed = 0
         self.embedded = 0.0
+        self.counted = 0.0  # passages with their vectors, embedded or not
         self.bar = None
         if enabled and (expected_documents is None or expected_documents > 1):
             from tqdm import tqdm
@@ -632,8 +633,11 @@ class _Progress:
         """`passages` passages have their vectors (embedded, or staged or reused)."""
         if embedded:
             self.embedded += passages
+        self.counted += passages
         if self.bar is not None:
-            self.bar.update(passages)
+            # A block of passages and sentences counts as its share of passages: the bar
+            # moves by whole passages ("12/40", never "12.3/40").
+            self.bar.update(max(0, int(self.counted + 1e-6) - self.bar.n))
         if embedded:
             self._report()
 

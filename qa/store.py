@@ -95,7 +95,19 @@ def not_a_folder(directory: Path) -> QAError | None:
 def no_index(directory: Path, build: str | None = None) -> QAError:
     """The error for `directory` holding no index; `build` is the command that makes one."""
     build = build or f"`{index_command([], None)} --index-dir {directory}`"
-    return not_a_folder(directory) or QAError(f"no index in {directory}; build one with {build}")
+    if error := not_a_folder(directory):
+        return error
+    try:
+        named = (directory / "CURRENT").read_text().strip()
+    except (OSError, ValueError):
+        named = ""
+    if VERSION_FOLDER.fullmatch(named) and not (directory / named).exists():
+        # Not "no index": the user deleted or moved the folder the index lives in.
+        return QAError(
+            f"the index in {directory} is missing its folder {named}, which CURRENT names "
+            f"(deleted or moved?); build it again with {build}"
+        )
+    return QAError(f"no index in {directory}; build one with {build}")
 
 
 def index_command(sources: Sequence[str], cwd: str | None) -> str:
@@ -244,6 +256,9 @@ def check_writable(directory: Path) -> None:
                 folder.rmdir()
 
 
+_POINTER = ".CURRENT.next"
+
+
 def _save_locked(
     index: Index,
     directory: Path,
@@ -303,15 +318,17 @@ def _save_locked(
         }
         (tmp / "manifest.json").write_text(_manifest_text(manifest))
         _fsync(tmp / "manifest.json")
+        # The new CURRENT is written inside the version, not beside it: the index folder may
+        # be the user's own, with a ".CURRENT.tmp" of theirs.
+        (tmp / _POINTER).write_text(stamp + "\n")
+        _fsync(tmp / _POINTER)
         for folder in {(tmp / p.rel).parent for p in parts} | {tmp}:
             _fsync(folder)
         final = directory / stamp
         os.replace(tmp, final)
-        pointer = directory / ".CURRENT.tmp"
-        pointer.write_text(stamp + "\n")
-        _fsync(pointer)
-        os.replace(pointer, directory / "CURRENT")
+        os.replace(final / _POINTER, directory / "CURRENT")
         _fsync(directory)
+        _fsync(final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

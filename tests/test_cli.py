@@ -351,6 +351,26 @@ def test_index_shows_only_what_it_indexed_and_counts_what_it_skipped(cli, tmp_pa
     assert "d/private: cannot read the folder (Permission denied)" in err
 
 
+def test_the_bar_counts_whole_passages(cli, tmp_path, monkeypatch):
+    """A block of 256 texts (passages and sentences) counted as its share of passages had
+    moved the bar by 20.35 passages: it showed "20.4/26"."""
+    import tqdm
+
+    shown: list[float] = []
+
+    class Recorded(tqdm.tqdm):
+        def update(self, n=1):
+            shown.append(n)
+            return super().update(n)
+
+    monkeypatch.setattr(tqdm, "tqdm", Recorded)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    long = " ".join(f"Ferry {i} sails to Oban at {i % 12 + 1} o'clock." for i in range(300))
+    write_docs(tmp_path / "d", a=long, b="Cats sleep a lot.")
+    assert cli("index", "d", "--index-dir", "idx")[0] == 0
+    assert len(shown) >= 2 and all(isinstance(n, int) for n in shown), shown
+
+
 def test_ask_notes_a_file_put_back_with_an_older_time(cli, tmp_path, monkeypatch):
     import shutil
 
@@ -535,7 +555,7 @@ def test_index_keeps_what_the_web_chat_uploaded_unless_told_to_drop_it(
         "nothing changed",
     ]
     assert err == (
-        "note: kept 5 documents uploaded in the web chat (up0.txt, up1.txt, up2.txt and 2 more);"
+        "note: kept 5 documents added in the web chat or by Assistant.add (up0.txt, up1.txt, up2.txt and 2 more);"
         " `qa index --drop-uploads` drops them\n"
     )
     code, out, err = cli("index", "d", "--index-dir", "idx", "--drop-uploads")
@@ -544,7 +564,7 @@ def test_index_keeps_what_the_web_chat_uploaded_unless_told_to_drop_it(
     )
     # Every one named: their text is nowhere else.
     assert err == (
-        "note: dropped 5 documents uploaded in the web chat (up0.txt, up1.txt, up2.txt, "
+        "note: dropped 5 documents added in the web chat or by Assistant.add (up0.txt, up1.txt, up2.txt, "
         "up3.txt, up4.txt), as --drop-uploads asks\n"
     )
     assert len(Assistant.load("idx", embedder=fake_embedder).documents) == 1

@@ -598,6 +598,33 @@ def test_a_current_pointer_that_is_not_text_names_no_index(tmp_path: Path, fake_
         Assistant.load(tmp_path, embedder=fake_embedder)
 
 
+def test_a_current_pointer_to_a_deleted_version_says_so(tmp_path: Path, fake_embedder) -> None:
+    """It said "no index in ...", of a folder with a CURRENT and an index's files."""
+    import shutil
+
+    Assistant.from_documents(make_docs(2), index_dir=tmp_path, embedder=fake_embedder)
+    version = store.current_version(tmp_path)
+    assert version is not None
+    shutil.rmtree(version)
+    with pytest.raises(QAError, match=f"missing its folder {version.name}, which CURRENT names"):
+        Assistant.load(tmp_path, embedder=fake_embedder)
+    Assistant.from_documents(make_docs(2), index_dir=tmp_path, embedder=fake_embedder)
+    assert store.load(tmp_path, fake_embedder).n_passages == 2
+
+
+def test_a_users_file_beside_current_is_never_written(tmp_path: Path, fake_embedder) -> None:
+    """CURRENT was switched through a ".CURRENT.tmp" beside it: in an index folder that is
+    also the user's, a file of theirs by that name was written over."""
+    (tmp_path / ".CURRENT.tmp").write_text("my draft")
+    for n in (2, 3):
+        Assistant.from_documents(make_docs(n), index_dir=tmp_path, embedder=fake_embedder)
+    assert (tmp_path / ".CURRENT.tmp").read_text() == "my draft"
+    assert store.load(tmp_path, fake_embedder, verify=True).n_passages == 3
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        ".CURRENT.tmp", ".lock", "CURRENT"
+    ]  # fmt: skip
+
+
 def test_a_rebuild_does_not_share_a_damaged_file(tmp_path: Path, fake_embedder) -> None:
     """A byte flipped in documents.jsonl (its size kept) is caught at load; the rebuild that
     the message asks for wrote a new version that hard-linked the same damaged file."""
