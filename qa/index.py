@@ -614,7 +614,6 @@ class _Progress:
                 file=sys.stderr,
                 smoothing=0.05,
                 delay=2.0,
-                unit_scale=True,
             )
 
     def seen(self, passages: int, to_embed: bool = True) -> None:

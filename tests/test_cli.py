@@ -353,12 +353,17 @@ def test_index_shows_only_what_it_indexed_and_counts_what_it_skipped(cli, tmp_pa
 
 def test_the_bar_counts_whole_passages(cli, tmp_path, monkeypatch):
     """A block of 256 texts (passages and sentences) counted as its share of passages had
-    moved the bar by 20.35 passages: it showed "20.4/26"."""
+    moved the bar by 20.35 passages; and counts were scaled as sizes are: "17.0/17.0"."""
     import tqdm
 
     shown: list[float] = []
+    bars: list[tqdm.tqdm] = []
 
     class Recorded(tqdm.tqdm):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
         def update(self, n=1):
             shown.append(n)
             return super().update(n)
@@ -369,6 +374,8 @@ def test_the_bar_counts_whole_passages(cli, tmp_path, monkeypatch):
     write_docs(tmp_path / "d", a=long, b="Cats sleep a lot.")
     assert cli("index", "d", "--index-dir", "idx")[0] == 0
     assert len(shown) >= 2 and all(isinstance(n, int) for n in shown), shown
+    (bar,) = bars
+    assert re.search(r"\| 26/26 \[", str(bar)), str(bar)
 
 
 def test_ask_notes_a_file_put_back_with_an_older_time(cli, tmp_path, monkeypatch):
