@@ -64,6 +64,7 @@ _CALENDAR = frozenset(
 )  # fmt: skip
 _FIGURE = re.compile(r"\d")
 _PLAIN_WORD = re.compile(r"[^\W\d_]+")
+_WORD = re.compile(r"[^\W_]+")
 _NOT_A_PHRASE = re.compile(r"[^\w\s?.!]|\d")  # a comma, a figure, a quote: not one phrase
 # A capital letter, accented ones too ("Öberg", "Łódź", "Åsa").
 _UPPER = "[A-Z" + "".join(c for c in map(chr, range(0xC0, 0x250)) if c.isupper()) + "]"
@@ -256,7 +257,7 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
     noun = " ".join(parts[1:])
     if not noun.islower() or parts[-1] in STOPWORDS or parts[-1] in _CONTRASTS:
         return []
-    found = list(_PLAIN_WORD.finditer(previous))
+    found = list(_WORD.finditer(previous))  # "H8" one word
     if any(lemma(m.group(0).lower()) == lemma(parts[-1]) for m in found):
         return []  # "And the ferries?" after "When does the first ferry leave?": nothing new
     # "And the treasurer?" after "When did she join?": "When did the treasurer join?".
@@ -267,6 +268,16 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
     ]
     spans: list[tuple[int, str]] = []  # (words replaced, reading)
     plain = [m.group(0).islower() and m.group(0) not in STOPWORDS | _FUNCTION for m in found]
+    # A name of one word ("the H8", "the Treasurer") before its verb: "And the installation?"
+    # after "How much does the H8 cost?" asks "How much does the installation cost?". Not a
+    # word of a longer name ("the Eiffel Tower").
+    one_name = [
+        not plain[i]
+        and m.group(0)[:1].isalpha()
+        and (m.group(0)[:1].isupper() or any(c.isdigit() for c in m.group(0)))
+        and any(plain[i + 1 : i + 2])
+        for i, m in enumerate(found)
+    ]
     for i in range(1, len(found)):
         if found[i - 1].group(0).lower() not in _BEFORE_NOUN:
             continue
@@ -282,7 +293,7 @@ def _swap_noun(previous: str, detail: str) -> list[str]:
                     continue
                 if last > first and not any(plain[last + 1 : last + 2]):
                     continue  # nothing after the two, or a small word: the second is a verb
-                if not all(plain[start : last + 1]):
+                if not all(plain[start : last + 1]) and not (start == last and one_name[last]):
                     continue
                 if previous[found[last].end() :].startswith(("'", "’")):
                     continue  # "the ferry's captain": the noun belongs to another

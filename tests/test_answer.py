@@ -240,6 +240,19 @@ def test_followups_resolve_against_the_last_question(question, history, searched
             ["When does the last bus leave?"],
         ),
         ("When did she join?", "And the treasurer?", ["When did the treasurer join?"]),
+        # A name of one word before its verb, as a noun would be; not a word of a longer one.
+        (
+            "How much does the H8 cost?",
+            "And the installation?",
+            ["How much does the installation cost?"],
+        ),
+        (
+            "What did the Treasurer report?",
+            "And the secretary?",
+            ["What did the secretary report?"],
+        ),
+        ("How tall is the Eiffel Tower?", "And the bridge?", []),
+        ("When did the Eiffel Tower open?", "And the bridge?", []),
     ],
 )
 def test_a_noun_alone_takes_the_place_of_the_previous_questions(previous, detail, readings):
