@@ -77,7 +77,7 @@ _ASKS_PRICE = re.compile(
     re.IGNORECASE,
 )
 _MONEY = re.compile(
-    r"[$£€¥₹₽]\s?\d|\d\s*(?:[kmb]n?|million|billion|thousand|hundred)?\s*(?:euros?|dollars?|"
+    r"[$£€¥₹₽]\s?\d|\d(?-i:p)\b|\d\s*(?:[kmb]n?|million|billion|thousand|hundred)?\s*(?:euros?|dollars?|"
     r"pounds?|pence|cents?|rubles?|roubles?|kronor|krona|kroner|krone|yen|yuan|francs?|rupees?|"
     r"usd|eur|gbp|nok|sek|dkk|chf|rub|jpy)\b|\b(?:usd|eur|gbp|nok|sek|dkk|chf|rub|jpy)\s?\d|"
     r"\bfree\b|\bno charge\b|\b(?:cost|costs|paid|pay|pays|priced at|charged?|fined|worth)\s+"

@@ -1227,6 +1227,20 @@ def test_a_price_question_needs_a_sum_of_money(tmp_path, real_embedder):
     assert Assistant.from_paths([paid], embedder=real_embedder, progress=False).ask(q).abstained
     answer = Assistant.from_paths([priced], embedder=real_embedder, progress=False).ask(q)
     assert not answer.abstained and "£45" in answer.citations[0].text
+    # Pence as British English writes them: "20p" had not been read as a sum (0.31).
+    rise = tmp_path / "budget.txt"
+    rise.write_text("Car parking charges will rise by 20p an hour from April.\n")
+    answer = Assistant.from_paths([rise], embedder=real_embedder, progress=False).ask(
+        "How much will parking charges rise?"
+    )
+    assert not answer.abstained and "20p" in answer.citations[0].text
+
+
+def test_a_sum_of_money_in_pence_but_not_a_temperature():
+    from qa.assistant import _MONEY
+
+    assert _MONEY.search("rise by 20p an hour") and _MONEY.search("costs 45 pence")
+    assert not _MONEY.search("It was 20P in the table") and not _MONEY.search("at 5C")
 
 
 _VOTE = (
